@@ -1,0 +1,39 @@
+# The README's two commands: `make run` and `make test`. Both set up .venv when needed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+# The first-party model plugins, each its own distribution with an entry point.
+PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
+SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plugins -type f \( -name '*.py' -o -name '*.toml' -o -name '*.jsonl' -o -name '*.json' -o -name '*.md' \) 2>/dev/null)
+# CPU wheel of torch for machines without a GPU; a torch already in the venv is kept.
+TORCH_SPEC ?= torch==2.13.0
+OUT ?= results
+
+.PHONY: setup run test test-fast bench leaderboard clean
+setup: $(VENV)/.deps $(VENV)/.installed
+
+$(VENV)/.deps: pyproject.toml $(PLUGINS) Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
+	$(PIP) install hatchling
+	$(PIP) install . $(patsubst %/pyproject.toml,./%,$(PLUGINS)) ".[plot,test]"
+	touch $@
+
+# Installed as wheels, not editable: the tests exercise what a user gets from `pip install`.
+# Reinstalled (no deps, no isolation: seconds) whenever a source file changes.
+$(VENV)/.installed: $(VENV)/.deps $(SOURCES)
+	$(PIP) install --no-deps --no-build-isolation --force-reinstall . $(patsubst %/pyproject.toml,./%,$(PLUGINS))
+	touch $@
+
+run: setup
+	$(VENV)/bin/xalign run --all --output $(OUT)
+
+test: setup
+	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

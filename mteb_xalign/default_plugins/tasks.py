@@ -1,0 +1,11 @@
+"""Default plugin: the project's own tasks, registered exactly like a third party's."""
+
+from mteb_xalign import hookimpl
+
+
+@hookimpl
+def register_tasks(register):
+    from mteb_xalign.tasks import bundled_tasks
+
+    for task_cls in bundled_tasks():
+        register(task_cls)

@@ -1,0 +1,103 @@
+"""One plugin manager for the whole process.
+
+Third-party plugins are entry points in the group "mteb_xalign"; the default plugins
+(our task definitions) are registered the same way as any other. Set XALIGN_PLUGINS to a
+comma-separated list of plugin names to load only those (an empty value loads none of the
+entry-point plugins); a plugin that fails to import is reported by name and skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from mteb_xalign import hookspecs
+
+ENTRY_POINT_GROUP = "mteb_xalign"
+DEFAULT_PLUGINS = ("mteb_xalign.default_plugins.tasks",)
+
+pm = pluggy.PluginManager("mteb_xalign")
+pm.add_hookspecs(hookspecs)
+
+
+@dataclass(frozen=True)
+class PluginError:
+    name: str
+    error: str
+
+
+#: Plugins that failed to load in this process, for `xalign plugins` and for tests.
+load_errors: list[PluginError] = []
+
+_loaded = False
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("XALIGN_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def load_plugins() -> pluggy.PluginManager:
+    """Load default and entry-point plugins once; safe to call many times."""
+    global _loaded
+    if _loaded:
+        return pm
+    _loaded = True
+    allowed = _allowed()
+    for module_name in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 -- one broken plugin must not take the others down
+            message = f"{type(exc).__name__}: {exc}"
+            load_errors.append(PluginError(ep.name, message))
+            warnings.warn(
+                f"mteb-xalign: plugin '{ep.name}' ({ep.value}) failed to load and was skipped: {message}",
+                stacklevel=2,
+            )
+            print(f"mteb-xalign: plugin '{ep.name}' failed to load: {message}", file=sys.stderr)
+    return pm
+
+
+def _collect(hook_name: str) -> list[tuple[str, Any]]:
+    """Call a register_* hook on every plugin; return (plugin name, registered object) pairs."""
+    load_plugins()
+    found: list[tuple[str, Any]] = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        def register(obj: Any, _plugin: str = impl.plugin_name) -> None:
+            found.append((_plugin, obj))
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:  # noqa: BLE001
+            message = f"{type(exc).__name__}: {exc}"
+            load_errors.append(PluginError(impl.plugin_name, message))
+            warnings.warn(
+                f"mteb-xalign: plugin '{impl.plugin_name}' failed in {hook_name}: {message}", stacklevel=2
+            )
+    return found
+
+
+def get_models() -> list[tuple[str, Any]]:
+    """(plugin name, mteb ModelMeta) for every registered model."""
+    return _collect("register_models")
+
+
+def get_tasks() -> list[tuple[str, Any]]:
+    """(plugin name, AbsTask subclass) for every registered task."""
+    return _collect("register_tasks")
