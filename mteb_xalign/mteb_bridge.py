@@ -52,11 +52,14 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
 
 def _register() -> None:
     _check_version()
-    import mteb.get_tasks as mteb_get_tasks
+    import importlib
+
     from mteb.models.model_implementations import MODEL_REGISTRY
 
     from mteb_xalign import plugins
 
+    # `import mteb.get_tasks as m` would give the function mteb re-exports under that name.
+    mteb_get_tasks = importlib.import_module("mteb.get_tasks")
     for plugin_name, meta in plugins.get_models():
         # A plugin may provide a loader for a model mteb already knows (e.g. offline
         # weights for sentence-transformers/all-MiniLM-L6-v2): the plugin wins, so the
