@@ -1,0 +1,106 @@
+"""`xalign`: run the alignment tasks, list what the plugins registered, plot, leaderboard.
+
+Sub-commands that live in other modules (plot, leaderboard, check-plugin) expose
+`add_parser(subparsers)`; plugins may add their own through the `register_commands` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mteb_xalign.errors import DataError, UserError
+
+# Modules that contribute sub-commands: each defines add_parser(subparsers).
+_COMMAND_MODULES = (
+    "mteb_xalign.run",
+    "mteb_xalign.plotting",
+    "mteb_xalign.leaderboard.cli",
+    "mteb_xalign.conformance",
+)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from mteb_xalign import mteb_bridge, plugins
+
+    mteb_bridge.ensure_registered()
+    rows = [(meta.name, plugin, ",".join(_short_langs(meta.languages)), meta.embed_dim or "?")
+            for plugin, meta in plugins.get_models()]
+    _print_table(("model", "plugin", "languages", "dim"), sorted(rows))
+    _report_errors(plugins)
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from mteb_xalign import mteb_bridge, plugins
+
+    mteb_bridge.ensure_registered()
+    rows = [(cls.metadata.name, plugin, cls.metadata.type, len(cls.metadata.hf_subsets or []),
+             cls.metadata.main_score) for plugin, cls in plugins.get_tasks()]
+    _print_table(("task", "plugin", "mteb type", "subsets", "main score"), sorted(rows))
+    _report_errors(plugins)
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from mteb_xalign import plugins
+
+    pm = plugins.load_plugins()
+    rows = [(name, getattr(plugin, "__name__", type(plugin).__name__)) for name, plugin in pm.list_name_plugin()]
+    _print_table(("plugin", "module"), sorted(rows))
+    _report_errors(plugins)
+    return 0
+
+
+def _short_langs(languages) -> list[str]:
+    if not languages:
+        return ["?"]
+    codes = sorted({code.split("-")[0] for code in languages})
+    return codes if len(codes) <= 6 else codes[:6] + [f"+{len(codes) - 6}"]
+
+
+def _report_errors(plugins_module) -> None:
+    for err in plugins_module.load_errors:
+        print(f"error: plugin '{err.name}' failed to load: {err.error}", file=sys.stderr)
+
+
+def _print_table(header, rows) -> None:
+    rows = [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xalign", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help="list registered models and their plugins").set_defaults(func=_models)
+    sub.add_parser("tasks", help="list registered tasks and their plugins").set_defaults(func=_tasks)
+    sub.add_parser("plugins", help="list loaded plugins").set_defaults(func=_plugins)
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_parser(sub)
+    from mteb_xalign import plugins
+
+    plugins.load_plugins().hook.register_commands(cli=sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, UserError) as exc:
+        print(f"xalign: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
