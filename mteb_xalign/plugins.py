@@ -8,6 +8,7 @@ entry-point plugins); a plugin that fails to import is reported by name and skip
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -64,18 +65,21 @@ def load_plugins() -> pluggy.PluginManager:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # noqa: BLE001 -- one broken plugin must not take the others down
-            message = f"{type(exc).__name__}: {exc}"
-            load_errors.append(PluginError(ep.name, message))
-            warnings.warn(
-                f"mteb-xalign: plugin '{ep.name}' ({ep.value}) failed to load and was skipped: {message}",
-                stacklevel=2,
-            )
-            print(f"mteb-xalign: plugin '{ep.name}' failed to load: {message}", file=sys.stderr)
+            _report(ep.name, f"failed to load ({ep.value}) and was skipped", exc)
     return pm
 
 
+def _report(plugin: str, what: str, exc: BaseException) -> None:
+    message = f"{type(exc).__name__}: {exc}"
+    load_errors.append(PluginError(plugin, message))
+    text = f"mteb-xalign: plugin '{plugin}' {what}: {message}"
+    warnings.warn(text, stacklevel=3)
+    print(text, file=sys.stderr)
+
+
+@functools.cache
 def _collect(hook_name: str) -> list[tuple[str, Any]]:
-    """Call a register_* hook on every plugin; return (plugin name, registered object) pairs."""
+    """Call a register_* hook on every plugin, once per process; (plugin name, object) pairs."""
     load_plugins()
     found: list[tuple[str, Any]] = []
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -85,11 +89,7 @@ def _collect(hook_name: str) -> list[tuple[str, Any]]:
         try:
             impl.function(register=register)
         except Exception as exc:  # noqa: BLE001
-            message = f"{type(exc).__name__}: {exc}"
-            load_errors.append(PluginError(impl.plugin_name, message))
-            warnings.warn(
-                f"mteb-xalign: plugin '{impl.plugin_name}' failed in {hook_name}: {message}", stacklevel=2
-            )
+            _report(impl.plugin_name, f"failed in {hook_name}", exc)
     return found
 
 
