@@ -1,0 +1,202 @@
+"""Settings of one embeddings service, and the file that adds services as mteb models.
+
+A service is any server speaking OpenAI's `POST {base_url}/embeddings`. The API key is
+never part of a config: a config names the *environment variable* holding it, and the
+key is read from the environment only when a request is sent.
+
+The models file (path in XALIGN_OPENAI_MODELS, TOML or JSON) lists services to register:
+
+    [[model]]
+    name = "acme/embed-v2"                 # the mteb model name (org/name): required
+    base_url = "http://localhost:8000/v1"  # default: XALIGN_OPENAI_BASE_URL, else OpenAI's
+    model = "embed-v2"                     # id sent to the API (default: the part after "/")
+    api_key_env = "ACME_API_KEY"           # default OPENAI_API_KEY; "" sends no key
+    embed_dim = 1024                       # checked against every response
+    prompts = { query = "query: ", document = "passage: " }
+
+JSON holds the same entries as {"model": [...]} (or a bare list). Any field of
+`ServiceConfig` or of `ModelInfo` may be given; an unknown one is an error naming the file
+and the entry, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from mteb_xalign.errors import DataError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+MODELS_FILE_ENV = "XALIGN_OPENAI_MODELS"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """How to call one embeddings endpoint. Holds no secret: only the key's variable name."""
+
+    model: str
+    base_url: str = OPENAI_BASE_URL
+    api_key_env: str | None = "OPENAI_API_KEY"
+    embed_dim: int | None = None
+    # Sent as the request's "dimensions" (Matryoshka truncation) when set; only some models accept it.
+    dimensions: int | None = None
+    max_tokens: int | None = None  # per input; longer inputs are truncated before sending
+    max_batch_size: int = 2048  # inputs per request (OpenAI's limit)
+    # Estimated tokens per request. OpenAI allows 300k; the margin absorbs estimation error.
+    max_batch_tokens: int = 200_000
+    # Without tiktoken a text counts ceil(UTF-8 bytes / bytes_per_token) tokens. English runs
+    # near 4 bytes a token, CJK near 3, so 3 rarely under-counts.
+    bytes_per_token: float = 3.0
+    tokenizer: str | None = None  # a tiktoken encoding name, used when tiktoken is installed
+    timeout: float = 60.0  # seconds per socket operation
+    max_attempts: int = 6  # per request, all causes together
+    max_malformed_retries: int = 2  # extra tries for an unparseable 200 response
+    backoff_base: float = 1.0  # full jitter: sleep U(0, min(backoff_max, base * 2**retry))
+    backoff_max: float = 60.0
+    max_retry_after: float = 600.0  # a longer Retry-After is clipped to this
+    prompts: dict[str, str] = field(default_factory=dict)  # role ("query"/"document") -> prefix
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.model:
+            problems.append("model must be a non-empty API model id")
+        if not self.base_url.startswith(("http://", "https://")):
+            problems.append(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        for name in ("embed_dim", "dimensions", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                problems.append(f"{name} must be a positive integer, got {value!r}")
+        for name in ("max_batch_size", "max_batch_tokens", "max_attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.max_malformed_retries, int) or self.max_malformed_retries < 0:
+            problems.append(f"max_malformed_retries must be an integer >= 0, got {self.max_malformed_retries!r}")
+        for name in ("bytes_per_token", "timeout", "backoff_max", "max_retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                problems.append(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.backoff_base, (int, float)) or self.backoff_base < 0:
+            problems.append(f"backoff_base must be a number >= 0, got {self.backoff_base!r}")
+        if self.dimensions is not None and self.embed_dim is not None and self.dimensions != self.embed_dim:
+            problems.append(f"dimensions={self.dimensions} contradicts embed_dim={self.embed_dim}")
+        if not isinstance(self.prompts, dict) or not all(
+            k in ("query", "document") and isinstance(v, str) for k, v in self.prompts.items()
+        ):
+            problems.append(f"prompts must map 'query'/'document' to strings, got {self.prompts!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "api_key_env", self.api_key_env or None)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/embeddings"
+
+    @property
+    def expected_dim(self) -> int | None:
+        return self.dimensions or self.embed_dim
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """The loader kwargs stored in the ModelMeta (and so in result files): no secret here."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the mteb ModelMeta says about a configured service's model."""
+
+    name: str
+    revision: str | None = None
+    languages: list[str] | None = None
+    release_date: str | None = None
+    reference: str | None = None
+    license: str | None = None
+    open_weights: bool | None = None
+    n_parameters: int | None = None
+    similarity_fn_name: str = "cosine"
+
+
+_SERVICE_FIELDS = {f.name for f in fields(ServiceConfig)}
+_INFO_FIELDS = {f.name for f in fields(ModelInfo)}
+
+
+def env_overrides(config: ServiceConfig, *, base_url: bool) -> ServiceConfig:
+    """Apply XALIGN_OPENAI_* environment settings (timeout, attempts, token budget).
+
+    XALIGN_OPENAI_BASE_URL replaces the URL only where asked (the built-in OpenAI models);
+    a configured service keeps the URL its entry names.
+    """
+    updates: dict[str, Any] = {}
+    env_url = os.environ.get("XALIGN_OPENAI_BASE_URL")
+    if base_url and env_url:
+        updates["base_url"] = env_url
+    for env, name, kind in (
+        ("XALIGN_OPENAI_TIMEOUT", "timeout", float),
+        ("XALIGN_OPENAI_MAX_ATTEMPTS", "max_attempts", int),
+        ("XALIGN_OPENAI_MAX_BATCH_TOKENS", "max_batch_tokens", int),
+        ("XALIGN_OPENAI_BACKOFF_BASE", "backoff_base", float),
+    ):
+        raw = os.environ.get(env)
+        if raw:
+            try:
+                updates[name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{env}={raw!r} is not a valid {kind.__name__}") from None
+    return replace(config, **updates) if updates else config
+
+
+def read_models_file(path: str | Path) -> list[tuple[ModelInfo, ServiceConfig]]:
+    """Parse a models file; every error names the file and the entry at fault."""
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read models file: {exc.strerror}", path=path) from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data: Any = tomllib.loads(raw_text)
+        else:
+            data = json.loads(raw_text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise DataError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}", path=path) from None
+    entries = data.get("model", data.get("models")) if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise DataError("expected a list of models under 'model' ([[model]] tables in TOML)", path=path)
+
+    default_base = os.environ.get("XALIGN_OPENAI_BASE_URL") or OPENAI_BASE_URL
+    out: list[tuple[ModelInfo, ServiceConfig]] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        label = f"model #{number}" + (f" ({entry.get('name')})" if isinstance(entry, dict) and entry.get("name") else "")
+        if not isinstance(entry, dict):
+            raise DataError(f"{label}: expected a table/object, got {type(entry).__name__}", path=path)
+        unknown = sorted(set(entry) - _SERVICE_FIELDS - _INFO_FIELDS)
+        if unknown:
+            raise DataError(
+                f"{label}: unknown key(s) {unknown}; known keys: {sorted(_SERVICE_FIELDS | _INFO_FIELDS)}",
+                path=path,
+            )
+        name = entry.get("name")
+        if not isinstance(name, str) or name.count("/") != 1 or not all(name.split("/")):
+            raise DataError(f"{label}: 'name' must look like 'org/model', got {name!r}", path=path)
+        if name in seen:
+            raise DataError(f"{label}: model name {name!r} is listed twice", path=path)
+        seen.add(name)
+        service_args = {k: v for k, v in entry.items() if k in _SERVICE_FIELDS}
+        service_args.setdefault("model", name.split("/")[1])
+        service_args.setdefault("base_url", default_base)
+        if "embed_dim" not in service_args and "dimensions" in service_args:
+            service_args["embed_dim"] = service_args["dimensions"]
+        try:
+            service = ServiceConfig(**service_args)
+            info = ModelInfo(**{k: v for k, v in entry.items() if k in _INFO_FIELDS})
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{label}: {exc}", path=path) from None
+        out.append((info, service))
+    return out

@@ -1,0 +1,471 @@
+"""The OpenAI-compatible API adapter (plugins/xalign-openai) against a local fake server.
+
+No test sleeps for backoff: the client gets a recording `sleep`, a seeded RNG and a fixed
+clock. The only real waits are the timeout test's fraction of a second and the start-up
+of the subprocesses (a killed client, and mteb end to end).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fake_embeddings_server import FakeEmbeddingsServer, fake_vector
+from mteb_xalign.cache import EmbeddingCache
+from mteb_xalign.errors import DataError
+from xalign_openai.client import EmbeddingAPIError, InvalidResponse, MalformedResponse, parse_response
+from xalign_openai.config import ServiceConfig, read_models_file
+from xalign_openai.encoder import OpenAIEncoder
+from xalign_openai.tokens import TokenCounter, plan_batches
+
+KEY = "sk-test-SECRET-7f3a9c1e5b"
+KEY_ENV = "XALIGN_TEST_API_KEY"
+NOW = 1_800_000_000.0
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("XALIGN_OPENAI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+@pytest.fixture
+def server():
+    with FakeEmbeddingsServer(api_key=KEY) as srv:
+        yield srv
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def make_encoder(server, sleeps, tmp_path):
+    def make(cache_path=None, **settings):
+        settings = {"base_url": server.base_url, "model": "fake-embed", "api_key_env": KEY_ENV,
+                    "embed_dim": 16, "timeout": 2.0, "max_attempts": 4, **settings}
+        if settings.get("dimensions"):
+            settings["embed_dim"] = settings["dimensions"]
+        cache = EmbeddingCache(cache_path or tmp_path / "api-cache.sqlite3")
+        return OpenAIEncoder("fake/embed", cache=cache, sleep=sleeps.append, clock=lambda: NOW,
+                             rng=random.Random(0), **settings)
+
+    return make
+
+
+def expected(texts, model="fake-embed", dim=16):
+    return np.stack([fake_vector(model, t, dim) for t in texts])
+
+
+# -- answers ------------------------------------------------------------------------------
+def test_rows_match_the_server_in_input_order_each_text_sent_once(make_encoder, server):
+    texts = ["hello", "world", "hello", "  ", "مرحبا بالعالم", "world"]
+    out = make_encoder().embed(texts, prompt_type=None)
+    assert out.shape == (6, 16) and out.dtype == np.float32
+    nonblank = [0, 1, 2, 4, 5]
+    np.testing.assert_allclose(out[nonblank], expected([texts[i] for i in nonblank]), rtol=1e-6)
+    assert not out[3].any()  # a blank text is a zero vector, never sent (the API rejects "")
+    assert server.batches() == [["hello", "world", "مرحبا بالعالم"]]
+
+
+def test_out_of_order_indices_are_sorted_back(make_encoder, server):
+    server.inject("shuffle")
+    texts = ["a", "b", "c", "d"]
+    np.testing.assert_allclose(make_encoder().embed(texts, prompt_type=None), expected(texts), rtol=1e-6)
+
+
+def test_prompts_prefix_by_role_and_key_on_what_is_sent(make_encoder, server):
+    from mteb.types import PromptType
+
+    enc = make_encoder(prompts={"query": "query: ", "document": "passage: "})
+    q = enc.embed(["cat"], prompt_type=PromptType.query)
+    d = enc.embed(["cat"], prompt_type=PromptType.document)
+    np.testing.assert_allclose(q[0], fake_vector("fake-embed", "query: cat", 16), rtol=1e-6)
+    np.testing.assert_allclose(d[0], fake_vector("fake-embed", "passage: cat", 16), rtol=1e-6)
+    assert server.batches() == [["query: cat"], ["passage: cat"]]
+
+
+def test_encode_through_mteb_dataloader_is_normalised(make_encoder, server):
+    from datasets import Dataset
+    from torch.utils.data import DataLoader
+
+    texts = [f"text {i}" for i in range(10)]
+    loader = DataLoader(Dataset.from_dict({"text": texts}), batch_size=3)
+    out = make_encoder().encode(loader, task_metadata=None, hf_split="test", hf_subset="default")
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
+    # One request for all of mteb's batches: requests follow the API's limits, not the loader's.
+    assert len(server.batches()) == 1 and len(server.batches()[0]) == 10
+
+
+def test_dimensions_parameter_sent_only_when_configured(make_encoder, server):
+    out = make_encoder(dimensions=8).embed(["x"], prompt_type=None)
+    assert out.shape == (1, 8)
+    make_encoder().embed(["y"], prompt_type=None)
+    assert [r["dimensions"] for r in server.requests] == [8, None]
+
+
+# -- batching -----------------------------------------------------------------------------
+def test_batches_split_by_count(make_encoder, server):
+    texts = [f"t{i}" for i in range(7)]
+    make_encoder(max_batch_size=3).embed(texts, prompt_type=None)
+    assert server.batches() == [texts[0:3], texts[3:6], texts[6:7]]
+
+
+def test_batches_split_by_token_budget(make_encoder, server):
+    ten = "a" * 30  # 30 UTF-8 bytes = 10 estimated tokens at 3 bytes a token
+    ten_accented = "é" * 15  # 15 characters but 30 bytes: also 10 tokens
+    big = "b" * 90  # 30 tokens: above the budget alone, so it gets a request of its own
+    texts = [ten + "1", ten_accented, ten + "2", big, ten + "3", ten + "4", ten + "5"]
+    counter = TokenCounter(3.0)
+    assert [counter.count(t) for t in texts] == [11, 10, 11, 30, 11, 11, 11]
+    make_encoder(max_batch_tokens=25).embed(texts, prompt_type=None)
+    assert server.batches() == [texts[0:2], [texts[2]], [texts[3]], texts[4:6], [texts[6]]]
+
+
+def test_plan_batches_respects_both_limits():
+    rng = random.Random(1)
+    for _ in range(200):
+        counts = [rng.randint(1, 40) for _ in range(rng.randint(0, 60))]
+        size, budget = rng.randint(1, 8), rng.randint(10, 100)
+        batches = plan_batches(counts, max_batch_size=size, max_batch_tokens=budget)
+        assert [i for b in batches for i in b] == list(range(len(counts)))
+        for b in batches:
+            assert 1 <= len(b) <= size
+            assert len(b) == 1 or sum(counts[i] for i in b) <= budget
+        for left, right in zip(batches, batches[1:]):  # greedy: the next input did not fit
+            assert len(left) == size or sum(counts[i] for i in left) + counts[right[0]] > budget
+
+
+def test_long_inputs_are_truncated_at_a_character_boundary(make_encoder, server):
+    make_encoder(max_tokens=4).embed(["abcdefghijklmnopqrstuvwxyz", "ééééééé", "short"], prompt_type=None)
+    assert server.batches() == [["abcdefghijkl", "éééééé", "short"]]  # 12 bytes = 4 tokens
+
+
+# -- retries ------------------------------------------------------------------------------
+def test_5xx_retried_with_exponential_backoff_and_full_jitter(make_encoder, server, sleeps):
+    for code in (500, 503, 502):
+        server.inject("status", code=code)
+    out = make_encoder(backoff_base=1.0, max_attempts=4).embed(["q"], prompt_type=None)
+    np.testing.assert_allclose(out, expected(["q"]), rtol=1e-6)
+    rng = random.Random(0)  # the encoder's RNG: full jitter is U(0, base * 2**retry)
+    assert sleeps == [rng.uniform(0, 1), rng.uniform(0, 2), rng.uniform(0, 4)]
+    assert len(server.requests) == 4
+
+
+def test_backoff_is_capped(make_encoder, server, sleeps):
+    for _ in range(7):
+        server.inject("status", code=500)
+    make_encoder(backoff_base=1.0, backoff_max=3.0, max_attempts=8).embed(["q"], prompt_type=None)
+    assert len(sleeps) == 7 and max(sleeps) <= 3.0
+    assert max(sleeps[3:]) > 1.0  # the later waits draw from U(0, 3), not U(0, 1)
+
+
+def test_retry_after_seconds_and_ms_are_honoured(make_encoder, server, sleeps):
+    server.inject("status", code=429, headers={"Retry-After": "7"})
+    server.inject("status", code=503, headers={"retry-after-ms": "1500"})
+    make_encoder().embed(["q"], prompt_type=None)
+    assert sleeps == [7.0, 1.5]
+
+
+def test_retry_after_http_date_is_honoured_and_clipped(make_encoder, server, sleeps):
+    server.inject("status", code=429, headers={"Retry-After": email.utils.formatdate(NOW + 30, usegmt=True)})
+    server.inject("status", code=429, headers={"Retry-After": "86400"})
+    make_encoder(max_retry_after=120.0).embed(["q"], prompt_type=None)
+    assert sleeps == [30.0, 120.0]
+
+
+def test_timeout_is_retried(make_encoder, server, sleeps):
+    server.inject("timeout", seconds=0.6)
+    out = make_encoder(timeout=0.2).embed(["slow"], prompt_type=None)
+    np.testing.assert_allclose(out, expected(["slow"]), rtol=1e-6)
+    assert len(sleeps) == 1 and len(server.requests) == 2
+
+
+def test_connection_errors_are_retried_then_reported(make_encoder, sleeps):
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EmbeddingAPIError, match=r"failed after 3 attempt\(s\); last error: connection error") as err:
+        make_encoder(base_url=f"http://127.0.0.1:{port}/v1", max_attempts=3).embed(["q"], prompt_type=None)
+    assert err.value.attempts == 3 and len(sleeps) == 2
+
+
+def test_final_error_names_status_and_body(make_encoder, server, sleeps):
+    for _ in range(3):
+        server.inject("status", code=503, body="engine overloaded, try later")
+    with pytest.raises(EmbeddingAPIError) as err:
+        make_encoder(max_attempts=3).embed(["q"], prompt_type=None)
+    message = str(err.value)
+    assert "failed after 3 attempt(s)" in message and "HTTP 503" in message
+    assert "engine overloaded, try later" in message and server.base_url in message
+    assert err.value.status == 503 and len(sleeps) == 2
+
+
+def test_client_errors_are_not_retried(make_encoder, server, sleeps):
+    with pytest.raises(EmbeddingAPIError, match=r"not retried\): HTTP 400 .*does not support 'dimensions'"):
+        make_encoder(model="fake-legacy", dimensions=6).embed(["q"], prompt_type=None)
+    assert sleeps == [] and len(server.requests) == 1
+
+
+# -- response validation -----------------------------------------------------------------
+def test_malformed_json_is_retried_a_bounded_number_of_times(make_encoder, server, sleeps):
+    server.inject("malformed")
+    server.inject("malformed")
+    out = make_encoder(max_malformed_retries=2, max_attempts=6).embed(["m"], prompt_type=None)
+    np.testing.assert_allclose(out, expected(["m"]), rtol=1e-6)
+    for _ in range(3):
+        server.inject("malformed")
+    with pytest.raises(EmbeddingAPIError, match=r"failed after 3 attempt\(s\); last error: HTTP 200 with a malformed body"):
+        make_encoder(max_malformed_retries=2, max_attempts=6).embed(["n"], prompt_type=None)
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("wrong_dim", "dimension 15, expected 16"),
+    ("wrong_count", "returned 1 embeddings for 2 inputs"),
+    ("nan", r"embeddings of inputs \[0\] contain NaN"),
+    ("missing_data", "no 'data' list"),
+])
+def test_wrong_answers_fail_clearly_without_retrying(make_encoder, server, sleeps, fault, message):
+    server.inject(fault)
+    with pytest.raises(EmbeddingAPIError, match=r"answered HTTP 200 but .*" + message):
+        make_encoder().embed(["u", "v"], prompt_type=None)
+    assert sleeps == [] and len(server.requests) == 1
+
+
+def test_parse_response_edge_cases():
+    def body(items):
+        return json.dumps({"data": items}).encode()
+
+    vec = np.array([0.5, -1.0], dtype="<f4")
+    b64 = base64.b64encode(vec.tobytes()).decode()
+    got = parse_response(body([{"index": 1, "embedding": [3, 4]}, {"index": 0, "embedding": b64}]), 2, 2)
+    np.testing.assert_array_equal(got.vectors, [[0.5, -1.0], [3, 4]])
+    with pytest.raises(InvalidResponse, match="not a permutation"):
+        parse_response(body([{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [2.0]}]), 2, None)
+    with pytest.raises(InvalidResponse, match="not a list of numbers"):
+        parse_response(body([{"index": 0, "embedding": ["1.0"]}]), 1, None)
+    with pytest.raises(InvalidResponse, match="different dimensions"):
+        parse_response(body([{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [1.0, 2.0]}]), 2, None)
+    with pytest.raises(MalformedResponse):
+        parse_response(b"<html>502 Bad Gateway</html>", 1, None)
+
+
+def test_learned_dimension_is_enforced_when_not_configured(make_encoder, server):
+    enc = make_encoder(embed_dim=None)
+    assert enc.embed(["a"], prompt_type=None).shape == (1, 16)
+    server.inject("wrong_dim")
+    with pytest.raises(EmbeddingAPIError, match="dimension 15, expected 16"):
+        enc.embed(["b"], prompt_type=None)
+
+
+# -- the key ------------------------------------------------------------------------------
+def test_api_key_never_leaks(make_encoder, server, tmp_path, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    cache_path = tmp_path / "leak-check.sqlite3"
+    enc = make_encoder(cache_path)
+    server.inject("status", code=429, body=f"slow down, {KEY}")  # a server echoing the key
+    server.inject("malformed")
+    enc.embed(["one", "two"], prompt_type=None)
+    texts_in_errors = []
+    server.inject("status", code=500, body=f"Bearer {KEY}")
+    server.inject("status", code=500, body=f"key={KEY}")
+    with pytest.raises(EmbeddingAPIError) as err:
+        make_encoder(cache_path, max_attempts=2).embed(["three"], prompt_type=None)
+    texts_in_errors.append(str(err.value))
+    # A key the server refuses: it answers 401 quoting the whole Authorization header.
+    server.api_key = "sk-the-right-one"
+    with pytest.raises(EmbeddingAPIError, match="HTTP 401") as err:
+        make_encoder(cache_path).embed(["four"], prompt_type=None)
+    texts_in_errors.append(str(err.value))
+    assert "[REDACTED]" in texts_in_errors[-1]
+    enc.cache.close()
+
+    for name, text in [("logs", caplog.text), ("repr", repr(enc) + repr(enc.client)),
+                       ("loader kwargs", json.dumps(enc.config.to_kwargs())), *[("error", t) for t in texts_in_errors]]:
+        assert KEY not in text, f"the API key leaked into {name}"
+        assert KEY[-10:] not in text, f"part of the API key leaked into {name}"
+    for path in tmp_path.glob("leak-check.sqlite3*"):
+        assert KEY.encode() not in path.read_bytes(), f"the API key leaked into {path.name}"
+
+
+def test_missing_key_variable_is_a_clear_error_before_any_request(make_encoder, server, monkeypatch):
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(EmbeddingAPIError, match=f"environment variable {KEY_ENV} is not set"):
+        make_encoder().embed(["q"], prompt_type=None)
+    assert server.requests == []
+
+
+def test_service_without_key(make_encoder, server):
+    server.api_key = None
+    make_encoder(api_key_env="").embed(["q"], prompt_type=None)
+    assert server.batches() == [["q"]]
+
+
+# -- the persistent cache ----------------------------------------------------------------
+def test_each_request_is_cached_at_once_and_a_rerun_pays_nothing(make_encoder, server, tmp_path):
+    cache_path = tmp_path / "paid.sqlite3"
+    texts = [f"t{i}" for i in range(6)]
+    enc = make_encoder(cache_path, max_batch_size=2, max_attempts=2)
+    calls = []
+    real = enc.client.embed
+
+    def embed_then_fail(batch, **kw):
+        calls.append(batch)
+        if len(calls) == 3:
+            raise EmbeddingAPIError("out of credit")
+        return real(batch, **kw)
+
+    enc.client.embed = embed_then_fail  # the third request dies (credit gone, process killed, ...)
+    with pytest.raises(EmbeddingAPIError, match="out of credit"):
+        enc.embed(texts, prompt_type=None)
+    assert len(EmbeddingCache(cache_path)) == 4  # the two answered requests are on disk
+    out = make_encoder(cache_path, max_batch_size=2).embed(texts, prompt_type=None)
+    np.testing.assert_allclose(out, expected(texts), rtol=1e-6)
+    assert server.batches() == [texts[0:2], texts[2:4], texts[4:6]]
+    make_encoder(cache_path).embed(texts[::-1], prompt_type=None)
+    assert len(server.batches()) == 3  # a third run sends nothing at all
+
+
+KILLED_CLIENT = textwrap.dedent("""
+    import sys
+    from mteb_xalign.cache import EmbeddingCache
+    from xalign_openai.encoder import OpenAIEncoder
+    base_url, cache_path, key_env = sys.argv[1:4]
+    enc = OpenAIEncoder("fake/embed", base_url=base_url, model="fake-embed", api_key_env=key_env,
+                        embed_dim=16, max_batch_size=2, timeout=60, cache=EmbeddingCache(cache_path))
+    enc.embed([f"text number {i}" for i in range(10)], prompt_type=None)
+    print("finished")
+""")
+
+
+def test_killed_client_loses_nothing_and_rerun_repeats_nothing(make_encoder, server, tmp_path):
+    cache_path = tmp_path / "killed.sqlite3"
+    server.hang_after(3)  # the 4th request waits: the client dies while it waits
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, server.base_url, str(cache_path), KEY_ENV],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 4:
+            assert proc.poll() is None, f"client exited early: {proc.communicate()}"
+            assert time.monotonic() < deadline, "client never reached its 4th request"
+            time.sleep(0.05)
+        proc.kill()  # SIGKILL: no cleanup, no atexit, no flush
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "finished" not in out
+    first_run = set(server.answered)
+    assert len(first_run) == 6  # three requests of two texts were answered before the kill
+    server.release()
+    server._hang_after = None
+
+    before = len(server.requests)
+    texts = [f"text number {i}" for i in range(10)]
+    out = make_encoder(cache_path, max_batch_size=2).embed(texts, prompt_type=None)
+    np.testing.assert_allclose(out, expected(texts), rtol=1e-6)
+    rerun_inputs = [t for r in server.requests[before:] for t in r["input"]]
+    assert not set(rerun_inputs) & first_run, "the rerun paid again for texts answered before the kill"
+    assert sorted(rerun_inputs) == sorted(set(texts) - first_run)
+    assert all(server.answered[t] == 1 for t in texts)
+
+
+# -- registration with mteb --------------------------------------------------------------
+def test_openai_models_keep_mteb_metadata_with_our_loader():
+    import mteb
+    from mteb.models.model_implementations import openai_models
+
+    from xalign_openai.models import load_encoder
+
+    for name, original, dim in [("openai/text-embedding-3-small", openai_models.text_embedding_3_small, 1536),
+                                ("openai/text-embedding-3-large", openai_models.text_embedding_3_large, 3072)]:
+        meta = mteb.get_model_meta(name)
+        assert meta.loader is load_encoder
+        assert meta.embed_dim == dim and meta.max_tokens == 8191 and meta.open_weights is False
+        assert meta.loader_kwargs["model"] == name.split("/")[1] and meta.loader_kwargs["api_key_env"] == "OPENAI_API_KEY"
+        for field in ("revision", "release_date", "languages", "license", "reference", "framework", "n_parameters"):
+            assert getattr(meta, field) == getattr(original, field), field
+    meta = mteb.get_model_meta("openai/text-embedding-3-small (embed_dim=512)")
+    assert meta.loader_kwargs["dimensions"] == 512 and meta.embed_dim == 512
+    assert mteb.get_model_meta("openai/text-embedding-ada-002").loader_kwargs["dimensions"] is None
+
+
+def test_builtin_model_loads_through_mteb_and_uses_base_url_env(server, monkeypatch):
+    import mteb
+
+    monkeypatch.setenv("XALIGN_OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    server.models["text-embedding-3-small"] = 1536
+    model = mteb.get_model("openai/text-embedding-3-small")
+    assert model.client.display_url == server.base_url + "/embeddings"
+    out = model.embed(["hola"], prompt_type=None)
+    np.testing.assert_allclose(out[0], fake_vector("text-embedding-3-small", "hola", 1536), rtol=1e-5)
+
+
+def test_models_file_errors_name_file_and_entry(tmp_path):
+    path = tmp_path / "models.toml"
+    path.write_text('[[model]]\nname = "acme/a"\nembed_dim = 4\n\n[[model]]\nname = "acme/b"\nembed_dims = 4\n')
+    with pytest.raises(DataError, match=r"models.toml: model #2 \(acme/b\): unknown key\(s\) \['embed_dims'\]"):
+        read_models_file(path)
+    path.write_text('[[model]]\nname = "acme/a"\nmax_batch_size = 0\n')
+    with pytest.raises(DataError, match=r"model #1 \(acme/a\): max_batch_size must be an integer >= 1"):
+        read_models_file(path)
+    path.write_text('[[model]]\nname = "no-slash"\n')
+    with pytest.raises(DataError, match="'name' must look like 'org/model'"):
+        read_models_file(path)
+    path = tmp_path / "models.json"
+    path.write_text('{"model": [{"name": "acme/c", "base_url": "http://h/v1/", "api_key_env": ""}]}')
+    [(info, service)] = read_models_file(path)
+    assert (info.name, service.model, service.base_url, service.api_key_env) == ("acme/c", "c", "http://h/v1", None)
+    with pytest.raises(ValueError, match="dimensions=8 contradicts embed_dim=16"):
+        ServiceConfig(model="m", dimensions=8, embed_dim=16)
+
+
+def _models_file(tmp_path, server) -> Path:
+    path = tmp_path / "api-models.toml"
+    path.write_text(textwrap.dedent(f"""
+        [[model]]
+        name = "fakeorg/fake-embed-8"
+        base_url = "{server.base_url}"
+        model = "fake-embed"
+        api_key_env = "{KEY_ENV}"
+        dimensions = 8
+        max_tokens = 512
+        timeout = 5.0
+        languages = ["eng-Latn", "arb-Arab"]
+        revision = "2026-11"
+        reference = "http://example.invalid/fake"
+    """))
+    return path
+
+
+def test_configured_service_is_an_mteb_model(tmp_path, server):
+    env = {**os.environ, "XALIGN_OPENAI_MODELS": str(_models_file(tmp_path, server))}
+    code = textwrap.dedent("""
+        import mteb
+        meta = mteb.get_model_meta("fakeorg/fake-embed-8")
+        print(meta.embed_dim, meta.revision, meta.framework, meta.loader_kwargs["dimensions"])
+        print(mteb.get_model("fakeorg/fake-embed-8").embed(["hi"], prompt_type=None).shape)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split("\n")[:2] == ["8 2026-11 ['API'] 8", "(1, 8)"]
+    assert server.batches() == [["hi"]]
