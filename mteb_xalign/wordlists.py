@@ -1,0 +1,160 @@
+"""Multilingual word lists for Semantic Affinity: one concept, its words in each language.
+
+Two layouts are read:
+- JSON Lines in the Swadesh layout: one object per line,
+  `{"id": "...", "words": {"en": ["rope"], "de": ["Leine", "Seil"]}}` (other fields ignored;
+  `gloss_en` is kept as the concept's label when present);
+- Semanscope's CSV: one column per language (header "en"/"eng-Latn"/"english"/"enu"), one
+  concept per row, variants separated by "|", lines starting with "#" are comments, empty
+  cells mean the language lacks the concept. Annotation columns Semanscope uses ("human",
+  "domain", "type", "note") are ignored.
+
+Bad input raises `DataError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mteb_xalign import languages as langcodes
+from mteb_xalign.errors import DataError
+
+_IGNORED_COLUMNS = {"human", "domain", "type", "note", "notes", "id", "gloss", "comment"}
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    gloss: str
+    #: language -> its variants (non-empty strings, no duplicates, in the file's order)
+    words: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class WordList:
+    path: Path
+    languages: list[str]
+    concepts: list[Concept]
+
+    def pivot(self) -> str:
+        """The language every pair subset includes: English if present, else the first."""
+        return "en" if "en" in self.languages else self.languages[0]
+
+    def unique_words(self, languages: list[str] | None = None) -> list[str]:
+        """Every distinct word string of the given languages, in first-seen order."""
+        wanted = set(languages or self.languages)
+        seen: dict[str, None] = {}
+        for concept in self.concepts:
+            for lang, variants in concept.words.items():
+                if lang in wanted:
+                    seen.update(dict.fromkeys(variants))
+        return list(seen)
+
+
+def read_wordlist(path: str | Path) -> WordList:
+    """Read a word list, choosing the layout by extension (.csv/.tsv = Semanscope CSV, else JSONL)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("word list not found", path=path)
+    if path.suffix.lower() in {".csv", ".tsv"}:
+        concepts = _read_csv(path)
+    else:
+        concepts = _read_jsonl(path)
+    return _finish(path, concepts)
+
+
+def _clean(variants: list[str]) -> list[str]:
+    return list(dict.fromkeys(v.strip() for v in variants if v.strip()))
+
+
+def _language(name: str, path: Path, line: int) -> str:
+    lang = langcodes.normalise(name)
+    if lang is None:
+        raise DataError(
+            f"unknown language {name!r}: use a two-letter code (en, zh, ...), an MTEB code "
+            "such as 'eng-Latn', or an English language name",
+            path=path, line=line,
+        )
+    return lang
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, Concept]]:
+    out: list[tuple[int, Concept]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
+            if not isinstance(obj, dict):
+                raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=number)
+            words = obj.get("words")
+            if not isinstance(words, dict):
+                raise DataError('"words" must be an object mapping languages to lists of words', path=path, line=number)
+            clean: dict[str, list[str]] = {}
+            for name, variants in words.items():
+                if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+                    raise DataError(f'"words"["{name}"] must be a list of strings', path=path, line=number)
+                lang = _language(name, path, number)
+                if lang in clean:
+                    raise DataError(f"language {name!r} given twice", path=path, line=number)
+                clean[lang] = _clean(variants)
+            concept_id = str(obj.get("id", f"line{number}"))
+            gloss = obj.get("gloss_en") or obj.get("gloss")
+            if not isinstance(gloss, str) or not gloss:
+                gloss = (clean.get("en") or next((v for v in clean.values() if v), [concept_id]))[0]
+            out.append((number, Concept(concept_id, gloss, clean)))
+    return out
+
+
+def _read_csv(path: Path) -> list[tuple[int, Concept]]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = list(enumerate(handle, start=1))
+    # "#" comment lines and blank lines go before the CSV parser sees them; numbers are kept.
+    content = [(n, line) for n, line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not content:
+        raise DataError("no header line and no concepts", path=path)
+    rows = list(csv.reader([line for _, line in content], delimiter=delimiter))
+    header_line = content[0][0]
+    columns: list[tuple[int, str]] = []
+    for index, name in enumerate(rows[0]):
+        if not name.strip() or name.strip().lower() in _IGNORED_COLUMNS:
+            continue
+        columns.append((index, _language(name, path, header_line)))
+    seen = [lang for _, lang in columns]
+    duplicates = sorted({lang for lang in seen if seen.count(lang) > 1})
+    if duplicates:
+        raise DataError(f"language column(s) {duplicates} given twice", path=path, line=header_line)
+    out: list[tuple[int, Concept]] = []
+    for (number, _), row in zip(content[1:], rows[1:]):
+        if len(row) > len(rows[0]):
+            raise DataError(f"{len(row)} cells but the header has {len(rows[0])}", path=path, line=number)
+        words = {lang: _clean(row[i].split("|")) if i < len(row) else [] for i, lang in columns}
+        first = words.get("en") or next((v for v in words.values() if v), None)
+        if first is None:
+            continue  # a row with no word at all
+        out.append((number, Concept(f"line{number}", first[0], words)))
+    return out
+
+
+def _finish(path: Path, numbered: list[tuple[int, Concept]]) -> WordList:
+    if not numbered:
+        raise DataError("no concepts", path=path)
+    ids: dict[str, int] = {}
+    for number, concept in numbered:
+        if concept.id in ids:
+            raise DataError(f"concept id {concept.id!r} already used on line {ids[concept.id]}", path=path, line=number)
+        ids[concept.id] = number
+    order: dict[str, None] = {}
+    for _, concept in numbered:
+        order.update(dict.fromkeys(lang for lang, v in concept.words.items() if v))
+    languages = list(order)
+    if len(languages) < 2:
+        raise DataError(f"need words in at least two languages, found {languages or 'none'}", path=path)
+    return WordList(path, languages, [c for _, c in numbered])
