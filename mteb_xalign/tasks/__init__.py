@@ -18,6 +18,7 @@ def bundled_tasks() -> list[type]:
     """The task classes built from `mteb_xalign/datasets/` (classes are built once per process)."""
     from mteb_xalign.tasks.lareqa import make_lareqa_task
     from mteb_xalign.tasks.multi_reference import make_multiref_task
+    from mteb_xalign.tasks.semantic_affinity import bundled_semantic_affinity
 
     xquad = DATASETS / "xquad"
     card = read_card(xquad)
@@ -25,4 +26,5 @@ def bundled_tasks() -> list[type]:
         make_multiref_task("MultiRefCLIR", xquad, card={**card, "revision": "xquad-7d30520"}),
         make_lareqa_task("LAReQA", DATASETS / "xquad_r", xquad, {**read_card(DATASETS / "xquad_r"), "revision": "xquad_r-9bc8c7f"}),
     ]
+    tasks.append(bundled_semantic_affinity(DATASETS))
     return tasks
