@@ -337,7 +337,8 @@ def affinity_matrix(
 
     Entry (a, b) equals `semantic_affinity(embeddings, concepts, [a, b]).semantic_affinity`
     (tested), computed in one pass: a pair's tuples are its variant pairs, so V_ab is the
-    k_a·k_b-weighted mean of each concept's block mean, and H_ab = (H_a + H_b) / 2.
+    k_a·k_b-weighted mean of each concept's block mean, and H_ab = (H_a + H_b) / 2
+    (or the one that exists).
     """
     x = _prepare(embeddings, metric)
     languages = list(languages)
@@ -361,9 +362,14 @@ def affinity_matrix(
         weight[idx] += w
         total[idx] += w * blocks.mean
     h = np.array([mean_pairwise(x[list(v)], metric) if len(v) >= 2 else np.nan for v in vocab])
-    pair_h = (h[:, None] + h[None, :]) / 2.0
+    # As in semantic_affinity: a language with under two words has no H_l and is left out of H.
+    both = np.stack(np.broadcast_arrays(h[:, None], h[None, :]))
+    with np.errstate(invalid="ignore"):
+        pair_h = np.nansum(both, axis=0) / (~np.isnan(both)).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         sa = 1.0 / (1.0 + (total / weight) / pair_h)
     sa[(pair_h <= collapse_eps) & (weight > 0)] = 0.0  # collapsed, as in semantic_affinity
+    upper = np.triu_indices(n, 1)
+    sa[upper[1], upper[0]] = sa[upper]  # exactly symmetric (block means differ in the last bit)
     np.fill_diagonal(sa, np.nan)
     return sa
