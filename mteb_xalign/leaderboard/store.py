@@ -1,0 +1,173 @@
+"""The leaderboard's store of accepted results, and all-or-nothing writes into it.
+
+Layout (mirrors mteb's ResultCache, so `mteb.ResultCache(<leaderboard dir>)` can read it too):
+
+    <leaderboard>/results/<org__model>/<revision>/model_meta.json
+    <leaderboard>/results/<org__model>/<revision>/<TaskName>.json
+    <leaderboard>/results/<org__model>/<revision>/run_settings.jsonl   (when submitted)
+
+Files are kept byte for byte as submitted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mteb_xalign.leaderboard.validate import (
+    MODEL_META,
+    RUN_SETTINGS,
+    Problem,
+    SubmissionError,
+    TaskResolver,
+    validate_submission,
+)
+
+RESULTS = "results"
+_LOCK = ".lock"
+
+
+def result_folder(leaderboard_dir: Path, name_as_path: str, revision: str) -> Path:
+    return leaderboard_dir / RESULTS / name_as_path / revision
+
+
+@contextmanager
+def locked(leaderboard_dir: Path):
+    """One writer at a time (two `submit`s racing would each see the other's files as absent)."""
+    leaderboard_dir.mkdir(parents=True, exist_ok=True)
+    with open(leaderboard_dir / _LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_files_atomically(files: dict[Path, bytes]) -> None:
+    """Write every file or none.
+
+    All contents go to temporary files beside their targets first; only then are they moved
+    into place with os.replace (atomic per file). If anything fails, files already replaced
+    get their old content back, new files and new folders are removed, and the error is
+    re-raised: the tree is left as it was.
+    """
+    created_dirs: list[Path] = []
+    staged: list[tuple[Path, Path]] = []
+    old: dict[Path, bytes | None] = {}
+    done: list[Path] = []
+    try:
+        for target, data in files.items():
+            _make_dirs(target.parent, created_dirs)
+            old[target] = target.read_bytes() if target.exists() else None
+            tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            staged.append((target, tmp))
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for target, tmp in staged:
+            os.replace(tmp, target)
+            done.append(target)
+    except BaseException:
+        for target in reversed(done):
+            previous = old[target]
+            if previous is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_bytes(previous)
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(created_dirs):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+
+
+def _make_dirs(folder: Path, created: list[Path]) -> None:
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+        created.append(path)
+
+
+@dataclass
+class SubmitReport:
+    added: list[Path] = field(default_factory=list)
+    replaced: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.added)} result file(s) added, {len(self.replaced)} replaced"
+
+
+def submit(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards", replace: bool = False,
+           *, get_task: TaskResolver | None = None) -> SubmitReport:
+    """Validate `results_dir` and copy its results into the leaderboard, all or nothing.
+
+    A result for a (model, revision, task) already on the leaderboard is refused unless
+    `replace` is true. Raises SubmissionError naming every problem; nothing is written then.
+    """
+    leaderboard_dir = Path(leaderboard_dir)
+    models = validate_submission(results_dir, get_task=get_task)
+    with locked(leaderboard_dir):
+        files: dict[Path, bytes] = {}
+        report = SubmitReport()
+        problems: list[Problem] = []
+        for model in models:
+            folder = result_folder(leaderboard_dir, model.name_as_path, model.revision)
+            clash = _name_clash(folder / MODEL_META, model.name)
+            if clash:
+                problems.append(Problem(model.folder / MODEL_META, clash))
+                continue
+            for result in model.results:
+                target = folder / f"{result.task_name}.json"
+                if target.exists():
+                    if not replace:
+                        problems.append(Problem(result.path, f"already on the leaderboard as {target} (model "
+                                                             f"{model.name!r}, revision {model.revision!r}, task "
+                                                             f"{result.task_name!r}); use --replace to overwrite"))
+                        continue
+                    report.replaced.append(target)
+                else:
+                    report.added.append(target)
+                files[target] = result.raw
+            meta_target = folder / MODEL_META
+            # The first submission's metadata stays unless the submitter asks to replace it.
+            if replace or not meta_target.exists():
+                files[meta_target] = model.meta_raw
+            if model.run_settings is not None:
+                files[folder / RUN_SETTINGS] = _merge_lines(folder / RUN_SETTINGS, model.run_settings)
+        if problems:
+            raise SubmissionError(problems)
+        write_files_atomically(files)
+    return report
+
+
+def _name_clash(meta_target: Path, name: str) -> str | None:
+    """Two names can map to one folder ('a/b c' and 'a/b_c'): never mix their results."""
+    if not meta_target.exists():
+        return None
+    try:
+        stored = json.loads(meta_target.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError):
+        return None
+    if stored != name:
+        return (f"model {name!r} would share the folder {meta_target.parent} with the stored model "
+                f"{stored!r}; rename the model")
+    return None
+
+
+def _merge_lines(path: Path, new: bytes) -> bytes:
+    """run_settings.jsonl holds one line per task run: keep the stored lines, add new ones."""
+    old = path.read_bytes().splitlines() if path.exists() else []
+    lines = old + [line for line in new.splitlines() if line.strip() and line not in old]
+    return b"\n".join(lines) + b"\n"

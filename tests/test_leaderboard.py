@@ -1,0 +1,523 @@
+"""Leaderboard: validation of submitted MTEB results, all-or-nothing storage, aggregation, rendering.
+
+Result files are written by mteb itself (ResultCache.save_to_cache), for small stand-in tasks
+that carry the real tasks' names, subset naming and main scores; the validator is handed
+these tasks instead of the registered ones, so the tests do not depend on the data or models.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+LANGS = ("de", "zh")  # target languages of the stand-in MultiRefCLIR / LAReQA
+N_QUERIES = 5
+
+
+# -- stand-in tasks ---------------------------------------------------------------------
+
+def make_task(name: str, subsets: dict[str, list[str]], main_score: str, sizes: dict | None = None,
+              revision: str = "data-rev-1"):
+    from mteb.abstasks.abstask import AbsTask
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    metadata = TaskMetadata(
+        name=name, description=f"stand-in for {name}", reference=None,
+        dataset={"path": f"test/{name}", "revision": revision}, type="Retrieval", category="t2t",
+        modalities=["text"], eval_splits=["test"], eval_langs=subsets, main_score=main_score, date=None,
+        domains=None, task_subtypes=None, license="not specified", annotations_creators=None, dialect=[],
+        sample_creation=None, bibtex_citation="",
+    )
+    body = {
+        "metadata": metadata,
+        "load_data": lambda self, **kw: None,
+        "_evaluate_subset": lambda self, *a, **kw: None,
+        "_calculate_descriptive_statistics_from_split": lambda self, *a, **kw: None,
+    }
+    if sizes is not None:
+        body["expected_result_sizes"] = lambda self: sizes
+    return type(name, (AbsTask,), body)
+
+
+def multiref_subsets() -> list[str]:
+    names = []
+    for scenario in ("multi", "multi1"):
+        for x in LANGS:
+            names += [f"{scenario}_en+{x}_q-en", f"{scenario}_en+{x}_q-{x}"]
+    names += [f"monosame_{lang}_q-{lang}" for lang in ("en", *LANGS)]
+    for x in LANGS:
+        names += [f"monocross_en_q-{x}", f"monocross_{x}_q-en"]
+    return names
+
+
+TASKS = {
+    "MultiRefCLIR": make_task("MultiRefCLIR", {s: ["eng-Latn"] for s in multiref_subsets()}, "max_at_r_norm",
+                              sizes={s: {"n_queries": N_QUERIES} for s in multiref_subsets()}),
+    "LAReQA": make_task("LAReQA", {f"q-{lang}": ["eng-Latn"] for lang in ("en", *LANGS)}, "map",
+                        sizes={f"q-{lang}": {"n_queries": N_QUERIES} for lang in ("en", *LANGS)}),
+    "SemanticAffinity": make_task("SemanticAffinity", {s: ["eng-Latn"] for s in ("en-de", "en-zh", "all")},
+                                  "semantic_affinity"),
+}
+
+
+def get_task(name: str):
+    if name not in TASKS:
+        raise KeyError(name)
+    return TASKS[name]()
+
+
+# -- result files, written by mteb --------------------------------------------------------
+
+def multiref_scores(level: float) -> dict[str, dict]:
+    """Scores that differ per subset in a known way: max_at_r_norm = level + 10*index of language."""
+    scores = {}
+    for name in multiref_subsets():
+        target = name.split("_q-")[1]
+        value = level + (10.0 * LANGS.index(target) if target in LANGS else 0.0)
+        english_pref = 0.5 + level / 1000 if name.startswith("multi_") and target != "en" else None
+        scores[name] = {"max_at_r_norm": value, "max_at_r": 3.0, "max_at_r_norm_of_mean": value,
+                        "complete_at_1": 0.3, "complete_at_10": 0.9, "ndcg_at_1": 0.5, "mrr": 0.6, "map": 0.55,
+                        "english_preference": english_pref, "n_queries": N_QUERIES, "mean_pool_size": 480.0,
+                        "ndcg_at_10": 0.6, "recall_at_10": 0.8, "nauc_ndcg_at_1_max": float("nan")}
+    return scores
+
+
+def lareqa_scores(level: float) -> dict[str, dict]:
+    return {f"q-{lang}": {"map": level + 0.01 * i, "max_at_r": 40.0, "max_at_r_norm": 60.0, "complete_at_3": 0.2,
+                          "n_queries": N_QUERIES} for i, lang in enumerate(("en", *LANGS))}
+
+
+def sa_scores(level: float) -> dict[str, dict]:
+    scores = {pair: {"semantic_affinity": level + delta, "semantic_ratio": 1.3, "sa_sem": 0.4,
+                     "horizontal_spread": 0.2, "vertical_spread": 0.3, "n_concepts": 207, "status": "ok"}
+              for pair, delta in (("en-de", 0.02), ("en-zh", -0.02))}
+    scores["all"] = {"semantic_affinity": level, "n_concepts": 207, "status": "ok",
+                     "matrix": {"languages": ["en", "de", "zh"], "values": [[1, 0.6, 0.5], [0.6, 1, 0.5], [0.5, 0.5, 1]]}}
+    return scores
+
+
+SCORES = {"MultiRefCLIR": multiref_scores, "LAReQA": lareqa_scores, "SemanticAffinity": sa_scores}
+
+
+def model_meta(name: str, revision: str, **extra):
+    from mteb.models.model_meta import ModelMeta
+
+    fields = dict(loader=None, name=name, revision=revision, release_date=None, languages=None,
+                  n_parameters=118_000_000, memory_usage_mb=None, max_tokens=512, embed_dim=384, license=None,
+                  open_weights=True, public_training_code=None, public_training_data=None, framework=["PyTorch"],
+                  similarity_fn_name="cosine", use_instructions=False, training_datasets=None)
+    fields.update(extra)
+    return ModelMeta(**fields)
+
+
+def write_results(out: Path, name: str, revision: str = "r1", levels: dict | None = None, **meta_extra) -> Path:
+    """mteb's own writer: <out>/results/<org__model>/<revision>/{model_meta.json, <Task>.json}."""
+    from mteb.cache import ResultCache
+    from mteb.results.task_result import TaskResult
+
+    levels = levels if levels is not None else {"MultiRefCLIR": 50.0, "LAReQA": 0.4, "SemanticAffinity": 0.62}
+    cache = ResultCache(out)
+    meta = model_meta(name, revision, **meta_extra)
+    for task_name, level in levels.items():
+        task = TASKS[task_name]()
+        scores = SCORES[task_name](level)
+        for entry in scores.values():  # as mteb's AbsTask._add_main_score does
+            entry["main_score"] = entry[task.metadata.main_score]
+        result = TaskResult.from_task_results(task, {"test": scores}, evaluation_time=1.0)
+        cache.save_to_cache(result, meta)
+    return out / "results" / meta.model_name_as_path() / revision
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def subset_of(data: dict, name: str) -> dict:
+    return next(s for s in data["scores"]["test"] if s["hf_subset"] == name)
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes, to compare a folder before and after."""
+    if not root.exists():
+        return {}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def lb(tmp_path) -> Path:
+    return tmp_path / "leaderboards"
+
+
+def submit(results, leaderboard, replace=False):
+    from mteb_xalign.leaderboard import submit as _submit
+
+    return _submit(results, leaderboard, replace=replace, get_task=get_task)
+
+
+# -- accepting ------------------------------------------------------------------------
+
+def test_valid_submission_is_stored_byte_for_byte(tmp_path, lb):
+    folder = write_results(tmp_path / "run", "org/model-a")
+    report = submit(tmp_path / "run", lb)
+    stored = lb / "results" / "org__model-a" / "r1"
+    assert sorted(p.name for p in stored.iterdir()) == sorted(p.name for p in folder.iterdir())
+    for path in folder.iterdir():
+        assert (stored / path.name).read_bytes() == path.read_bytes()
+    assert len(report.added) == 3 and report.replaced == []
+
+
+def test_any_folder_level_is_accepted(tmp_path, lb):
+    folder = write_results(tmp_path / "run", "org/model-a")
+    submit(folder, lb)  # the revision folder itself, not the output root
+    assert (lb / "results" / "org__model-a" / "r1" / "LAReQA.json").exists()
+
+
+def test_duplicate_refused_unless_replace(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    write_results(tmp_path / "run1", "org/model-a", levels={"LAReQA": 0.4})
+    submit(tmp_path / "run1", lb)
+    folder = write_results(tmp_path / "run2", "org/model-a", levels={"LAReQA": 0.7})
+    before = tree(lb)
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run2", lb)
+    message = str(err.value)
+    assert str(folder / "LAReQA.json") in message and "--replace" in message and "'org/model-a'" in message
+    assert tree(lb) == before
+    report = submit(tmp_path / "run2", lb, replace=True)
+    assert [p.name for p in report.replaced] == ["LAReQA.json"]
+    assert (lb / "results/org__model-a/r1/LAReQA.json").read_bytes() == (folder / "LAReQA.json").read_bytes()
+
+
+def test_new_task_for_a_stored_model_is_added(tmp_path, lb):
+    write_results(tmp_path / "run1", "org/model-a", levels={"LAReQA": 0.4})
+    submit(tmp_path / "run1", lb)
+    write_results(tmp_path / "run2", "org/model-a", levels={"SemanticAffinity": 0.5})
+    report = submit(tmp_path / "run2", lb)
+    assert [p.name for p in report.added] == ["SemanticAffinity.json"]
+    assert {p.name for p in (lb / "results/org__model-a/r1").glob("*.json")} == {
+        "LAReQA.json", "SemanticAffinity.json", "model_meta.json"}
+
+
+def test_null_english_preference_allowed_outside_multi_target_subsets(tmp_path, lb):
+    # multiref_scores writes null on every subset but multi_en+X_q-X (as the task does).
+    folder = write_results(tmp_path / "run", "org/model-a", levels={"MultiRefCLIR": 40.0})
+    data = json.loads((folder / "MultiRefCLIR.json").read_text())
+    assert subset_of(data, "multi_en+de_q-en")["english_preference"] is None
+    submit(tmp_path / "run", lb)
+
+
+# -- refusing -------------------------------------------------------------------------
+
+def _set(subset, key, value):
+    return lambda data: subset_of(data, subset).__setitem__(key, value)
+
+
+def _drop_subset(name):
+    return lambda data: data["scores"]["test"].remove(subset_of(data, name))
+
+
+def _extra_subset(data):
+    data["scores"]["test"].append({**subset_of(data, "q-de"), "hf_subset": "q-xx"})
+
+
+BAD_RESULTS = [
+    # (task file, change, words the message must contain)
+    ("MultiRefCLIR", _set("multi_en+zh_q-zh", "max_at_r_norm", float("nan")),
+     ["subset 'multi_en+zh_q-zh'", "key 'max_at_r_norm'", "value NaN", "[0, 100]"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "max_at_r_norm", 120.0),
+     ["subset 'multi_en+de_q-de'", "key 'max_at_r_norm'", "value 120.0", "[0, 100]"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "english_preference", None),
+     ["subset 'multi_en+de_q-de'", "key 'english_preference'", "value null", "[0, 1]",
+      "outside the multi_<pivot>+X_q-X subsets"]),
+    ("MultiRefCLIR", _set("monosame_de_q-de", "complete_at_10", 1.5),
+     ["subset 'monosame_de_q-de'", "key 'complete_at_10'", "value 1.5", "[0, 1]"]),
+    ("MultiRefCLIR", _set("monocross_en_q-zh", "n_queries", 4),
+     ["subset 'monocross_en_q-zh'", "key 'n_queries'", "value 4", "expected 5"]),
+    ("MultiRefCLIR", _set("monocross_en_q-zh", "n_queries", 5.5),
+     ["key 'n_queries'", "value 5.5", "an integer"]),
+    ("MultiRefCLIR", _drop_subset("multi1_en+zh_q-en"),
+     ["lacks 1 of the task's 15 subsets: multi1_en+zh_q-en"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "max_at_r_norm", "high"),
+     ["key 'max_at_r_norm'", "value 'high'", "a number"]),
+    ("MultiRefCLIR", lambda d: subset_of(d, "multi_en+de_q-de").pop("english_preference"),
+     ["subset 'multi_en+de_q-de'", "key 'english_preference'", "missing"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "main_score", 1.0),
+     ["subset 'multi_en+de_q-de'", "key 'main_score'", "differs from max_at_r_norm"]),
+    ("MultiRefCLIR", lambda d: d.__setitem__("dataset_revision", "old-data"),
+     ["key 'dataset_revision'", "'old-data'", "expected 'data-rev-1'"]),
+    ("LAReQA", _extra_subset, ["subset 'q-xx'", "not a subset of LAReQA"]),
+    ("LAReQA", lambda d: d.__setitem__("task_name", "NoSuchTask"), ["unknown task 'NoSuchTask'"]),
+    ("LAReQA", lambda d: d["scores"].__setitem__("dev", d["scores"].pop("test")),
+     ["split 'dev' is not an eval split", "split 'test' is missing"]),
+    ("LAReQA", _set("q-de", "map", -0.1), ["subset 'q-de'", "key 'map'", "value -0.1", "[0, 1]"]),
+    ("SemanticAffinity", _set("en-zh", "semantic_affinity", float("inf")),
+     ["subset 'en-zh'", "key 'semantic_affinity'", "value inf"]),
+]
+
+
+@pytest.mark.parametrize("task_name,change,words", BAD_RESULTS,
+                         ids=[f"{t}-{'-'.join(re.findall(r'[a-z_]+', w[0]))[:40]}" for t, _, w in BAD_RESULTS])
+def test_bad_result_is_refused_with_a_precise_message(tmp_path, lb, task_name, change, words):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    write_results(tmp_path / "ok", "org/already-there")
+    submit(tmp_path / "ok", lb)
+    folder = write_results(tmp_path / "run", "org/model-b")
+    path = folder / f"{task_name}.json"
+    edit_json(path, change)
+    before = tree(lb)
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    message = str(err.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message, f"{word!r} not in:\n{message}"
+    assert tree(lb) == before, "a refused submission must not write anything"
+
+
+def test_every_problem_is_reported_at_once(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b")
+    edit_json(folder / "LAReQA.json", _set("q-de", "complete_at_3", 2.0))
+    edit_json(folder / "MultiRefCLIR.json", _set("multi_en+zh_q-zh", "mrr", -1.0))
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    assert len(err.value.problems) == 2
+    assert "2 problems" in str(err.value)
+    assert not lb.exists() or tree(lb) == {}
+
+
+def test_invalid_json_names_the_line(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    (folder / "LAReQA.json").write_text('{\n  "task_name": "LAReQA",\n  "scores": {,}\n}')
+    with pytest.raises(SubmissionError, match=r"LAReQA\.json: not valid JSON \(line 3, column 14"):
+        submit(tmp_path / "run", lb)
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda meta_path: meta_path.unlink(), ["model_meta.json: missing"]),
+    (lambda p: edit_json(p, lambda d: d.__setitem__("revision", None)), ["key 'revision'", "null is not a model revision"]),
+    (lambda p: edit_json(p, lambda d: d.__setitem__("name", "")), ["key 'name'", "'' is not a model name"]),
+    (lambda p: edit_json(p, lambda d: d.__setitem__("revision", "../../escape")), ["cannot be a folder name"]),
+    (lambda p: edit_json(p, lambda d: d.__setitem__("embed_dim", "big")), ["not a valid mteb ModelMeta", "embed_dim"]),
+], ids=["missing", "no-revision", "empty-name", "path-traversal", "bad-field"])
+def test_model_metadata_is_required_and_checked(tmp_path, lb, change, words):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    change(folder / "model_meta.json")
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    for word in words:
+        assert word in str(err.value), str(err.value)
+    assert tree(lb) == {}
+
+
+def test_same_result_twice_in_one_submission_is_refused(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run" / "a", "org/model-b", levels={"LAReQA": 0.4})
+    shutil.copytree(folder, tmp_path / "run" / "b" / "copy")
+    with pytest.raises(SubmissionError, match="duplicate of"):
+        submit(tmp_path / "run", lb)
+
+
+def test_empty_or_missing_folder_is_refused(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionError, match="no result JSON found"):
+        submit(tmp_path / "empty", lb)
+    with pytest.raises(SubmissionError, match="not a folder"):
+        submit(tmp_path / "nowhere", lb)
+
+
+# -- all or nothing ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("fail_at", [1, 2, 4])
+def test_failure_midway_leaves_the_leaderboard_as_it_was(tmp_path, lb, monkeypatch, fail_at):
+    import mteb_xalign.leaderboard.store as store
+
+    write_results(tmp_path / "run1", "org/model-a", levels={"LAReQA": 0.4})
+    submit(tmp_path / "run1", lb)
+    # A second submission that both replaces a stored file and adds new folders and files.
+    write_results(tmp_path / "run2", "org/model-a", levels={"LAReQA": 0.9, "SemanticAffinity": 0.5})
+    write_results(tmp_path / "run2", "org/model-c")
+    before = tree(lb)
+    dirs_before = sorted(p for p in lb.rglob("*") if p.is_dir())
+    real_replace = store.os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise OSError(28, "No space left on device (injected)")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", flaky_replace)
+    with pytest.raises(OSError, match="injected"):
+        submit(tmp_path / "run2", lb, replace=True)
+    assert len(calls) == fail_at
+    assert tree(lb) == before
+    assert sorted(p for p in lb.rglob("*") if p.is_dir()) == dirs_before
+    monkeypatch.setattr(store.os, "replace", real_replace)
+    submit(tmp_path / "run2", lb, replace=True)  # and the same submission then goes through
+    assert (lb / "results/org__model-c/r1/MultiRefCLIR.json").exists()
+
+
+# -- building ----------------------------------------------------------------------------
+
+def _build_three(tmp_path, lb) -> Path:
+    from mteb_xalign.leaderboard import build
+
+    write_results(tmp_path / "run", "org/strong", levels={"MultiRefCLIR": 70.0, "LAReQA": 0.5,
+                                                          "SemanticAffinity": 0.6})
+    write_results(tmp_path / "run", "org/middle", levels={"MultiRefCLIR": 40.0, "SemanticAffinity": 0.5})
+    write_results(tmp_path / "run", "evil/<script>alert(1)</script>", revision="r&<b>",
+                  levels={"MultiRefCLIR": 20.0, "LAReQA": 0.3, "SemanticAffinity": 0.45})
+    submit(tmp_path / "run", lb)
+    build(lb)
+    return lb
+
+
+def test_build_aggregates_the_right_subsets(tmp_path, lb):
+    _build_three(tmp_path, lb)
+    summary = json.loads((lb / "leaderboard.json").read_text())
+    rows = {m["name"]: m for m in summary["models"]}
+    strong = rows["org/strong"]
+    # multi_en+de_q-de = 70, multi_en+zh_q-zh = 80 (level + 10 * language index): mean 75.
+    assert strong["values"]["maxr_norm"] == pytest.approx(75.0)
+    assert strong["max_at_r_norm_per_language"] == {"de": pytest.approx(70.0), "zh": pytest.approx(80.0)}
+    assert strong["values"]["english_preference"] == pytest.approx(100 * 0.57)
+    assert strong["values"]["lareqa_map"] == pytest.approx(100 * (0.5 + 0.51 + 0.52) / 3)
+    assert strong["values"]["semantic_affinity"] == pytest.approx(0.6)  # mean of en-de, en-zh; not 'all'
+    assert strong["tier"] == "great"
+    assert rows["org/middle"]["tier"] == "good"  # SA exactly 0.5
+    assert rows["org/middle"]["values"]["lareqa_map"] is None
+    assert rows["evil/<script>alert(1)</script>"]["tier"] == "no alignment"
+    assert [m["name"] for m in summary["models"]] == ["org/strong", "org/middle", "evil/<script>alert(1)</script>"]
+    assert summary["languages"] == ["de", "zh"]
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.links, self.in_script, self.text = [], [], False, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.in_script = True
+            self.scripts.append("")
+        if tag == "a":
+            self.links.append(dict(attrs)["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.in_script = False
+
+    def handle_data(self, data):
+        if self.in_script:
+            self.scripts[-1] += data
+        else:
+            self.text.append(data)
+
+
+def test_html_escapes_submissions_and_links_resolve_from_disk(tmp_path, lb):
+    _build_three(tmp_path, lb)
+    html = (lb / "index.html").read_text()
+    parsed = _Collect()
+    parsed.feed(html)
+    assert len(parsed.scripts) == 1 and "alert" not in parsed.scripts[0]  # only our own sorting script
+    assert "evil/<script>alert(1)</script>" in "".join(parsed.text)  # shown as text
+    assert "r&<b>" in "".join(parsed.text)
+    assert "http" not in " ".join(parsed.links)  # no external resources or CDN
+    assert not re.search(r"<(link|img|iframe)\b", html)
+    result_links = [link for link in parsed.links if link.endswith(".json")]
+    assert len(result_links) == 3 + 2 + 3 + 3  # task files + one model_meta per model
+    for link in result_links:
+        assert not link.startswith("/")
+        assert (lb / unquote(link)).is_file(), link
+
+
+def test_missing_task_shows_a_dash_not_zero(tmp_path, lb):
+    _build_three(tmp_path, lb)
+    html = (lb / "index.html").read_text()
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if "org/middle" in r and "files" in r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    # Model, Revision, Params, Dim, Max@R_norm, English pref., LAReQA mAP, SA, Tier, files
+    assert cells[6] == "—" and cells[4] == "45.0" and cells[7] == "0.500"
+    md = (lb / "README.md").read_text()
+    md_row = next(line for line in md.splitlines() if line.startswith("| org/middle"))
+    assert md_row.split(" | ")[6] == "—"
+
+
+def test_markdown_is_inert_and_complete(tmp_path, lb):
+    _build_three(tmp_path, lb)
+    md = (lb / "README.md").read_text()
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    for term in ("Max@R_norm", "English preference", "LAReQA mAP", "SA", "Tier", "great", "no alignment"):
+        assert term in md
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    assert all(line.count(" | ") == table[0].count(" | ") for line in table[:5])
+    for link in re.findall(r"\]\(([^)]+\.json)\)", md):
+        assert (lb / unquote(link)).is_file(), link
+
+
+def test_build_of_an_empty_leaderboard(tmp_path, lb):
+    from mteb_xalign.leaderboard import build
+
+    board = build(lb)
+    assert board.entries == []
+    assert "No MultiRefCLIR results yet" in (lb / "index.html").read_text()
+
+
+def test_tiers_follow_semanscope_thresholds():
+    from mteb_xalign.leaderboard.columns import tier
+
+    assert [tier(v) for v in (0.75, 0.6, 0.5999, 0.5, 0.4999, 0.0, None)] == [
+        "great", "great", "good", "good", "no alignment", "no alignment", None]
+
+
+def test_heat_colour_scale_is_monotone_and_readable():
+    from mteb_xalign.leaderboard.render_html import heat_colour
+
+    def brightness(hex_colour):
+        r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    levels = [brightness(heat_colour(v)[0]) for v in range(0, 101, 5)]
+    assert levels == sorted(levels)  # brighter means higher
+    assert heat_colour(0)[1] == "#fff" and heat_colour(100)[1] == "#000"
+    assert heat_colour(-5) == heat_colour(0) and heat_colour(250) == heat_colour(100)
+
+
+# -- command line ------------------------------------------------------------------------
+
+def test_cli_submit_and_build(tmp_path, lb, monkeypatch, capsys):
+    import mteb_xalign.leaderboard.validate as validate
+    from mteb_xalign import cli
+
+    monkeypatch.setattr(validate, "_mteb_get_task", get_task)
+    write_results(tmp_path / "run", "org/model-a")
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 0
+    assert "3 result file(s) added" in capsys.readouterr().out
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xalign: error: submission refused (3 problems)") and "--replace" in err
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb), "--replace"]) == 0
+    assert cli.main(["leaderboard", "build", "--leaderboard", str(lb)]) == 0
+    assert (lb / "index.html").is_file() and (lb / "README.md").is_file()
+    assert not math.isnan(json.loads((lb / "leaderboard.json").read_text())["models"][0]["values"]["maxr_norm"])
