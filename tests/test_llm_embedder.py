@@ -181,8 +181,10 @@ def test_truncation_keeps_the_eos_and_counts_it(model_dirs, kind):
     row = batch.input_ids[0].tolist()
     assert batch.attention_mask[0].tolist() == [1] * 6 and row[-1] == embedder.eos_id
     words = embedder.tokenizer(long_text, add_special_tokens=False)["input_ids"]
-    expected_words = words[:4] if kind == "mistral" else words[:5]  # mistral: <s> + 4 words + </s>
-    assert row[1:5] == expected_words if kind == "mistral" else row[:5] == expected_words
+    if kind == "mistral":  # <s> + 4 words + the </s> we append
+        assert row[0] == embedder.tokenizer.bos_token_id and row[1:5] == words[:4]
+    else:  # 5 words + the tokenizer's own <|endoftext|>
+        assert row[:5] == words[:5]
     # The short text is left-padded to the same width and still ends with the EOS.
     assert batch.attention_mask[1].tolist()[:3] == [0, 0, 0] and batch.input_ids[1, -1] == embedder.eos_id
 
@@ -309,6 +311,18 @@ def test_models_file_entries(tmp_path, monkeypatch, model_dirs):
     later.write_text('{"model": [\n  {"name": "x/y",}\n]}')
     with pytest.raises(DataError, match=r"later\.json:2: invalid JSON"):
         llm_config.configured_models()
+
+
+def test_a_bad_models_file_is_reported_after_the_builtin_models(tmp_path, monkeypatch):
+    import xalign_llm
+
+    bad = tmp_path / "models.toml"
+    bad.write_text('[[model]]\nname = "x/y"\nadapter = "llm"\nhub = "x/y"\nmax_length = "long"\n')
+    monkeypatch.setenv("XALIGN_MODELS_FILE", str(bad))
+    found = []
+    with pytest.raises(DataError, match=r"models\.toml: model #1 \('x/y'\).*max_length"):
+        xalign_llm.register_models(register=found.append)
+    assert "xalign/Qwen3-Embedding-0.6B" in {meta.name for meta in found}
 
 
 def test_builtin_models_are_registered_with_mteb_and_match_its_facts():
