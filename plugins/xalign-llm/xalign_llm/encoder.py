@@ -34,7 +34,8 @@ from xalign_llm.tokens import encode_batch, eos_id_of, tokenizer_appends
 class LLMEmbedder(TextEncoder):
     """mteb encoder for a decoder LLM embedder; `settings` keywords as in `LLMSettings`."""
 
-    # A configured per-task instruction first, then the task's own prompt (see get_instruction).
+    # For mteb's get_instruction, which ours falls back to once the configured instruction,
+    # the task's prompt and our defaults have all come up empty: task type, then role.
     prompt_priority = (
         PromptSource.CUSTOM_PROMPT,
         PromptSource.DEFAULT_TASK_PROMPT,
