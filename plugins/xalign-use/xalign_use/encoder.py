@@ -1,0 +1,62 @@
+"""USE multilingual v3 (ONNX) as an mteb encoder.
+
+The graph quantises activations dynamically (DynamicQuantizeLinear), with one scale for
+the whole batch tensor, so a sentence's vector would depend on which other sentences
+share its batch (we measured differences up to 0.018 per coordinate). We therefore run
+one sentence per session call, which makes every vector independent of batching (and is
+no slower here: the graph is tiny, per-call overhead dominates), and spread the calls
+over a thread pool (onnxruntime releases the GIL) for throughput.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from mteb.types import PromptType
+
+from mteb_xalign import weights
+from mteb_xalign.encoder import TextEncoder
+
+
+class UseOnnxEncoder(TextEncoder):
+    def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
+                 *, sources: list[str] | None = None, num_threads: int | None = None, **kwargs: Any):
+        super().__init__(model_name, revision=revision, device=device)
+        if device not in (None, "", "auto") and not str(device).startswith("cpu"):
+            # The SentencePiece op exists only for the CPU provider.
+            warnings.warn(f"{model_name} runs on CPU only (ONNX with a CPU custom op); ignoring device={device!r}",
+                          stacklevel=2)
+        self.device = "cpu"
+        import onnxruntime as ort
+        from onnxruntime_extensions import get_library_path
+
+        from xalign_use import ONNX_SOURCE
+
+        self.weights = weights.resolve(sources or [ONNX_SOURCE], what=model_name, allow_download=False)
+        options = ort.SessionOptions()
+        options.register_custom_ops_library(get_library_path())
+        # Parallelism comes from running sentences concurrently, not inside one small graph.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(self.weights.location, sess_options=options,
+                                            providers=["CPUExecutionProvider"])
+        self.workers = max(1, min(num_threads or os.cpu_count() or 1, 8))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="xalign-use")
+
+    def _one(self, text: str) -> np.ndarray:
+        return self.session.run(["outputs"], {"inputs": np.array([text], dtype=object)})[0][0]
+
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+        # USE has no query/document prompts: both roles get the same vector.
+        if len(texts) == 1 or self.workers == 1:
+            return np.stack([self._one(t) for t in texts])
+        return np.stack(list(self._pool.map(self._one, texts)))
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
