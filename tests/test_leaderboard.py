@@ -521,3 +521,175 @@ def test_cli_submit_and_build(tmp_path, lb, monkeypatch, capsys):
     assert cli.main(["leaderboard", "build", "--leaderboard", str(lb)]) == 0
     assert (lb / "index.html").is_file() and (lb / "README.md").is_file()
     assert not math.isnan(json.loads((lb / "leaderboard.json").read_text())["models"][0]["values"]["maxr_norm"])
+
+
+# -- documented allowances and size sources --------------------------------------------------
+
+@pytest.mark.parametrize("status,change,ok", [
+    ("collapsed", {"semantic_affinity": 0.0, "semantic_ratio": None, "vertical_spread": None}, True),
+    ("no_data", {"semantic_affinity": float("nan"), "semantic_ratio": None}, True),
+    ("ok", {"semantic_ratio": None}, False),
+    ("ok", {"semantic_affinity": float("nan")}, False),
+    ("collapsed", {"semantic_affinity": float("nan")}, False),
+], ids=["collapsed-null-spreads", "no-data-nan-sa", "ok-null-ratio", "ok-nan-sa", "collapsed-nan-sa"])
+def test_semantic_affinity_status_allowances(tmp_path, lb, status, change, ok):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"SemanticAffinity": 0.55})
+
+    def edit(data):
+        entry = subset_of(data, "en-zh")
+        entry.update(status=status, **change)
+        entry["main_score"] = entry["semantic_affinity"]
+
+    edit_json(folder / "SemanticAffinity.json", edit)
+    if ok:
+        submit(tmp_path / "run", lb)
+    else:
+        with pytest.raises(SubmissionError, match=r"subset 'en-zh': key '(semantic_ratio|semantic_affinity|main_score)'"):
+            submit(tmp_path / "run", lb)
+
+
+def test_sizes_come_from_the_tasks_own_statistics(tmp_path, lb):
+    """Without expected_result_sizes, mteb's per-subset statistics hook gives num_queries."""
+    from mteb_xalign.leaderboard import SubmissionError
+
+    subsets = {f"q-{lang}": ["eng-Latn"] for lang in ("en", *LANGS)}
+    plain = make_task("LAReQA", subsets, "map")
+    calls = []
+
+    def stats(self, split, *, hf_subset=None, **kw):
+        calls.append(hf_subset)
+        return {"num_samples": 100, "num_queries": N_QUERIES + (1 if hf_subset == "q-zh" else 0)}
+
+    plain._calculate_descriptive_statistics_from_split = stats
+    write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    with pytest.raises(SubmissionError) as err:
+        from mteb_xalign.leaderboard import submit as _submit
+        _submit(tmp_path / "run", lb, get_task=lambda name: plain())
+    assert [str(p).split(": ", 1)[1] for p in err.value.problems] == [
+        f"subset 'q-zh': key 'n_queries': value {N_QUERIES}, expected {N_QUERIES + 1} (the task's size for this "
+        "subset: was the run limited or the data changed?)"]
+    assert sorted(calls) == ["q-de", "q-en", "q-zh"]
+
+
+def test_a_task_that_cannot_be_loaded_is_reported(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+    from mteb_xalign.leaderboard import submit as _submit
+
+    def broken(name):
+        raise TypeError("Can't instantiate abstract class")
+
+    write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    with pytest.raises(SubmissionError, match=r"task 'LAReQA' could not be loaded .* TypeError: Can't instantiate"):
+        _submit(tmp_path / "run", lb, get_task=broken)
+
+
+# -- the real task classes, end to end ----------------------------------------------------------
+
+TINY_LANGS = ("en", "de", "zh")
+TINY_PARAGRAPHS = {f"p{i:03d}" for i in range(4)}
+
+
+def _slice_jsonl(src: Path, dst: Path, keep) -> None:
+    lines = [line for line in src.read_text(encoding="utf-8").splitlines() if keep(json.loads(line))]
+    dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tiny_tasks(tmp_path_factory):
+    """The real task classes (same names, code and result format) over small slices of the bundled data."""
+    from mteb_xalign.tasks import DATASETS, read_card
+    from mteb_xalign.tasks.lareqa import make_lareqa_task
+    from mteb_xalign.tasks.multi_reference import make_multiref_task
+    from mteb_xalign.tasks.semantic_affinity import make_semantic_affinity_task
+
+    root = tmp_path_factory.mktemp("tiny-data")
+    xquad, xquad_r = root / "xquad", root / "xquad_r"
+    xquad.mkdir(), xquad_r.mkdir()
+    for lang in TINY_LANGS:
+        _slice_jsonl(DATASETS / "xquad" / f"{lang}.contexts.jsonl", xquad / f"{lang}.contexts.jsonl",
+                     lambda o: o["id"] in TINY_PARAGRAPHS)
+        _slice_jsonl(DATASETS / "xquad" / f"{lang}.questions.jsonl", xquad / f"{lang}.questions.jsonl",
+                     lambda o: o["context_id"] in TINY_PARAGRAPHS)
+        _slice_jsonl(DATASETS / "xquad_r" / f"{lang}.sentences.jsonl", xquad_r / f"{lang}.sentences.jsonl",
+                     lambda o: o["context_id"] in TINY_PARAGRAPHS)
+        _slice_jsonl(DATASETS / "xquad_r" / f"{lang}.qrels.jsonl", xquad_r / f"{lang}.qrels.jsonl",
+                     lambda o: o["context_id"] in TINY_PARAGRAPHS)
+    words = root / "swadesh30.jsonl"
+    lines = (DATASETS / "swadesh207" / "swadesh207.jsonl").read_text(encoding="utf-8").splitlines()[:30]
+    words.write_text("\n".join(json.dumps({**o, "words": {k: v for k, v in o["words"].items() if k in TINY_LANGS}},
+                                          ensure_ascii=False) for o in map(json.loads, lines)) + "\n", encoding="utf-8")
+    card = read_card(DATASETS / "xquad_r")
+    return {
+        "MultiRefCLIR": make_multiref_task("MultiRefCLIR", xquad, card={"languages": list(TINY_LANGS)}),
+        "LAReQA": make_lareqa_task("LAReQA", xquad_r, xquad, {**card, "languages": list(TINY_LANGS)}),
+        "SemanticAffinity": make_semantic_affinity_task("SemanticAffinity", words, languages=list(TINY_LANGS)),
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tiny_tasks, tmp_path_factory):
+    """mteb runs the three task classes with a fast fake encoder and writes its result folder."""
+    import os
+
+    import mteb
+    from fakes import counting_model
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    old = os.environ.get("XALIGN_CACHE")
+    os.environ["XALIGN_CACHE"] = str(root / "embeddings.sqlite3")
+    try:
+        mteb.evaluate(counting_model(name="test/hashed-vectors"), [cls() for cls in tiny_tasks.values()],
+                      cache=mteb.ResultCache(root / "out"), show_progress_bar=False)
+    finally:
+        if old is None:
+            os.environ.pop("XALIGN_CACHE", None)
+        else:
+            os.environ["XALIGN_CACHE"] = old
+    return root / "out"
+
+
+def test_real_task_results_are_accepted_and_fill_every_column(tiny_tasks, tiny_results, lb):
+    from mteb_xalign.leaderboard import build
+    from mteb_xalign.leaderboard import submit as _submit
+
+    report = _submit(tiny_results, lb, get_task=lambda name: tiny_tasks[name]())
+    assert len(report.added) == 3
+    build(lb)
+    model = json.loads((lb / "leaderboard.json").read_text())["models"][0]
+    assert model["name"] == "test/hashed-vectors"
+    assert all(value is not None for value in model["values"].values()), model["values"]
+    assert sorted(model["max_at_r_norm_per_language"]) == ["de", "zh"]
+    assert 0 <= model["values"]["maxr_norm"] < 60  # random vectors are poorly aligned
+    assert model["values"]["semantic_affinity"] == pytest.approx(0.5, abs=0.1)  # SA of random vectors
+    stored = json.loads((lb / "results/test__hashed-vectors/1/MultiRefCLIR.json").read_text())
+    assert subset_of(stored, "multi_en+de_q-en")["english_preference"] is None  # the allowance is exercised
+
+
+def test_real_task_results_checked_against_the_task(tiny_tasks, tiny_results, tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+    from mteb_xalign.leaderboard import submit as _submit
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_results, run_dir)
+    path = next(run_dir.glob("results/*/*/MultiRefCLIR.json"))
+    n_questions = subset_of(json.loads(path.read_text()), "multi_en+zh_q-zh")["n_queries"]
+    edit_json(path, lambda d: d["scores"]["test"].remove(subset_of(d, "monocross_zh_q-en")))
+    edit_json(path, _set("multi_en+zh_q-zh", "n_queries", 3))
+    with pytest.raises(SubmissionError) as err:
+        _submit(run_dir, lb, get_task=lambda name: tiny_tasks[name]())
+    message = str(err.value)
+    assert "lacks 1 of the task's 15 subsets: monocross_zh_q-en" in message
+    assert f"subset 'multi_en+zh_q-zh': key 'n_queries': value 3, expected {int(n_questions)}" in message
+
+
+def test_registered_tasks_are_what_the_cli_validates_against(tiny_results, tmp_path, cli):
+    """Through the installed `xalign`: a run on a 3-language slice is incomplete for the registered
+    12-language MultiRefCLIR, and says so; nothing is written."""
+    run = cli("xalign", "leaderboard", "submit", str(tiny_results), "--leaderboard", str(tmp_path / "lb"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "MultiRefCLIR.json: key 'scores': split 'test' lacks 63 of the task's 78 subsets" in run.stderr
+    assert "LAReQA.json: key 'scores': split 'test' lacks 8 of the task's 11 subsets" in run.stderr
+    assert "dataset_revision" in run.stderr  # the slices are not the bundled data
+    assert not (tmp_path / "lb" / "results").exists()

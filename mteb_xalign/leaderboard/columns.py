@@ -44,9 +44,9 @@ MAXR = Column(
 )
 ENGLISH_PREFERENCE = Column(
     id="english_preference", task="MultiRefCLIR", key="english_preference", selects=_is_multi_target,
-    label="English preference %", scale=100.0, higher_is_better=None,
-    title="How often the English copy of the relevant paragraph ranks above the copy in the query's "
-          "own language (same subsets as Max@R_norm); 50% means no preference",
+    label="English preference %", scale=100.0, higher_is_better=False,
+    title="Share of queries (%) whose same-language relevant paragraph is outranked by an unrelated "
+          "English paragraph, same subsets as Max@R_norm; lower is better",
 )
 LAREQA_MAP = Column(
     id="lareqa_map", task="LAReQA", key="map", selects=_regex(r"q-.+"),

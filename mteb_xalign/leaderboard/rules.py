@@ -16,7 +16,7 @@ from typing import Callable
 from mteb_xalign.leaderboard.subsets import parse_multiref_subset
 
 
-def _never(subset: str) -> bool:
+def _never(subset: str, entry: dict) -> bool:
     return False
 
 
@@ -25,8 +25,8 @@ class ScoreRule:
     low: float | None = None
     high: float | None = None
     integer: bool = False
-    #: subset name -> whether NaN (or null) is an allowed value there
-    nan_allowed: Callable[[str], bool] = _never
+    #: (subset name, the subset's scores) -> whether NaN (or null) is an allowed value there
+    nan_allowed: Callable[[str, dict], bool] = _never
     why_nan: str = ""
 
     def expected(self) -> str:
@@ -37,10 +37,10 @@ class ScoreRule:
             return f"{kind} >= {self.low:g}"
         return kind
 
-    def check(self, subset: str, value) -> str | None:
+    def check(self, subset: str, value, entry: dict) -> str | None:
         """None when `value` is fine; otherwise what was expected instead."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            if self.nan_allowed(subset):
+            if self.nan_allowed(subset, entry):
                 return None
             return self.expected() + (f" (NaN/null is {self.why_nan})" if self.why_nan else " (NaN/null is not allowed)")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -57,7 +57,7 @@ class ScoreRule:
         return None
 
 
-def _english_preference_undefined(subset: str) -> bool:
+def _english_preference_undefined(subset: str, entry: dict) -> bool:
     """English preference needs both gold copies in the pool and a non-pivot query.
 
     That is the Multi scenario queried in the non-pivot language (`multi_en+X_q-X`); in
@@ -68,6 +68,15 @@ def _english_preference_undefined(subset: str) -> bool:
         return True  # not a MultiRefCLIR-style name: nothing to say about it
     return not (parsed.scenario == "multi" and parsed.query_lang != parsed.pivot
                 and parsed.query_lang in parsed.doc_langs)
+
+
+def _affinity_not_ok(subset: str, entry: dict) -> bool:
+    """SA's task writes null spreads/ratios for a collapsed model, and NaN SA with no data."""
+    return entry.get("status") in ("collapsed", "no_data")
+
+
+def _affinity_no_data(subset: str, entry: dict) -> bool:
+    return entry.get("status") == "no_data"
 
 
 UNIT = ScoreRule(0.0, 1.0)
@@ -83,10 +92,16 @@ DEFAULT_RULES: dict[str, ScoreRule] = {
         0.0, 1.0, nan_allowed=_english_preference_undefined,
         why_nan="allowed only outside the multi_<pivot>+X_q-X subsets",
     ),
-    r"n_queries|n_concepts": ScoreRule(1, None, integer=True),
+    r"n_queries": ScoreRule(1, None, integer=True),
+    r"n_concepts": ScoreRule(0, None, integer=True),
     r"mean_pool_size": ScoreRule(1.0, None),
-    r"semantic_affinity": UNIT,
-    r"horizontal_spread|vertical_spread": ScoreRule(0.0, None),
+    r"semantic_affinity": ScoreRule(0.0, 1.0, nan_allowed=_affinity_no_data,
+                                    why_nan='allowed only with status "no_data"'),
+    r"semantic_affinity_(concept_mean|euclidean)": ScoreRule(0.0, 1.0, nan_allowed=_affinity_not_ok,
+                                                             why_nan='allowed only with status "collapsed" or "no_data"'),
+    r"semantic_ratio|sa_sem|sr_sem|sa_sem_euclidean|(horizontal|vertical)_(spread|sem)": ScoreRule(
+        0.0, None, nan_allowed=_affinity_not_ok, why_nan='allowed only with status "collapsed" or "no_data"'),
+    r"n_tuples|n_languages": ScoreRule(0, None, integer=True),
 }
 
 

@@ -14,22 +14,24 @@ INTRO = (
 #: (term, explanation) pairs shown at the top of both pages.
 EXPLANATIONS: tuple[tuple[str, str], ...] = (
     ("Max@R_norm",
-     "MultiRefCLIR, XQuAD, 12 languages. Each query in language X has two relevant paragraphs, "
-     "the English one and the one in X, in a pool of English + X paragraphs. Max@R is the rank at "
-     "which the last relevant paragraph is found; Max@R_norm rescales it to 0-100 (100: both copies "
-     "ranked first, 0: no better than chance). The column is the mean over the Multi scenario "
-     "subsets `multi_en+X_q-X` (queries in the target language)."),
+     "MultiRefCLIR on XQuAD (12 languages). A question in language X has two relevant paragraphs, "
+     "the English one and the one in X, in a pool holding every paragraph in English and in X. "
+     "Max@R is the rank of the worse of the two (how far down one must read to find both); "
+     "Max@R_norm maps it on a log scale to 0-100: 100 when both copies are at the top, 0 when one "
+     "is last in the pool. Higher is better. The column is the mean over the Multi scenario with "
+     "queries in the target language, subsets `multi_en+X_q-X`."),
     ("English preference",
-     "On the same subsets: the share of queries for which the English copy of the relevant paragraph "
-     "ranks above the copy in the query's own language. 50% is no preference; well above 50% means "
-     "the model drifts towards English (an English-pivot bias)."),
+     "On the same subsets: the share of questions whose same-language relevant paragraph is "
+     "outranked (or tied) by at least one unrelated English paragraph. Lower is better; a high rate "
+     "means the model prefers English text to the answer in the question's own language."),
     ("LAReQA mAP",
-     "Language-agnostic answer retrieval (XQuAD-R, 11 languages): a question must retrieve its answer "
-     "sentence in every language from one multilingual pool. Mean average precision (x100), mean over "
-     "query languages."),
+     "Language-agnostic answer retrieval (XQuAD-R, 11 languages): the pool holds every sentence of "
+     "every language and a question's answer sentence is relevant in all 11 languages. Mean average "
+     "precision over the full pool (x100), mean over query languages. Higher is better."),
     ("SA",
-     "Semantic Affinity on the Swadesh-207 basic concepts (24 languages): how close a word's embedding "
-     "lies to its translations relative to other words, 0-1, mean over English-X pairs."),
+     "Semantic Affinity on the Swadesh-207 basic concepts (24 languages): SA = 1/(1+SR), SR = mean "
+     "distance between translations / mean distance between words of one language. 0.5: translations "
+     "are no closer than random words; 1: translations coincide. Mean over English-X pairs."),
     ("Tier",
      "Alignment tier from the Semanscope paper, on SA: great (SA >= 0.6), good (0.5 <= SA < 0.6), "
      "no alignment (SA < 0.5)."),

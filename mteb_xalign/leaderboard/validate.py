@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -91,6 +92,10 @@ def _fmt(value) -> str:
     return repr(value)
 
 
+def _is_nan(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _safe_path_part(text: str) -> bool:
     """Usable as one folder name: no separators, not hidden, not '.'/'..', no control chars."""
     return bool(text) and "/" not in text and "\\" not in text and not text.startswith(".") \
@@ -145,8 +150,10 @@ def _one_line(exc: Exception) -> str:
 def expected_sizes(task) -> dict[str, dict[str, int]]:
     """{hf_subset: {score key: expected count}} from the task itself, or {} if it cannot say.
 
-    A task may define `expected_result_sizes()` (cheap, from its data). Otherwise mteb's
-    precomputed descriptive statistics are used when the task ships them.
+    In order: the task's own `expected_result_sizes()` if it defines one; mteb's precomputed
+    descriptive statistics; else the task's per-subset statistics computed from its data
+    (`_calculate_descriptive_statistics_from_split`, mteb's own hook; retrieval tasks report
+    `num_queries`). The counts are checked against the results' `n_queries`.
     """
     own = getattr(task, "expected_result_sizes", None)
     if callable(own):
@@ -158,9 +165,33 @@ def expected_sizes(task) -> dict[str, dict[str, int]]:
     sizes: dict[str, dict[str, int]] = {}
     for split_stats in (stats or {}).values():
         for subset, sub_stats in (split_stats.get("hf_subset_descriptive_stats") or {}).items():
-            if isinstance(sub_stats, dict) and "num_queries" in sub_stats:
-                sizes[subset] = {"n_queries": int(sub_stats["num_queries"])}
+            count = _query_count(sub_stats)
+            if count is not None:
+                sizes[subset] = {"n_queries": count}
+    if sizes:
+        return sizes
+    try:
+        split = task.eval_splits[0]
+        for subset in task.hf_subsets:
+            sub_stats = task._calculate_descriptive_statistics_from_split(split, hf_subset=subset)
+            count = _query_count(sub_stats)
+            if count is not None:
+                sizes[subset] = {"n_queries": count}
+    except Exception as exc:  # noqa: BLE001 -- e.g. data on the hub, offline: sizes cannot be checked
+        warnings.warn(f"{task.metadata.name}: sizes not checked, the task's statistics failed: {exc}",
+                      stacklevel=2)
+        return {}
     return sizes
+
+
+def _query_count(stats) -> int | None:
+    """mteb's retrieval statistics say `num_queries`; some tasks say `number_of_queries`."""
+    if not isinstance(stats, dict):
+        return None
+    for key in ("num_queries", "number_of_queries"):
+        if isinstance(stats.get(key), int):
+            return stats[key]
+    return None
 
 
 class ResultChecker:
@@ -172,11 +203,16 @@ class ResultChecker:
         self._sizes: dict[str, dict[str, dict[str, int]]] = {}
 
     def task(self, name: str):
+        """(task, None) or (None, why it is unavailable)."""
         if name not in self._tasks:
             try:
-                self._tasks[name] = self._get_task(name)
+                self._tasks[name] = (self._get_task(name), None)
             except KeyError:
-                self._tasks[name] = None
+                self._tasks[name] = (None, f"unknown task {name!r}: mteb has no such task (is the plugin "
+                                           "providing it installed? see `xalign tasks`)")
+            except Exception as exc:  # noqa: BLE001 -- a broken task class must not crash the check
+                self._tasks[name] = (None, f"task {name!r} could not be loaded to validate against: "
+                                           f"{type(exc).__name__}: {exc}")
         return self._tasks[name]
 
     def sizes(self, task) -> dict[str, dict[str, int]]:
@@ -215,11 +251,9 @@ class ResultChecker:
         if result.task_name != path.stem:
             problems.append(Problem(path, f"file holds task {result.task_name!r} but is named {path.name!r} "
                                           f"(expected {result.task_name}.json)", key="task_name"))
-        task = self.task(result.task_name)
+        task, why = self.task(result.task_name)
         if task is None:
-            problems.append(Problem(path, f"unknown task {result.task_name!r}: mteb has no such task "
-                                          "(is the plugin providing it installed? see `xalign tasks`)",
-                                    key="task_name"))
+            problems.append(Problem(path, why, key="task_name"))
             return None
         meta = task.metadata
         if meta.revision is not None and result.dataset_revision != meta.revision:
@@ -276,7 +310,10 @@ class ResultChecker:
                 problems.append(Problem(path, "missing (the task's main score or a leaderboard column needs it)",
                                         subset=subset, key=key))
         main = entry.get("main_score")
-        if main is None or isinstance(main, bool) or not isinstance(main, (int, float)) or not math.isfinite(main):
+        main_rule = rules_mod.rule_for_key(rules, main_key)
+        if main_rule is not None and _is_nan(main) and main_rule.nan_allowed(subset, entry):
+            pass  # a documented allowance (e.g. SA without data); the key's own rule says why
+        elif main is None or isinstance(main, bool) or not isinstance(main, (int, float)) or not math.isfinite(main):
             problems.append(Problem(path, f"{_fmt(main)} is not a finite number", subset=subset, key="main_score"))
         elif main_key in entry and isinstance(entry[main_key], (int, float)) \
                 and not math.isclose(main, entry[main_key], rel_tol=1e-6, abs_tol=1e-6):
@@ -288,7 +325,7 @@ class ResultChecker:
             if rule is None:
                 continue
             if value is None or isinstance(value, (bool, int, float)):
-                expected = rule.check(subset, value)
+                expected = rule.check(subset, value, entry)
             else:
                 expected = rule.expected()
             if expected is not None:
