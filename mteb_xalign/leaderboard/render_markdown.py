@@ -8,7 +8,8 @@ from mteb_xalign.leaderboard.aggregate import Leaderboard
 from mteb_xalign.leaderboard.render_html import href
 from mteb_xalign.leaderboard.text import EXPLANATIONS, INTRO, MISSING, TITLE, format_count, format_value
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+# Inside a table cell only these can start markup or end the cell ("#", "-", "+" act at line start only).
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md_escape(text: str) -> str:

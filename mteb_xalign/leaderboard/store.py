@@ -29,7 +29,6 @@ from mteb_xalign.leaderboard.validate import (
 )
 
 RESULTS = "results"
-_LOCK = ".lock"
 
 
 def result_folder(leaderboard_dir: Path, name_as_path: str, revision: str) -> Path:
@@ -40,12 +39,13 @@ def result_folder(leaderboard_dir: Path, name_as_path: str, revision: str) -> Pa
 def locked(leaderboard_dir: Path):
     """One writer at a time (two `submit`s racing would each see the other's files as absent)."""
     leaderboard_dir.mkdir(parents=True, exist_ok=True)
-    with open(leaderboard_dir / _LOCK, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # Lock the folder itself: no lock file is left behind to be committed by mistake.
+    fd = os.open(leaderboard_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_files_atomically(files: dict[Path, bytes]) -> None:
