@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from types import SimpleNamespace
 
@@ -73,6 +71,16 @@ def build_tokenizer(kind: str):
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
                                    padding_side="right")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """A 32-wide model gains nothing from threads, and on a busy machine their spinning
+    costs seconds per batch."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -344,38 +352,49 @@ def test_builtin_models_are_registered_with_mteb_and_match_its_facts():
 SUBSETS = ["monosame_de_q-de", "monocross_en_q-de"]
 
 
-def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, model_dirs):
-    """`mteb.get_model(<models-file name>)` in a fresh process, then MultiRefCLIR on two
-    subsets: the scores equal those of the same model loaded here directly."""
+def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch, model_dirs, isolated_cache):
+    """A models-file entry, registered as the bridge does on `import mteb`, then
+    `mteb.get_model` + MultiRefCLIR on two subsets: scores come out, and the cached vectors
+    are the adapter's own (queries with the task's instruction, documents without)."""
+    from mteb.models.model_implementations import MODEL_REGISTRY
+
+    import xalign_llm
+    from mteb_xalign.cache import EmbeddingCache, make_key
+    from mteb_xalign.encoding import model_id
+    from mteb_xalign.parallel_data import read_parallel_qa
+    from mteb_xalign.tasks import DATASETS
+
     models_file = tmp_path / "models.toml"
     models_file.write_text(
         f'[[model]]\nname = "test/tiny-llm"\nadapter = "llm"\npath = "{model_dirs["qwen"]}"\nmax_length = 24\n')
-    script = textwrap.dedent(f"""
-        import json, mteb
-        model = mteb.get_model("test/tiny-llm")
-        task = mteb.get_task("MultiRefCLIR", hf_subsets={SUBSETS!r})
-        result = mteb.evaluate(model, task, cache=None, show_progress_bar=False,
-                               encode_kwargs={{"batch_size": 64}}).task_results[0]
-        print(json.dumps({{"type": type(model).__name__, "scores": result.scores["test"]}}))
-    """)
-    env = {"XALIGN_MODELS_FILE": str(models_file), "XALIGN_CACHE": str(tmp_path / "sub.sqlite3")}
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["type"] == "LLMEmbedder"
-    remote = {s["hf_subset"]: s for s in out["scores"]}
-    assert set(remote) == set(SUBSETS)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    monkeypatch.setenv("XALIGN_MODELS_FILE", str(models_file))
+    registered = []
+    xalign_llm.register_models(register=registered.append)
+    for meta in registered:  # what mteb_bridge does with every plugin's metas
+        monkeypatch.setitem(MODEL_REGISTRY, meta.name, meta)
 
-    local_model = load(model_dirs, max_length=24)
-    local_model.mteb_model_meta = llm_config.meta_from_entry(
-        {"name": "test/tiny-llm-here", "adapter": "llm", "path": str(model_dirs["qwen"]), "max_length": 24},
-        where="here")
-    local_task = mteb.get_task("MultiRefCLIR", hf_subsets=SUBSETS)
-    here = mteb.evaluate(local_model, local_task, cache=None, show_progress_bar=False,
-                         encode_kwargs={"batch_size": 64}).task_results[0]
-    for s in here.scores["test"]:
-        other = remote[s["hf_subset"]]
-        assert s["max_at_r"] == pytest.approx(other["max_at_r"], rel=1e-6)
-        assert s["mrr"] == pytest.approx(other["mrr"], rel=1e-6)
-        assert 0 < s["mrr"] <= 1
+    model = mteb.get_model("test/tiny-llm")
+    assert isinstance(model, LLMEmbedder) and model.settings.max_length == 24
+    task = mteb.get_task("MultiRefCLIR", hf_subsets=SUBSETS)
+    result = mteb.evaluate(model, task, cache=None, show_progress_bar=False,
+                           encode_kwargs={"batch_size": 64}).task_results[0]
+    scores = {s["hf_subset"]: s for s in result.scores["test"]}
+    assert set(scores) == set(SUBSETS)
+    for s in scores.values():
+        assert 0 < s["mrr"] <= 1 and s["max_at_r"] >= 1
+
+    data = read_parallel_qa(DATASETS / "xquad")
+    question, paragraph = data.questions["de"][0].text, next(iter(data.contexts["en"].values()))
+    instruction = model.instruction_for(task.metadata, PromptType.query)
+    prompt = task.metadata.prompt  # the task's own prompt wins over our default
+    assert instruction == ((prompt or {}).get("query") or DEFAULT_INSTRUCTIONS["MultiRefCLIR"])
+    mid = model_id(model)
+    keys = [make_key(mid, "query", model.cache_context(task.metadata, PromptType.query), question),
+            make_key(mid, "document", "", paragraph)]
+    cached = EmbeddingCache(isolated_cache).get_many(keys)  # a fresh reader: what is on disk
+    assert len(cached) == 2
+    direct = np.concatenate([model.embed([question], prompt_type=PromptType.query, instruction=instruction),
+                             model.embed([paragraph], prompt_type=PromptType.document)])
+    direct /= np.linalg.norm(direct, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.stack([cached[k] for k in keys]), direct, atol=1e-5)
