@@ -189,12 +189,16 @@ def draw_affinity_map(points: list[Point], words: WordList, languages: list[str]
         mine = [p for p in points if p.language == lang]
         ax.scatter([p.x for p in mine], [p.y for p in mine], s=28, color=colour_of[lang], label=lang,
                    zorder=3, edgecolors="white", linewidths=0.4)
+    texts = [label_for(p.word, words.concepts[p.concept].gloss, p.language) for p in points]
+    offsets = label_offsets(fig, ax, points, texts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a glyph missing despite the check must not spam the user
-        for p in points:
-            text = label_for(p.word, words.concepts[p.concept].gloss, p.language)
-            ax.annotate(text, xy=(p.x, p.y), xytext=(3, 3), textcoords="offset points", fontsize=8,
-                        color=colour_of[p.language], fontfamily=list(families), zorder=4)
+        for p, text, (dx, dy) in zip(points, texts, offsets):
+            moved = (dx, dy) != (3, 3)
+            ax.annotate(text, xy=(p.x, p.y), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                        color=colour_of[p.language], fontfamily=list(families), zorder=4,
+                        arrowprops={"arrowstyle": "-", "lw": 0.3, "color": colour_of[p.language],
+                                    "shrinkA": 0, "shrinkB": 2} if moved else None)
     ax.set_title(title, fontsize=12)
     ax.set_xlabel(f"{method} 1")
     ax.set_ylabel(f"{method} 2")
@@ -203,6 +207,41 @@ def draw_affinity_map(points: list[Point], words: WordList, languages: list[str]
     ax.legend(title="language", loc="best", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def label_offsets(fig, ax, points: list[Point], texts: list[str], size: float = 8.0) -> list[tuple[float, float]]:
+    """Offsets (in points) that keep labels from covering one another in dense clusters.
+
+    Greedy: each label starts up-right of its point and is moved up or down in steps of one
+    line until its (estimated) box overlaps no label placed before; a label that moved gets a
+    thin leader line to its point. The anchor (xy) of every label stays its own point.
+    """
+    ax.margins(0.06)
+    ax.autoscale_view()
+    fig.tight_layout()  # the final axes box, so display positions are the ones drawn
+    to_pt = 72.0 / fig.dpi
+    anchors = ax.transData.transform([(p.x, p.y) for p in points]) * to_pt  # display points
+    frame = ax.get_window_extent()
+    top = frame.y1 * to_pt
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    steps = [0] + [k * sign for k in range(1, 7) for sign in (1, -1)]
+    for (ax_x, ax_y), text in zip(anchors, texts):
+        width = 0.6 * size * max(len(text), 1) * (1.7 if any(ord(c) > 0x2E80 for c in text) else 1.0)
+        height = size * 1.15
+        for step in steps:
+            dy = 3 + step * height
+            box = (ax_x + 3, ax_y + dy, ax_x + 3 + width, ax_y + dy + height)
+            if box[3] > top and step != 0:
+                continue  # would leave the axes (and run into the title)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        else:
+            dy = 3
+            box = (ax_x + 3, ax_y + 3, ax_x + 3 + width, ax_y + 3 + height)
+        placed.append(box)
+        out.append((3.0, float(dy)))
+    return out
 
 
 def draw_heatmap(matrix: np.ndarray, languages: list[str], *, title: str):
@@ -235,6 +274,10 @@ def draw_heatmap(matrix: np.ndarray, languages: list[str], *, title: str):
 
 # -- embeddings -------------------------------------------------------------------------
 def _task_class(data: Path | None):
+    from mteb_xalign import mteb_bridge
+
+    # mteb first: its import hook imports the task modules, which must not be mid-import then.
+    mteb_bridge.ensure_registered()
     from mteb_xalign.tasks import DATASETS
     from mteb_xalign.tasks.semantic_affinity import bundled_semantic_affinity, semantic_affinity_task
 

@@ -234,3 +234,14 @@ def test_real_models_rank_as_expected(real_scores):
     assert use > e5 > minilm
     assert minilm < 0.5 and use > 0.55
     assert not any(math.isnan(v) for v in real_scores.values())
+
+
+def test_subsets_added_after_the_first_encoding_are_still_scored():
+    model = counting_model()
+    task = mteb.get_task("SemanticAffinity")
+    task.hf_subsets = ["en-zh"]
+    task.evaluate(model, "test", subsets_to_run=["en-zh"], encode_kwargs={})
+    task.hf_subsets = ["en-zh", "en-de"]
+    scores = task.evaluate(model, "test", subsets_to_run=["en-de"], encode_kwargs={})
+    assert scores["en-de"]["status"] == "ok"
+    assert max(model.sent.values()) == 1  # nothing encoded twice

@@ -93,6 +93,10 @@ class SemanticAffinityTask(LocalDataTask):
             raise DataError(f"word list languages {words.languages} differ from the task's {expected}", path=self.data_path)
         self.words: WordList = words
 
+    def unload_data(self) -> None:
+        super().unload_data()
+        self._model = None
+
     def _needed_languages(self) -> list[str]:
         needed: dict[str, None] = {}
         for subset in self.hf_subsets:
@@ -102,6 +106,7 @@ class SemanticAffinityTask(LocalDataTask):
     def _embed_all(self, model, *, encode_kwargs, split):
         from mteb_xalign.encoding import embed_texts
 
+        self._model, self._encode_kwargs = model, encode_kwargs  # see _score_subset
         texts = self.words.unique_words(self._needed_languages())
         vectors = embed_texts(
             model, texts, prompt_type=None, task_metadata=self.metadata, hf_split=split,
@@ -119,6 +124,10 @@ class SemanticAffinityTask(LocalDataTask):
 
     def _score_subset(self, subset: str, embeddings) -> dict[str, Any]:
         languages = self.subset_languages[subset]
+        if any(w not in embeddings["row"] for w in self.words.unique_words(languages)):
+            # hf_subsets grew since the first subset was encoded: embed again (the cache
+            # serves what is already known) rather than fail.
+            embeddings.update(self._embed_all(self._model, encode_kwargs=self._encode_kwargs, split="test"))
         vectors = embeddings["vectors"]
         concepts = self.concept_rows(embeddings["row"], languages)
         cosine = semantic_affinity(vectors, concepts, languages, metric="cosine")
