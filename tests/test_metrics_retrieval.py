@@ -1,0 +1,199 @@
+"""Retrieval metrics: hand-computed values, and every metric against its definition on an
+explicit pessimistic ordering of the pool (ties: irrelevant documents first)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mteb_xalign.metrics import (
+    RankResult,
+    average_precision,
+    complete_at_k,
+    english_preference,
+    gold_ranks,
+    max_at_r,
+    max_at_r_norm,
+    max_at_r_norm_of_mean,
+    ndcg_at_1,
+    outranked_by_mask,
+    pessimistic_positions,
+    reciprocal_rank,
+    summarize,
+)
+
+
+def result(ranks, pool_sizes, mask_counts=None):
+    return RankResult(
+        ranks=[np.array(r, np.int64) for r in ranks],
+        pool_sizes=np.array(pool_sizes, np.int64),
+        n_relevant=np.array([len(r) for r in ranks], np.int64),
+        mask_counts={k: [np.array(c, np.int64) for c in v] for k, v in (mask_counts or {}).items()},
+    )
+
+
+# ----------------------------------------------------------------------------- by hand
+
+
+def test_hand_values():
+    res = result([[1, 3], [2, 2], [4, 3], [5]], [8, 8, 4, 8])
+    assert max_at_r(res).tolist() == [3, 2, 4, 5]
+    # 100 (log2 8 - log2 3) / (log2 8 - log2 2); golds tied on top = perfect; last two of 4 = 0
+    np.testing.assert_allclose(max_at_r_norm(res), [100 * (3 - math.log2(3)) / 2, 100.0, 0.0,
+                                                    100 * (3 - math.log2(5)) / 3])
+    assert complete_at_k(res, 2).tolist() == [False, True, False, False]
+    assert complete_at_k(res, 4).tolist() == [True, True, True, False]
+    # positions: [1, 3]; tied [2, 2] -> [1, 2]; [3, 4] -> [3, 4]; [5]
+    assert [p.tolist() for p in pessimistic_positions(res)] == [[1, 3], [1, 2], [3, 4], [5]]
+    np.testing.assert_allclose(reciprocal_rank(res), [1, 1, 1 / 3, 1 / 5])
+    assert ndcg_at_1(res).tolist() == [1.0, 1.0, 0.0, 0.0]
+    np.testing.assert_allclose(average_precision(res), [(1 + 2 / 3) / 2, 1.0, (1 / 3 + 2 / 4) / 2, 1 / 5])
+
+
+def test_norm_of_mean_uses_mean_max_at_r():
+    res = result([[2, 3], [4, 4]], [8, 8])
+    # mean Max@R = 3.5 with |D| = 8, |R| = 2
+    assert max_at_r_norm_of_mean(res) == pytest.approx(100 * (3 - math.log2(3.5)) / 2)
+    # varying sizes: means of |D| and |R| (documented approximation)
+    res = result([[2, 3], [4]], [8, 16])
+    assert max_at_r_norm_of_mean(res) == pytest.approx(
+        100 * (math.log2(12) - math.log2(3.5)) / (math.log2(12) - math.log2(1.5)))
+
+
+def test_nothing_to_rank_is_perfect():
+    res = result([[1, 2], [1]], [2, 1])
+    assert max_at_r_norm(res).tolist() == [100.0, 100.0]
+    assert max_at_r_norm_of_mean(res) == 100.0
+
+
+def test_constant_score_model_end_to_end():
+    D = np.tile(np.array([[0.6, 0.8]], np.float32), (50, 1))
+    Q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    res = gold_ranks(Q, D, [[3, 7], [11]], chunk_size=8)
+    assert max_at_r(res).tolist() == [50, 50]
+    assert max_at_r_norm(res).tolist() == [0.0, 0.0]
+    assert max_at_r_norm_of_mean(res) == 0.0
+    # The worst ordering puts the 48 (resp. 49) irrelevant documents first.
+    np.testing.assert_allclose(reciprocal_rank(res), [1 / 49, 1 / 50])
+    np.testing.assert_allclose(average_precision(res), [(1 / 49 + 2 / 50) / 2, 1 / 50])
+    assert ndcg_at_1(res).tolist() == [0.0, 0.0]
+
+
+def test_summarize_keys_and_json():
+    res = result([[1, 3], [2, 2]], [8, 8])
+    out = summarize(res, ks=(1, 2, 5), prefix="multi_")
+    assert list(out) == ["multi_max_at_r", "multi_max_at_r_norm", "multi_max_at_r_norm_of_mean",
+                         "multi_complete_at_1", "multi_complete_at_2", "multi_complete_at_5",
+                         "multi_ndcg_at_1", "multi_mrr", "multi_map", "multi_n_queries", "multi_mean_pool_size"]
+    assert all(type(v) is float for v in out.values())
+    json.dumps(out, allow_nan=False)
+    assert out["multi_max_at_r"] == 2.5
+    assert out["multi_complete_at_1"] == 0.0 and out["multi_complete_at_2"] == 0.5
+    assert out["multi_map"] == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)
+    assert out["multi_n_queries"] == 2.0 and out["multi_mean_pool_size"] == 8.0
+    assert set(summarize(res)) >= {"max_at_r", "complete_at_100", "mrr"}
+    with pytest.raises(ValueError, match="no queries"):
+        summarize(result([], []))
+
+
+def test_english_preference_by_hand():
+    # Pool: English docs 0-2, Arabic docs 3-5; doc i and doc i+3 are the same paragraph.
+    D = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
+    D[3:] *= 0.9  # the Arabic copy is a little less similar (an English-inclined model)
+    Q = np.array([
+        [0.9, 0.5, 0.0],  # ar query, paragraph 0: ar copy 0.81, irrelevant en doc1 0.5 -> not outranked
+        [0.1, 0.0, 0.9],  # ar query, paragraph 2: ar copy 0.81 ... no English competitor above
+        [0.0, 0.85, 0.9],  # ar query, paragraph 1: ar copy 0.765 < en doc2 0.9 -> outranked
+        [0.7, 0.0, 0.7],  # ar query, paragraph 0: ar copy 0.63 < en doc2 0.7 -> outranked
+        [0.0, 0.0, 1.0],  # en query: does not apply
+    ], np.float32)
+    gold = [[0, 3], [2, 5], [1, 4], [0, 3], [2, 5]]
+    english = np.array([True] * 3 + [False] * 3)
+    res = gold_ranks(Q, D, gold, masks={"en": english})
+    assert [c.tolist() for c in res.mask_counts["en"]] == [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]]
+    applies = np.array([True, True, True, True, False])
+    assert outranked_by_mask(res, "en", 1).tolist() == [False, False, True, True, False]
+    assert english_preference(res, "en", 1, applies) == 0.5
+    assert english_preference(res, "en", np.array([1, 1, 1, 1, 0]), applies) == 0.5
+    assert math.isnan(english_preference(res, "en", 1, np.zeros(5, bool)))
+    with pytest.raises(KeyError, match="mask 'xx' was not computed"):
+        english_preference(res, "xx", 1, applies)
+    with pytest.raises(IndexError, match="gold position 2 is out of range for query 0"):
+        english_preference(res, "en", 2, applies)
+    with pytest.raises(ValueError, match=r"applies must have shape \(5,\)"):
+        english_preference(res, "en", 1, applies[:3])
+
+
+def test_ties_with_the_english_mask_count_as_outranked():
+    D = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)  # doc0 en, doc1 ar: same vector
+    res = gold_ranks(np.array([[1.0, 0.0]], np.float32), D, [[1]], masks={"en": np.array([True, False, False])})
+    assert english_preference(res, "en", 0, np.array([True])) == 1.0
+
+
+# ----------------------------------------------------------------------------- against definitions
+
+
+def reference_metrics(scores, relevant):
+    """Order the pool explicitly: by score, irrelevant before relevant on ties; read every metric."""
+    order = sorted(range(len(scores)), key=lambda d: (-scores[d], d in relevant))
+    positions = [i + 1 for i, d in enumerate(order) if d in relevant]
+    n, R = len(scores), len(relevant)
+    max_r = positions[-1]
+    norm = 100.0 if n == R else 100 * (math.log2(n) - math.log2(max_r)) / (math.log2(n) - math.log2(R))
+    dcg1 = (1.0 if order[0] in relevant else 0.0) / math.log2(2)
+    return dict(positions=positions, max_r=max_r, norm=norm, rr=1 / positions[0], ndcg1=dcg1 / 1.0,
+                ap=sum((i + 1) / p for i, p in enumerate(positions)) / R)
+
+
+@st.composite
+def scored_queries(draw):
+    queries = []
+    for _ in range(draw(st.integers(1, 5))):
+        n = draw(st.integers(1, 25))
+        scores = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))  # few values: many ties
+        relevant = set(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)))
+        queries.append((scores, relevant))
+    return queries
+
+
+@settings(max_examples=300, deadline=None)
+@given(scored_queries(), st.integers(1, 30))
+def test_metrics_match_definitions(queries, k):
+    ranks = [[sum(1 for t in s if t >= s[g]) for g in sorted(rel)] for s, rel in queries]
+    res = result(ranks, [len(s) for s, _ in queries])
+    refs = [reference_metrics(s, rel) for s, rel in queries]
+    assert [p.tolist() for p in pessimistic_positions(res)] == [r["positions"] for r in refs]
+    assert max_at_r(res).tolist() == [r["max_r"] for r in refs]
+    np.testing.assert_allclose(max_at_r_norm(res), [r["norm"] for r in refs], atol=1e-9)
+    assert ((0 <= max_at_r_norm(res)) & (max_at_r_norm(res) <= 100)).all()
+    np.testing.assert_allclose(reciprocal_rank(res), [r["rr"] for r in refs])
+    np.testing.assert_allclose(ndcg_at_1(res), [r["ndcg1"] for r in refs])
+    np.testing.assert_allclose(average_precision(res), [r["ap"] for r in refs])
+    assert complete_at_k(res, k).tolist() == [r["max_r"] <= k for r in refs]
+    out = summarize(res, ks=(k,))
+    assert out["map"] == pytest.approx(np.mean([r["ap"] for r in refs]))
+    assert out[f"complete_at_{k}"] == pytest.approx(np.mean([r["max_r"] <= k for r in refs]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_end_to_end_from_vectors(data):
+    """gold_ranks + metrics == metrics read off the explicitly ordered pool."""
+    n_docs = data.draw(st.integers(1, 20))
+    dim = data.draw(st.integers(1, 3))
+    vec = st.lists(st.integers(-2, 2), min_size=dim, max_size=dim)
+    D = np.array(data.draw(st.lists(vec, min_size=n_docs, max_size=n_docs)), np.float32).reshape(n_docs, dim)
+    Q = np.array(data.draw(st.lists(vec, min_size=1, max_size=4)), np.float32).reshape(-1, dim)
+    gold = [data.draw(st.lists(st.integers(0, n_docs - 1), min_size=1, max_size=n_docs, unique=True))
+            for _ in range(len(Q))]
+    res = gold_ranks(Q, D, gold, chunk_size=data.draw(st.integers(1, 25)))
+    S = Q.astype(np.float64) @ D.astype(np.float64).T
+    refs = [reference_metrics(S[q].tolist(), set(gold[q])) for q in range(len(Q))]
+    assert max_at_r(res).tolist() == [r["max_r"] for r in refs]
+    np.testing.assert_allclose(average_precision(res), [r["ap"] for r in refs])
+    np.testing.assert_allclose(reciprocal_rank(res), [r["rr"] for r in refs])
