@@ -484,6 +484,32 @@ def test_build_of_an_empty_leaderboard(tmp_path, lb):
     assert "No MultiRefCLIR results yet" in (lb / "index.html").read_text()
 
 
+def test_build_is_deterministic_and_all_or_nothing(tmp_path, lb, monkeypatch):
+    import mteb_xalign.leaderboard.store as store
+    from mteb_xalign.leaderboard import build
+
+    _build_three(tmp_path, lb)
+    pages = {name: (lb / name).read_bytes() for name in ("index.html", "README.md", "leaderboard.json")}
+    build(lb)
+    assert {name: (lb / name).read_bytes() for name in pages} == pages  # same store, same bytes
+    write_results(tmp_path / "more", "org/newcomer")
+    submit(tmp_path / "more", lb)
+    real_replace = store.os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("injected")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", flaky_replace)
+    with pytest.raises(OSError, match="injected"):
+        build(lb)
+    assert {name: (lb / name).read_bytes() for name in pages} == pages  # index.html was put back
+    assert not list(lb.glob(".*.tmp"))
+
+
 def test_tiers_follow_semanscope_thresholds():
     from mteb_xalign.leaderboard.columns import tier
 

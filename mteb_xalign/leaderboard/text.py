@@ -34,7 +34,8 @@ EXPLANATIONS: tuple[tuple[str, str], ...] = (
      "are no closer than random words; 1: translations coincide. Mean over English-X pairs."),
     ("Tier",
      "Alignment tier from the Semanscope paper, on SA: great (SA >= 0.6), good (0.5 <= SA < 0.6), "
-     "no alignment (SA < 0.5)."),
+     "no alignment (SA < 0.5). Unrelated (random) vectors score SA close to 0.5, so a model just above "
+     "0.5 is at the edge of 'good'."),
 )
 
 MISSING = "—"
