@@ -599,6 +599,19 @@ def test_sizes_come_from_the_tasks_own_statistics(tmp_path, lb):
     assert sorted(calls) == ["q-de", "q-en", "q-zh"]
 
 
+def test_a_task_can_declare_required_keys(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+    from mteb_xalign.leaderboard import submit as _submit
+
+    strict = TASKS["LAReQA"]
+    strict = type("LAReQA", (strict,), {"required_score_keys": lambda self, subset: ["map", "complete_at_11"]})
+    write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    with pytest.raises(SubmissionError) as err:
+        _submit(tmp_path / "run", lb, get_task=lambda name: strict())
+    assert len(err.value.problems) == 3
+    assert "subset 'q-de': key 'complete_at_11': missing (required by the task" in str(err.value)
+
+
 def test_a_task_that_cannot_be_loaded_is_reported(tmp_path, lb):
     from mteb_xalign.leaderboard import SubmissionError
     from mteb_xalign.leaderboard import submit as _submit

@@ -7,6 +7,12 @@ as mteb knows it *now* (`mteb.get_task`): eval splits, hf_subsets, main score, d
 revision, score ranges (rules.py) and sizes (n_queries vs the task's data). Every problem is
 collected, so one refusal lists them all, each naming file, subset, key, value and what was
 expected.
+
+A task class can tighten the checks without any change here (all optional):
+- `score_rules = {regex: ScoreRule(...)}`: ranges / NaN allowances for its own keys;
+- `required_score_keys`: keys every subset must hold (a list, or a function of the subset);
+- `expected_result_sizes()`: {hf_subset: {key: count}}; otherwise `n_queries` is compared
+  with the `num_queries`/`number_of_queries` of the task's per-subset statistics.
 """
 
 from __future__ import annotations
@@ -189,6 +195,14 @@ def expected_sizes(task) -> dict[str, dict[str, int]]:
     return sizes
 
 
+def _declared_keys(task, subset: str) -> list[str]:
+    """Keys the task says every result must hold: `required_score_keys`, a list or subset -> list."""
+    declared = getattr(task, "required_score_keys", None)
+    if declared is None:
+        return []
+    return list(declared(subset) if callable(declared) else declared)
+
+
 def _query_count(stats) -> int | None:
     """mteb's retrieval statistics say `num_queries`; some tasks say `number_of_queries`."""
     if not isinstance(stats, dict):
@@ -304,7 +318,8 @@ class ResultChecker:
                                             subset=subset))
             for subset, entry in seen.items():
                 if subset in required:
-                    needed = [main_key] + [c.key for c in columns if c.selects(subset)]
+                    needed = [main_key] + [c.key for c in columns if c.selects(subset)] \
+                        + _declared_keys(task, subset)
                     self._check_entry(path, subset, entry, needed, main_key, rules,
                                       sizes.get(subset, {}), problems)
 
@@ -312,7 +327,7 @@ class ResultChecker:
     def _check_entry(path, subset, entry, needed, main_key, rules, sizes, problems) -> None:
         for key in dict.fromkeys(needed):
             if key not in entry:
-                problems.append(Problem(path, "missing (the task's main score or a leaderboard column needs it)",
+                problems.append(Problem(path, "missing (required by the task or a leaderboard column)",
                                         subset=subset, key=key))
         main = entry.get("main_score")
         main_rule = rules_mod.rule_for_key(rules, main_key)
