@@ -51,5 +51,11 @@ def render_markdown(board: Leaderboard) -> str:
             out.append(_row([f"{md_escape(entry.name)} ({md_escape(entry.revision)})"] + values))
     else:
         out.append("No MultiRefCLIR results yet.")
-    out += ["", "Built by `xalign leaderboard build`; submit results with `xalign leaderboard submit RESULTS_DIR`.", ""]
+    out += ["", "## Submitting results", "",
+            "1. Run the tasks: `xalign run -m ORG/MODEL --output results` (or `mteb run -m ORG/MODEL -t MultiRefCLIR "
+            "LAReQA SemanticAffinity --output-folder results`). The model needs a name and a revision.",
+            "2. `xalign leaderboard submit results` checks every file against the registered tasks (all subsets, "
+            "score ranges, query counts, model_meta.json) and copies them to `results/<org__model>/<revision>/` here; "
+            "a refusal lists every problem. Add `--replace` to overwrite an earlier result.",
+            "3. `xalign leaderboard build` regenerates this page, `index.html` and `leaderboard.json`.", ""]
     return "\n".join(out)
