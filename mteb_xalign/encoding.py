@@ -63,6 +63,10 @@ def embed_texts(
     role = prompt_type.value if prompt_type is not None else "none"
     mid = model_id(model)
     context = cache_context(model, task_metadata, prompt_type)
+    if prompt_type is not None and prompt_type.value == "document":
+        # mteb's corpus path strips documents before the model sees them (_corpus_to_dict);
+        # key on what the model receives, so " x" and "x" are one text, encoded once.
+        texts = [text.strip() for text in texts]
     keys = [make_key(mid, role, context, text) for text in texts]
     found = cache.get_many(list(dict.fromkeys(keys)))
 
@@ -75,7 +79,8 @@ def embed_texts(
         order = sorted(missing, key=lambda k: -len(missing[k]))
         batch_size = int(encode_kwargs.pop("batch_size", 32))
         loader = create_dataloader(
-            Dataset.from_dict({"text": [missing[k] for k in order]}),
+            # mteb's document path wants an "id" column; ids are positions in `order`.
+            Dataset.from_dict({"id": [str(i) for i in range(len(order))], "text": [missing[k] for k in order]}),
             task_metadata=task_metadata,
             prompt_type=prompt_type,
             batch_size=batch_size,

@@ -44,6 +44,18 @@ class LocalDataTask(AbsTask):
         self._embeddings = None
         self._embedded_for = None
 
+    def _calculate_descriptive_statistics_from_split(self, split: str, hf_subset: str | None = None,
+                                                     compute_overall: bool = False, **kwargs: Any) -> dict[str, Any]:
+        if not self.data_loaded:
+            self.load_data()
+        subsets = [hf_subset] if hf_subset else list(self.metadata.hf_subsets)
+        per_subset = [self._subset_statistics(s) for s in subsets]
+        return {key: sum(stats[key] for stats in per_subset) for key in per_subset[0]}
+
+    def _subset_statistics(self, subset: str) -> dict[str, int]:
+        """Counts for one subset (e.g. number of queries and documents)."""
+        raise NotImplementedError
+
     def _evaluate_subset(self, *args: Any, **kwargs: Any):  # evaluate() below does the work
         raise NotImplementedError
 

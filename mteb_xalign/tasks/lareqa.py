@@ -73,6 +73,12 @@ class LanguageAgnosticRetrieval(LocalDataTask):
             start += n
         return {"docs": docs, "queries": queries}
 
+    def _subset_statistics(self, name: str) -> dict[str, int]:
+        questions = self.questions[name.removeprefix("q-")]
+        return {"num_samples": len(questions) + len(self.sentences), "number_of_queries": len(questions),
+                "number_of_documents": len(self.sentences),
+                "number_of_relevant_docs": sum(len(self.answers[q.id]) for q in questions)}
+
     def _score_subset(self, name: str, embeddings) -> dict[str, Any]:
         lang = name.removeprefix("q-")
         gold = [self.answers[q.id] for q in self.questions[lang]]

@@ -1,0 +1,58 @@
+"""The mteb bridge: our tasks and models are visible to the real `mteb` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import mteb
+import pytest
+
+from mteb_xalign import mteb_bridge
+from mteb_xalign.tasks.multi_reference import Subset
+
+
+def test_tasks_registered_in_mteb():
+    task = mteb.get_task("MultiRefCLIR")
+    names = task.metadata.hf_subsets
+    assert len(names) == 78
+    by_scenario = {s: [n for n in names if n.startswith(s + "_")] for s in ("multi", "multi1", "monosame", "monocross")}
+    assert {k: len(v) for k, v in by_scenario.items()} == {"multi": 22, "multi1": 22, "monosame": 12, "monocross": 22}
+    for name in ("multi_en+ar_q-ar", "multi1_en+ar_q-en", "monosame_ar_q-ar", "monocross_en_q-ar", "monocross_ar_q-en"):
+        assert name in names
+    assert Subset.parse("multi1_en+ar_q-en") == Subset("multi1", ("en", "ar"), "en")
+    assert task.metadata.main_score == "max_at_r_norm"
+    lareqa = mteb.get_task("LAReQA")
+    assert lareqa.metadata.hf_subsets == [f"q-{x}" for x in ["en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]]
+    assert lareqa.metadata.main_score == "map"
+    # Found by mteb's own filters too, not only by name.
+    assert "MultiRefCLIR" in {t.metadata.name for t in mteb.get_tasks(task_types=["Retrieval"], languages=["ell"])}
+
+
+def test_mteb_command_lists_our_tasks(cli):
+    out = cli("mteb", "available-tasks", "--task-types", "Retrieval")
+    assert out.returncode == 0, out.stderr
+    assert "MultiRefCLIR" in out.stdout and "LAReQA" in out.stdout
+
+
+def test_without_the_hook_mteb_does_not_know_them(cli):
+    code = "import mteb; print('MultiRefCLIR' in mteb.get_tasks.__globals__['_TASKS_REGISTRY'])"
+    out = cli("python", "-c", code, env={"XALIGN_NO_AUTOLOAD": "1"})
+    assert out.stdout.strip() == "False", out.stderr
+    out = cli("python", "-c", code)
+    assert out.stdout.strip() == "True", out.stderr
+
+
+def test_xalign_tasks_names_the_plugin(cli):
+    out = cli("xalign", "tasks")
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("MultiRefCLIR"))
+    assert "mteb_xalign.default_plugins.tasks" in row and "78" in row and "max_at_r_norm" in row
+
+
+def test_unsupported_mteb_version_fails_loudly(monkeypatch):
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.31.0")
+    with pytest.raises(RuntimeError, match=r"supports mteb >=2\.26,<2\.27.*found mteb 2\.31\.0"):
+        mteb_bridge._check_version()
