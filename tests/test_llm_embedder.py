@@ -347,6 +347,22 @@ def test_builtin_models_are_registered_with_mteb_and_match_its_facts():
     assert mteb.get_model_meta("xalign/Qwen3-Embedding-0.6B").loader_kwargs["instruction_template"] == QWEN3_TEMPLATE
 
 
+def test_builtin_model_runs_from_a_local_copy(tmp_path, monkeypatch, model_dirs):
+    """`xalign/Qwen3-Embedding-0.6B` with its weights in XALIGN_WEIGHTS_DIR (here: the tiny
+    model standing in for them) loads offline with Qwen3-Embedding's settings."""
+    copy = tmp_path / "Qwen" / "Qwen3-Embedding-0.6B"
+    copy.parent.mkdir()
+    copy.symlink_to(model_dirs["qwen"])
+    monkeypatch.setenv("XALIGN_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("XALIGN_OFFLINE", "1")
+    model = mteb.get_model("xalign/Qwen3-Embedding-0.6B", device="cpu")
+    assert model.weights.source.startswith("XALIGN_WEIGHTS_DIR") and model.dtype == torch.float32
+    assert model.eos_id == model.tokenizer.convert_tokens_to_ids("<|endoftext|>") and model.tokenizer_adds_eos
+    query = model.embed(["where is the library"], prompt_type=PromptType.query, instruction="find")[0]
+    ids = model.tokenizer("Instruct: find\nQuery:where is the library")["input_ids"]
+    np.testing.assert_allclose(query, manual_embedding(model, ids), rtol=1e-4, atol=1e-5)
+
+
 # -- through mteb -----------------------------------------------------------------------------
 
 SUBSETS = ["monosame_de_q-de", "monocross_en_q-de"]
