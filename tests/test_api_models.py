@@ -422,17 +422,26 @@ def test_builtin_model_loads_through_mteb_and_uses_base_url_env(server, monkeypa
 
 def test_models_file_errors_name_file_and_entry(tmp_path):
     path = tmp_path / "models.toml"
-    path.write_text('[[model]]\nname = "acme/a"\nembed_dim = 4\n\n[[model]]\nname = "acme/b"\nembed_dims = 4\n')
-    with pytest.raises(DataError, match=r"models.toml: model #2 \(acme/b\): unknown key\(s\) \['embed_dims'\]"):
+    path.write_text('[[model]]\nadapter = "openai"\nname = "acme/a"\nembed_dim = 4\n\n'
+                    '[[model]]\nadapter = "openai"\nname = "acme/b"\nembed_dims = 4\n')
+    with pytest.raises(DataError, match=r"models.toml: model #2 \(acme/b\): unknown key\(s\) \['embed_dims'\]; "
+                                        r"did you mean 'embed_dim'"):
         read_models_file(path)
-    path.write_text('[[model]]\nname = "acme/a"\nmax_batch_size = 0\n')
+    path.write_text('[[model]]\nadapter = "openai"\nname = "acme/a"\nmax_batch_size = 0\n')
     with pytest.raises(DataError, match=r"model #1 \(acme/a\): max_batch_size must be an integer >= 1"):
         read_models_file(path)
-    path.write_text('[[model]]\nname = "no-slash"\n')
+    path.write_text('[[model]]\nadapter = "openai"\nname = "no-slash"\n')
     with pytest.raises(DataError, match="'name' must look like 'org/model'"):
         read_models_file(path)
+    path.write_text('[[model]]\nadapter = "openai"\nname = "acme/a"\nbase_url = "ftp://x"\n')
+    with pytest.raises(DataError, match="base_url must start with http"):
+        read_models_file(path)
+    # Other plugins' entries (their own keys included) are theirs to check, not ours.
     path = tmp_path / "models.json"
-    path.write_text('{"model": [{"name": "acme/c", "base_url": "http://h/v1/", "api_key_env": ""}]}')
+    path.write_text(json.dumps({"models": [
+        {"name": "st/model", "path": "/somewhere", "pooling": "mean"},
+        {"name": "acme/c", "adapter": "openai", "base_url": "http://h/v1/", "api_key_env": ""},
+    ]}))
     [(info, service)] = read_models_file(path)
     assert (info.name, service.model, service.base_url, service.api_key_env) == ("acme/c", "c", "http://h/v1", None)
     with pytest.raises(ValueError, match="dimensions=8 contradicts embed_dim=16"):
@@ -443,29 +452,101 @@ def _models_file(tmp_path, server) -> Path:
     path = tmp_path / "api-models.toml"
     path.write_text(textwrap.dedent(f"""
         [[model]]
+        name = "someone/sentence-model"   # a sentence-transformers entry: not ours
+        adapter = "sentence-transformers"
+        path = "/nowhere"
+
+        [[model]]
+        adapter = "openai"
         name = "fakeorg/fake-embed-8"
         base_url = "{server.base_url}"
         model = "fake-embed"
         api_key_env = "{KEY_ENV}"
         dimensions = 8
-        max_tokens = 512
+        max_tokens = 8191
         timeout = 5.0
         languages = ["eng-Latn", "arb-Arab"]
         revision = "2026-11"
         reference = "http://example.invalid/fake"
+
+        [[model]]
+        adapter = "openai"                # mteb's name behind another URL: mteb's metadata stays
+        name = "openai/text-embedding-3-large"
+        base_url = "{server.base_url}"
+        model = "text-embedding-3-large"
+        api_key_env = "{KEY_ENV}"
+        max_tokens = 8191
     """))
     return path
 
 
-def test_configured_service_is_an_mteb_model(tmp_path, server):
-    env = {**os.environ, "XALIGN_OPENAI_MODELS": str(_models_file(tmp_path, server))}
+def test_configured_services_are_mteb_models(tmp_path, server):
+    env = {**os.environ, "XALIGN_MODELS_FILE": str(_models_file(tmp_path, server)),
+           "XALIGN_PLUGINS": "openai"}
     code = textwrap.dedent("""
         import mteb
         meta = mteb.get_model_meta("fakeorg/fake-embed-8")
         print(meta.embed_dim, meta.revision, meta.framework, meta.loader_kwargs["dimensions"])
         print(mteb.get_model("fakeorg/fake-embed-8").embed(["hi"], prompt_type=None).shape)
+        large = mteb.get_model_meta("openai/text-embedding-3-large")
+        print(large.embed_dim, large.revision, large.release_date, large.open_weights, large.loader_kwargs["base_url"])
     """)
     run = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\n")[:2] == ["8 2026-11 ['API'] 8", "(1, 8)"]
+    assert run.stdout.split("\n")[:3] == ["8 2026-11 ['API'] 8", "(1, 8)",
+                                           f"3072 3 2024-01-25 False {server.base_url}"]
     assert server.batches() == [["hi"]]
+
+
+END_TO_END = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, sys.argv[1])  # the tests folder, for fakes and the server's vectors
+    import mteb
+    import numpy as np
+    from mteb.cache import ResultCache
+    from fake_embeddings_server import fake_vector
+    from fakes import counting_model
+
+    subsets = ["multi_en+ar_q-ar"]
+    def scores(model, folder):
+        task = mteb.get_task("MultiRefCLIR", hf_subsets=subsets)
+        result = mteb.evaluate(model, task, cache=ResultCache(folder), show_progress_bar=False)
+        return {s["hf_subset"]: s for s in result.task_results[0].scores["test"]}
+
+    api = scores(mteb.get_model("fakeorg/fake-embed-8"), sys.argv[2])
+    # The same vectors computed in process: the API path must change nothing in the scores.
+    direct = counting_model(name="test/direct", dim=8)
+    direct.embed = lambda texts, prompt_type: np.stack([fake_vector("fake-embed", t, 8) for t in texts])
+    reference = scores(direct, sys.argv[3])
+    print(json.dumps({"api": api, "reference": reference}))
+""")
+
+
+def test_mteb_evaluates_multirefclir_through_the_api(tmp_path, server):
+    import mteb
+
+    if "MultiRefCLIR" not in {t.metadata.name for t in mteb.get_tasks()}:
+        pytest.skip("MultiRefCLIR is not registered")  # the task comes from the core, not this plugin
+    server.inject("status", code=429, headers={"Retry-After": "0"}, body="rate limited")
+    server.inject("shuffle")
+    env = {**os.environ, "XALIGN_MODELS_FILE": str(_models_file(tmp_path, server)),
+           "XALIGN_CACHE": str(tmp_path / "core-cache.sqlite3"), "XALIGN_OPENAI_CACHE": str(tmp_path / "api.sqlite3")}
+    out, ref = tmp_path / "results", tmp_path / "reference"
+    run = subprocess.run([sys.executable, "-c", END_TO_END, str(TESTS), str(out), str(ref)],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(got["api"]) == {"multi_en+ar_q-ar"}
+    for subset, reference in got["reference"].items():
+        for metric, value in reference.items():
+            if isinstance(value, float):
+                assert got["api"][subset][metric] == pytest.approx(value, abs=1e-6), (subset, metric)
+    assert got["api"]["multi_en+ar_q-ar"]["n_queries"] == 1190
+    # Every text went out once, through batches of at most 2048, with a retry on the 429.
+    assert server.requests[0]["status"] == 429 and max(server.answered.values()) == 1
+    assert all(len(batch) <= 2048 for batch in server.batches())
+    written = [p for p in out.rglob("*") if p.is_file()] + list(tmp_path.glob("*.sqlite3*"))
+    assert any(p.name == "MultiRefCLIR.json" for p in written)
+    for path in written:
+        assert KEY.encode() not in path.read_bytes(), f"the API key leaked into {path}"
+    assert KEY not in run.stdout + run.stderr

@@ -1,8 +1,8 @@
 """mteb-xalign plugin: OpenAI-compatible embedding APIs as mteb models.
 
-Registers OpenAI's text-embedding models under mteb's own names, plus every service in the
-file named by XALIGN_OPENAI_MODELS. Importing this module is cheap: no mteb model code and
-no HTTP until a model is loaded.
+Registers OpenAI's text-embedding models under mteb's own names, plus every entry with
+`adapter = "openai"` in the models files all plugins share (XALIGN_MODELS_FILE).
+Importing this module is cheap: no mteb model code and no HTTP until a model is loaded.
 """
 
 from mteb_xalign import hookimpl

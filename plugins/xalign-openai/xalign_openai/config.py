@@ -4,9 +4,12 @@ A service is any server speaking OpenAI's `POST {base_url}/embeddings`. The API 
 never part of a config: a config names the *environment variable* holding it, and the
 key is read from the environment only when a request is sent.
 
-The models file (path in XALIGN_OPENAI_MODELS, TOML or JSON) lists services to register:
+Services become mteb models through the models files all model plugins share
+(XALIGN_MODELS_FILE, os.pathsep-separated, TOML or JSON, plus
+~/.config/mteb-xalign/models.toml); this plugin takes the entries with adapter = "openai":
 
     [[model]]
+    adapter = "openai"
     name = "acme/embed-v2"                 # the mteb model name (org/name): required
     base_url = "http://localhost:8000/v1"  # default: XALIGN_OPENAI_BASE_URL, else OpenAI's
     model = "embed-v2"                     # id sent to the API (default: the part after "/")
@@ -14,13 +17,13 @@ The models file (path in XALIGN_OPENAI_MODELS, TOML or JSON) lists services to r
     embed_dim = 1024                       # checked against every response
     prompts = { query = "query: ", document = "passage: " }
 
-JSON holds the same entries as {"model": [...]} (or a bare list). Any field of
-`ServiceConfig` or of `ModelInfo` may be given; an unknown one is an error naming the file
-and the entry, so a typo never silently falls back to a default.
+Any field of `ServiceConfig` or of `ModelInfo` may be given; an unknown one is an error
+naming the file and the entry, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -30,7 +33,8 @@ from typing import Any
 from mteb_xalign.errors import DataError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-MODELS_FILE_ENV = "XALIGN_OPENAI_MODELS"
+MODELS_FILE_ENV = "XALIGN_MODELS_FILE"  # shared with the other model plugins
+ADAPTER = "openai"
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,11 @@ class ModelInfo:
     open_weights: bool | None = None
     n_parameters: int | None = None
     similarity_fn_name: str = "cosine"
+    stated: tuple[str, ...] = ()  # the fields the entry gave (the rest may come from mteb's meta)
 
 
 _SERVICE_FIELDS = {f.name for f in fields(ServiceConfig)}
-_INFO_FIELDS = {f.name for f in fields(ModelInfo)}
+_INFO_FIELDS = {f.name for f in fields(ModelInfo)} - {"stated"}
 
 
 def env_overrides(config: ServiceConfig, *, base_url: bool) -> ServiceConfig:
@@ -149,22 +154,50 @@ def env_overrides(config: ServiceConfig, *, base_url: bool) -> ServiceConfig:
     return replace(config, **updates) if updates else config
 
 
+def models_files() -> list[Path]:
+    """The user's models file (if any), then every file in XALIGN_MODELS_FILE, in reading order."""
+    files = []
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user_file = config_home / "mteb-xalign" / "models.toml"
+    if user_file.is_file():
+        files.append(user_file)
+    for raw in filter(None, os.environ.get(MODELS_FILE_ENV, "").split(os.pathsep)):
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise DataError(f"models file named in {MODELS_FILE_ENV} does not exist", path=path)
+        files.append(path)
+    return files
+
+
+def configured_services() -> dict[str, tuple[ModelInfo, ServiceConfig]]:
+    """name -> (info, service) for every `adapter = "openai"` entry; a later file's entry wins."""
+    services: dict[str, tuple[ModelInfo, ServiceConfig]] = {}
+    for path in models_files():
+        for info, service in read_models_file(path):
+            services[info.name] = (info, service)
+    return services
+
+
 def read_models_file(path: str | Path) -> list[tuple[ModelInfo, ServiceConfig]]:
-    """Parse a models file; every error names the file and the entry at fault."""
+    """This adapter's entries of one models file; every error names the file and the entry."""
     path = Path(path)
     try:
         raw_text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot read models file: {exc.strerror}", path=path) from None
-    try:
-        if path.suffix.lower() == ".toml":
-            import tomllib
+    if path.suffix.lower() == ".json":
+        try:
+            data: Any = json.loads(raw_text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    else:
+        import tomllib
 
-            data: Any = tomllib.loads(raw_text)
-        else:
-            data = json.loads(raw_text)
-    except ValueError as exc:  # tomllib.TOMLDecodeError and JSONDecodeError are ValueErrors
-        raise DataError(f"not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}", path=path) from None
+        try:
+            data = tomllib.loads(raw_text)
+        except tomllib.TOMLDecodeError as exc:
+            raise DataError(f"invalid TOML: {exc}", path=path) from None
+    # The shared format: [[model]] tables (some files say [[models]]), or a bare JSON list.
     entries = data.get("model", data.get("models")) if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise DataError("expected a list of models under 'model' ([[model]] tables in TOML)", path=path)
@@ -176,12 +209,14 @@ def read_models_file(path: str | Path) -> list[tuple[ModelInfo, ServiceConfig]]:
         label = f"model #{number}" + (f" ({entry.get('name')})" if isinstance(entry, dict) and entry.get("name") else "")
         if not isinstance(entry, dict):
             raise DataError(f"{label}: expected a table/object, got {type(entry).__name__}", path=path)
+        if entry.get("adapter") != ADAPTER:
+            continue  # another plugin's model
+        entry = {k: v for k, v in entry.items() if k != "adapter"}
         unknown = sorted(set(entry) - _SERVICE_FIELDS - _INFO_FIELDS)
         if unknown:
-            raise DataError(
-                f"{label}: unknown key(s) {unknown}; known keys: {sorted(_SERVICE_FIELDS | _INFO_FIELDS)}",
-                path=path,
-            )
+            hints = [difflib.get_close_matches(k, _SERVICE_FIELDS | _INFO_FIELDS, n=1) for k in unknown]
+            hint = "".join(f"; did you mean '{h[0]}' for '{k}'?" for k, h in zip(unknown, hints) if h)
+            raise DataError(f"{label}: unknown key(s) {unknown}{hint}", path=path)
         name = entry.get("name")
         if not isinstance(name, str) or name.count("/") != 1 or not all(name.split("/")):
             raise DataError(f"{label}: 'name' must look like 'org/model', got {name!r}", path=path)
@@ -193,9 +228,10 @@ def read_models_file(path: str | Path) -> list[tuple[ModelInfo, ServiceConfig]]:
         service_args.setdefault("base_url", default_base)
         if "embed_dim" not in service_args and "dimensions" in service_args:
             service_args["embed_dim"] = service_args["dimensions"]
+        info_args = {k: v for k, v in entry.items() if k in _INFO_FIELDS}
         try:
             service = ServiceConfig(**service_args)
-            info = ModelInfo(**{k: v for k, v in entry.items() if k in _INFO_FIELDS})
+            info = ModelInfo(**info_args, stated=tuple(sorted(info_args)))
         except (TypeError, ValueError) as exc:
             raise DataError(f"{label}: {exc}", path=path) from None
         out.append((info, service))

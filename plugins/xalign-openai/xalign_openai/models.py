@@ -10,10 +10,9 @@ retries and the per-request cache without needing the `openai` and `tiktoken` pa
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from xalign_openai.config import MODELS_FILE_ENV, ServiceConfig, read_models_file
+from xalign_openai.config import ServiceConfig, configured_services
 
 # mteb's meta object name -> the service settings of our loader.
 OPENAI_MODELS: dict[str, dict[str, Any]] = {
@@ -48,17 +47,28 @@ def openai_metas() -> list:
 
 
 def configured_metas() -> list:
-    """Metas for the services in the file named by XALIGN_OPENAI_MODELS (none if unset)."""
-    path = os.environ.get(MODELS_FILE_ENV)
-    if not path:
-        return []
+    """Metas for the `adapter = "openai"` entries of the models files (XALIGN_MODELS_FILE).
+
+    An entry named like a model mteb already knows (say openai/text-embedding-3-small
+    behind an Azure or proxy URL) keeps mteb's metadata for every field it does not state.
+    """
+    from mteb.models.model_implementations import MODEL_REGISTRY
     from mteb.models.model_meta import ModelMeta
 
     metas = []
-    for info, service in read_models_file(path):
+    for info, service in configured_services().values():
+        stated = {k: getattr(info, k) for k in info.stated if k != "name"}
+        loader = {"loader": load_encoder, "loader_kwargs": service.to_kwargs()}
+        known = MODEL_REGISTRY.get(info.name)
+        if known is not None:
+            metas.append(known.model_copy(update={
+                **stated, **loader, "extra_requirements_groups": None,
+                "max_tokens": service.max_tokens or known.max_tokens,
+                "embed_dim": service.expected_dim or known.embed_dim,
+            }))
+            continue
         metas.append(ModelMeta(
-            loader=load_encoder,
-            loader_kwargs=service.to_kwargs(),
+            **loader,
             name=info.name,
             revision=info.revision,
             release_date=info.release_date,
