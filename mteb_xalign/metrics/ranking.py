@@ -14,10 +14,13 @@ so two identical documents can get different float32 scores inside the same matr
 We therefore score each *distinct* document vector once and count it with its multiplicity:
 identical documents share one computed score, so they always tie, whatever the BLAS does.
 
-For each batch of queries the pool is processed in chunks of `chunk_size` distinct vectors,
-ordered so that the batch's gold vectors come first: the gold thresholds are read out of the
-very score block they are compared with, and every later block is reduced to counters at once
-(one (queries x chunk) comparison per gold slot, ragged gold lists padded with +inf).
+For each batch of queries, a first score block holds just the batch's gold vectors: the gold
+thresholds are read out of it, and it is counted like any other block. The pool then follows in
+slices of `chunk_size` distinct vectors, in storage order (no copy), with the gold vectors'
+columns blanked (they were counted already, and must not get a second, possibly different score).
+Every block is reduced to counters at once: one (queries x chunk) comparison per gold slot,
+ragged gold lists padded with +inf. A gold vector thus has one score per query, used both as its
+threshold and as its entry in the pool.
 """
 
 from __future__ import annotations
@@ -232,9 +235,11 @@ class _DuplicateGroups:
         keys = np.empty(n, np.uint64)
         for a in range(0, n, _SCAN_ROWS):
             block = D[a:a + _SCAN_ROWS]
-            finite = np.isfinite(block).all(axis=1)
-            if not finite.all():
-                raise ValueError(f"docs[{a + int(np.flatnonzero(~finite)[0])}] contains a NaN or infinite value")
+            # A row sum is NaN/inf when the row holds one (a cheaper pass than isfinite per value).
+            if not np.isfinite(block.sum(axis=1)).all():
+                finite = np.isfinite(block).all(axis=1)
+                if not finite.all():
+                    raise ValueError(f"docs[{a + int(np.flatnonzero(~finite)[0])}] contains a NaN or infinite value")
             prefix = (block[:, :width] + np.float32(0)).view(np.uint32)
             keys[a:a + _SCAN_ROWS] = prefix @ mult  # wraps modulo 2**64: exact and order-free
         _, key_inv, key_count = np.unique(keys, return_inverse=True, return_counts=True)
@@ -271,6 +276,14 @@ class _DuplicateGroups:
     def docs_of(self, unique_idx: np.ndarray) -> np.ndarray:
         return unique_idx if self.rep is None else self.rep[unique_idx]
 
+    def doc_slice(self, a: int, b: int) -> slice | np.ndarray:
+        """Documents of vectors a..b-1: a slice (no copy) when they are stored contiguously."""
+        if self.rep is None:
+            return slice(a, b)
+        if self.rep[b - 1] - self.rep[a] == b - 1 - a:
+            return slice(int(self.rep[a]), int(self.rep[b - 1]) + 1)
+        return self.rep[a:b]
+
 
 # ----------------------------------------------------------------------------- backends
 
@@ -285,6 +298,8 @@ class _NumpyBackend:
         return Qb
 
     def docs(self, D, rows):
+        if isinstance(rows, slice):
+            return D[rows]
         n = len(rows)
         if self._dbuf is None or self._dbuf.shape[0] < n or self._dbuf.shape[1] != D.shape[1]:
             self._dbuf = np.empty((n, D.shape[1]), np.float32)
@@ -323,6 +338,9 @@ class _NumpyBackend:
     def set_neg_inf(self, S, r, c):
         S[r, c] = -np.inf
 
+    def blank_columns(self, S, c):
+        S[:, c] = -np.inf
+
     def topk(self, S, k):
         if k >= S.shape[1]:
             cols = np.broadcast_to(np.arange(S.shape[1]), S.shape)
@@ -351,7 +369,8 @@ class _TorchBackend:
         return self.torch.from_numpy(np.ascontiguousarray(Qb)).to(self.device)
 
     def docs(self, D, rows):
-        return self.torch.from_numpy(np.take(D, rows, axis=0)).to(self.device)
+        block = D[rows] if isinstance(rows, slice) else np.take(D, rows, axis=0)
+        return self.torch.from_numpy(block).to(self.device)
 
     def scores(self, Qd, Dc):
         return Qd @ Dc.T
@@ -382,6 +401,9 @@ class _TorchBackend:
     def set_neg_inf(self, S, r, c):
         t = self.torch
         S[t.from_numpy(r).to(self.device), t.from_numpy(c).to(self.device)] = -float("inf")
+
+    def blank_columns(self, S, c):
+        S[:, self.torch.from_numpy(c).to(self.device)] = -float("inf")
 
     def topk(self, S, k):
         values, cols = self.torch.topk(S, min(k, S.shape[1]), dim=1)
@@ -456,19 +478,20 @@ class _Ranker:
         g_slot = np.arange(len(g_docs)) - np.repeat(self.g_off[start:stop] - self.g_off[start], lengths)
         g_uid = groups.unique_of(g_docs)
 
-        # Pool order for this batch: the batch's gold vectors first, then all others in order.
+        # Blocks for this batch: first the batch's gold vectors ("front", read for thresholds),
+        # then every vector in storage order (slices, no copy) with the front columns blanked out,
+        # as they were counted in the first block. Positions: front i -> i, vector u -> F + u.
         front = np.unique(g_uid)
+        F = len(front)
         in_front = np.zeros(nu, bool)
         in_front[front] = True
-        order = np.concatenate([front, np.flatnonzero(~in_front)])
 
         def position(u):
-            k = np.searchsorted(front, u)
-            return np.where(in_front[u], k, len(front) + u - k)
+            return np.where(in_front[u], np.searchsorted(front, u), F + u)
 
         g_pos = np.searchsorted(front, g_uid)
 
-        # Excluded documents: (row, position) pairs, sorted by position to slice per chunk.
+        # Excluded documents: (row, position) pairs, sorted by position to slice per block.
         e_docs = self.e_flat[self.e_off[start]:self.e_off[stop]]
         e_len = np.diff(self.e_off[start:stop + 1])
         e_row = np.repeat(np.arange(rows), e_len)
@@ -493,33 +516,41 @@ class _Ranker:
         best_s = np.full((rows, k_u), -np.inf, np.float32)
         best_u = np.full((rows, k_u), -1, np.int64)
 
-        for a in range(0, nu, self.chunk):
-            b = min(a + self.chunk, nu)
-            uids = order[a:b]
-            S = be.scores(Qd, be.docs(self.D, groups.docs_of(uids)))
-            if a == 0:
+        blocks = [(0, F, front)] + [(F + a, F + min(a + self.chunk, nu), None) for a in range(0, nu, self.chunk)]
+        for p0, p1, uids in blocks:
+            if uids is None:  # a slice of the vectors in storage order
+                a, b = p0 - F, p1 - F
+                uids = np.arange(a, b)
+                S = be.scores(Qd, be.docs(self.D, groups.doc_slice(a, b)))
+                lo, hi = np.searchsorted(front, [a, b])
+                if hi > lo:
+                    be.blank_columns(S, front[lo:hi] - a)
+                W = self.W[a:b] if self.weighted else None
+            else:
+                S = be.scores(Qd, be.docs(self.D, groups.docs_of(uids)))
                 # Gold thresholds out of this very block: bitwise the values they are compared with.
                 T[g_row, g_slot] = be.gather(S, g_row, g_pos)
                 if not np.isfinite(T[g_row, g_slot]).all():
                     raise ValueError("a gold score overflowed float32; are the embeddings normalised?")
                 Td = be.thresholds(T)
-            be.count(S, Td, be.weights(self.W[uids]) if self.weighted else None, counts)
+                W = self.W[uids] if self.weighted else None
+            be.count(S, Td, be.weights(W) if W is not None else None, counts)
 
-            lo, hi = np.searchsorted(e_pos, [a, b])
+            lo, hi = np.searchsorted(e_pos, [p0, p1])
             if hi > lo:
                 r = e_row[lo:hi]
-                vals = be.gather(S, r, e_pos[lo:hi] - a)
+                vals = be.gather(S, r, e_pos[lo:hi] - p0)
                 hit = (vals[:, None] >= T[r]).astype(np.int64)
                 np.add.at(correction[:, :, 0], r, hit)
                 for m in range(self.n_masks):
                     sel = e_masks[lo:hi, m]
                     np.add.at(correction[:, :, 1 + m], r[sel], hit[sel])
 
-            if k_u:
-                lo, hi = np.searchsorted(gone_pos, [a, b])
+            if k_u and p1 > p0:
+                lo, hi = np.searchsorted(gone_pos, [p0, p1])
                 if hi > lo:
-                    be.set_neg_inf(S, gone_row[lo:hi], gone_pos[lo:hi] - a)
-                vals, cols = be.topk(S, min(k_u, b - a))
+                    be.set_neg_inf(S, gone_row[lo:hi], gone_pos[lo:hi] - p0)
+                vals, cols = be.topk(S, min(k_u, p1 - p0))
                 cand_s = np.concatenate([best_s, vals], axis=1)
                 cand_u = np.concatenate([best_u, uids[cols]], axis=1)
                 keep = np.argpartition(-cand_s, k_u - 1, axis=1)[:, :k_u]
