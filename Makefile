@@ -33,7 +33,7 @@ test: setup
 	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
-	XALIGN_NO_PROGRESS=1 $(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
