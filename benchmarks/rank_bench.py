@@ -2,7 +2,7 @@
 
 run_rank_bench() returns (name, value) pairs and prints nothing; benchmarks/run.py prints them.
 For each pool size N (random unit vectors, 2 random gold documents per query):
-  rank_{N}_seconds         gold_ranks over the full pool
+  rank_{N}_seconds         gold_ranks over the full pool (best of 3 up to 100k documents)
   rank_{N}_matmul_seconds  the bare Q.D^T in the same blocks (query_batch x chunk_size), no ranking
   rank_{N}_ratio           the two divided: the cost of exact ranking over the product itself
   rank_{N}_peak_mb         peak numpy memory of the ranking (tracemalloc), inputs excluded
@@ -80,10 +80,13 @@ def run_rank_bench(sizes=(10_000, 100_000, 1_000_000), n_queries: int = 1000, di
         gold = [rng.choice(n, size=2, replace=False) for _ in range(n_queries)]
         kwargs = dict(chunk_size=CHUNK, query_batch=QUERY_BATCH, device=device)
 
-        t0 = time.perf_counter()
-        res = gold_ranks(Q, D, gold, **kwargs)
-        seconds = time.perf_counter() - t0
-        matmul = bare_matmul_seconds(Q, D, device)
+        # Best of a few interleaved runs where cheap: other processes only ever add time.
+        seconds = matmul = float("inf")
+        for _ in range(3 if n <= 100_000 else 1):
+            t0 = time.perf_counter()
+            res = gold_ranks(Q, D, gold, **kwargs)
+            seconds = min(seconds, time.perf_counter() - t0)
+            matmul = min(matmul, bare_matmul_seconds(Q, D, device))
 
         tracemalloc.start()
         tracemalloc.reset_peak()

@@ -242,8 +242,10 @@ class _DuplicateGroups:
                     raise ValueError(f"docs[{a + int(np.flatnonzero(~finite)[0])}] contains a NaN or infinite value")
             prefix = (block[:, :width] + np.float32(0)).view(np.uint32)
             keys[a:a + _SCAN_ROWS] = prefix @ mult  # wraps modulo 2**64: exact and order-free
-        _, key_inv, key_count = np.unique(keys, return_inverse=True, return_counts=True)
-        candidates = np.flatnonzero(key_count[key_inv] > 1)
+        ordered = np.sort(keys)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        candidates = np.flatnonzero(np.isin(keys, repeated)) if repeated.size else np.zeros(0, np.int64)
         if candidates.size == 0:
             return cls(n, None, None, np.ones(n, np.int64), None, None)
         # Exact grouping of the candidates by their full rows (as raw bytes).
