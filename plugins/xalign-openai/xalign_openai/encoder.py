@@ -91,6 +91,8 @@ class OpenAIEncoder(TextEncoder):
         return l2_normalise(self.embed(texts, prompt_type=prompt_type))
 
     def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim or 0), dtype=np.float32)
         role = prompt_type.value if prompt_type is not None else None
         prefix = self.config.prompts.get(role, "") if role else ""
         # Like mteb's OpenAI wrapper: blank texts get a zero vector (the API rejects "").
