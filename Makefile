@@ -9,9 +9,19 @@ SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plug
 # CPU wheel of torch for machines without a GPU; a torch already in the venv is kept.
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= results
+LEADERBOARD ?= leaderboards
+# Headless browser for tests/test_leaderboard_browser.py: Debian's chromium driven by Playwright.
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: setup run test test-fast bench leaderboard clean
-setup: $(VENV)/.deps $(VENV)/.installed
+setup: $(VENV)/.deps $(VENV)/.installed $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" -eq 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else \
+	  echo "chromium is missing: run 'sudo apt-get install -y chromium chromium-driver' (the browser test is skipped until then)" >&2; \
+	fi
 
 $(VENV)/.deps: pyproject.toml $(PLUGINS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +38,11 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
 
 run: setup
 	$(VENV)/bin/xalign run --all --output $(OUT)
+	$(VENV)/bin/xalign leaderboard submit $(OUT) --replace --leaderboard $(LEADERBOARD)
+	$(VENV)/bin/xalign leaderboard build --leaderboard $(LEADERBOARD)
+
+leaderboard: setup
+	$(VENV)/bin/xalign leaderboard build --leaderboard $(LEADERBOARD)
 
 test: setup
 	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
