@@ -34,8 +34,10 @@ tuples. The concept-weighted SA gives every concept one vote.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +73,24 @@ class AffinityResult:
     #: True when some concept's tuples were too many to enumerate (Euclidean only) and V for
     #: it is a seeded Monte-Carlo estimate.
     vertical_sampled: bool = False
+
+
+def _one_blas_thread(func):
+    """Run with a single BLAS thread: the metric multiplies many tiny per-concept matrices,
+    where a BLAS thread pool only adds hand-over cost (4x slower on a busy 2-core machine)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limit = threadpool_limits(limits=1, user_api="blas")
+        except ImportError:  # threadpoolctl comes with scikit-learn (an mteb dependency)
+            limit = nullcontext()
+        with limit:
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _prepare(embeddings: np.ndarray, metric: str) -> np.ndarray:
@@ -167,29 +187,46 @@ def _concept_moments_cosine(groups: list[np.ndarray]) -> tuple[float, float]:
     same_pair = float((blocks.mean_sq[upper] - mu * mu).sum())
     r = blocks.row_mean.copy()
     r[np.arange(len(blocks.owner)), blocks.owner] = 0.0  # a variant against its own language
-    shared = 0.0
-    for a in range(n):
-        rows = r[blocks.owner == a]  # (k_a, n)
-        shared += float(rows.sum(1).var()) - float(rows.var(0).sum())
+    # sum_a [Var_i R_a(i) - sum_b Var_i r_ab(i)], with population variances over a's variants,
+    # from per-language means of R, R², r and r² (no Python loop over languages).
+    sizes = blocks.sizes.astype(float)
+    big_r = r.sum(1)
+    mean_r = np.bincount(blocks.owner, weights=big_r, minlength=n) / sizes
+    mean_r2 = np.bincount(blocks.owner, weights=big_r * big_r, minlength=n) / sizes
+    col_sq = np.bincount(blocks.owner, weights=(r * r).sum(1), minlength=n) / sizes
+    group_means = np.zeros((n, n))
+    np.add.at(group_means, blocks.owner, r)
+    group_means /= sizes[:, None]
+    shared = float((mean_r2 - mean_r**2).sum() - (col_sq - (group_means**2).sum(1)).sum())
     mean = mu_sum / n_pairs
     mean_sq = (mu_sum * mu_sum + same_pair + shared) / (n_pairs * n_pairs)
     return mean, max(mean_sq, mean * mean)
 
 
-def _tuple_sums_exact(sq: dict[tuple[int, int], np.ndarray], sizes: list[int]) -> np.ndarray:
+def _tuple_sums_exact(sq: np.ndarray, owner: np.ndarray, sizes: list[int]) -> np.ndarray:
     """S_t = sum over language pairs of D²(t_a, t_b) for every tuple t of the cross product.
 
-    Built one language at a time (S over the first c languages, then add language c's
-    distances to each earlier language), which costs O(T·n) instead of O(T·n²) gathers.
+    `sq` is the squared-distance matrix of all the concept's variants, `owner` each row's
+    language. Languages with one variant add a constant (their pairs among themselves) and a
+    fixed vector per other language; the rest is built one language at a time (S over the
+    languages so far, plus the new language's distances to each of them): O(T·n) gathers.
     """
-    sums = np.zeros(1)
+    n = len(sizes)
+    rows = [np.flatnonzero(owner == a) for a in range(n)]
+    single = [a for a in range(n) if sizes[a] == 1]
+    multi = [a for a in range(n) if sizes[a] > 1]
+    single_rows = np.array([rows[a][0] for a in single], dtype=int)
+    const = float(sq[np.ix_(single_rows, single_rows)].sum() / 2.0) if single else 0.0
+    sums = np.array([const])
     digits: list[np.ndarray] = []
-    for c, k in enumerate(sizes):
-        add = np.zeros((sums.shape[0], k))
-        for a in range(c):
-            add += sq[(a, c)][digits[a]]
+    for c_pos, c in enumerate(multi):
+        k = sizes[c]
+        from_single = sq[np.ix_(single_rows, rows[c])].sum(0) if single else np.zeros(k)
+        add = np.broadcast_to(from_single, (sums.shape[0], k)).copy()
+        for a_pos in range(c_pos):
+            add += sq[np.ix_(rows[multi[a_pos]], rows[c])][digits[a_pos]]
         sums = (sums[:, None] + add).ravel()
-        digits = [np.repeat(d, k) for d in digits] + [np.tile(np.arange(k, dtype=np.int32), len(add))]
+        digits = [np.repeat(d, k) for d in digits] + [np.tile(np.arange(k), len(add))]
     return sums
 
 
@@ -202,25 +239,28 @@ def _concept_moments_euclidean(
     `max_exact` tuples; beyond that a seeded uniform sample of `n_samples` tuples estimates
     both moments (returns sampled=True).
     """
-    # Languages with one variant first: they do not grow the partial product.
-    groups = sorted(groups, key=lambda g: g.shape[0])
     n = len(groups)
     sizes = [g.shape[0] for g in groups]
     n_pairs = n * (n - 1) // 2
-    sq = {(a, b): np.square(_distances(groups[a], groups[b], "euclidean"))
-          for a in range(n) for b in range(a + 1, n)}
+    owner = np.repeat(np.arange(n), sizes)
+    y = np.concatenate(groups)
+    sq = np.square(_distances(y, y, "euclidean"))
+    np.fill_diagonal(sq, 0.0)
     total = math.prod(sizes)
     if total <= max_exact:
-        v = np.sqrt(_tuple_sums_exact(sq, sizes) / n_pairs)
+        v = np.sqrt(np.maximum(_tuple_sums_exact(sq, owner, sizes), 0.0) / n_pairs)
         return float(v.mean()), float((v * v).mean()), False
-    digits = [rng.integers(0, k, size=n_samples) for k in sizes]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    picks = np.stack([starts[a] + rng.integers(0, sizes[a], size=n_samples) for a in range(n)], axis=1)
     acc = np.zeros(n_samples)
-    for (a, b), table in sq.items():
-        acc += table[digits[a], digits[b]]
+    for a in range(n):
+        for b in range(a + 1, n):
+            acc += sq[picks[:, a], picks[:, b]]
     v = np.sqrt(acc / n_pairs)
     return float(v.mean()), float((v * v).mean()), True
 
 
+@_one_blas_thread
 def semantic_affinity(
     embeddings: np.ndarray,
     concepts: Sequence[Mapping[str, Sequence[int]]],
@@ -291,7 +331,10 @@ def semantic_affinity(
     concept_vertical: list[float | None] = [None] * len(per_concept)
     for j, i in enumerate(used):
         groups = [x[rows] for _, rows in per_concept[i]]
-        if metric == "cosine":
+        if len(groups) == 2:  # a language pair: the tuples are the variant pairs themselves
+            d = _distances(groups[0], groups[1], metric)
+            m, q = float(d.mean()), float((d * d).mean())
+        elif metric == "cosine":
             m, q = _concept_moments_cosine(groups)
         else:
             m, q, sampled = _concept_moments_euclidean(groups, max_exact_tuples, n_samples, rng)
@@ -325,6 +368,7 @@ def semantic_affinity(
     )
 
 
+@_one_blas_thread
 def affinity_matrix(
     embeddings: np.ndarray,
     concepts: Sequence[Mapping[str, Sequence[int]]],
