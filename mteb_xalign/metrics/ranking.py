@@ -131,7 +131,8 @@ def gold_ranks(
             top_idx[start:stop], top_sc[start:stop] = b_top
 
     def per_query(flat):
-        return np.split(flat, g_off[1:-1]) if n_queries else []
+        bounds = g_off.tolist()
+        return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # views; np.split is slower
 
     return RankResult(
         ranks=per_query(ranks),

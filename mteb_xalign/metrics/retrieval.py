@@ -80,7 +80,9 @@ def pessimistic_positions(res: RankResult) -> list[np.ndarray]:
     last_of_run[:-1] = (r[1:] != r[:-1]) | (q[1:] != q[:-1])
     run_end = np.minimum.accumulate(np.where(last_of_run, np.arange(len(r)), len(r))[::-1])[::-1]
     c = run_end - starts[q] + 1
-    return np.split(r - c + i, starts[1:])
+    positions = r - c + i
+    bounds = np.append(starts, len(positions)).tolist()
+    return [positions[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def reciprocal_rank(res: RankResult) -> np.ndarray:
