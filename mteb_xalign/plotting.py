@@ -332,7 +332,15 @@ def _dataset_name(words: WordList, data: Path | None) -> str:
 
 
 # -- commands ---------------------------------------------------------------------------
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("plotting needs matplotlib (and phate): pip install 'mteb-xalign[plot]'") from None
+
+
 def plot_affinity(args: argparse.Namespace) -> int:
+    _require_matplotlib()
     task_cls = _task_class(args.data)
     words = read_wordlist(task_cls.data_path)
     languages = _languages_arg(args.languages, words)
@@ -363,6 +371,7 @@ def plot_affinity(args: argparse.Namespace) -> int:
 
 
 def plot_heatmap(args: argparse.Namespace) -> int:
+    _require_matplotlib()
     task_cls = _task_class(args.data)
     words = read_wordlist(task_cls.data_path)
     languages = _languages_arg(args.languages, words)
