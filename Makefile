@@ -10,18 +10,22 @@ SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plug
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= results
 LEADERBOARD ?= leaderboards
-# Headless browser for tests/test_leaderboard_browser.py: Debian's chromium driven by Playwright.
-CHROMIUM ?= /usr/bin/chromium
+# Debian packages: chromium for tests/test_leaderboard_browser.py (driven by Playwright), and a
+# CJK font so `xalign plot` can label Chinese/Japanese words.
+SYSTEM_PACKAGES ?= chromium chromium-driver fonts-wqy-microhei
 
-.PHONY: setup run test test-fast bench leaderboard clean
-setup: $(VENV)/.deps $(VENV)/.installed $(CHROMIUM)
+.PHONY: setup run test bench leaderboard clean
+setup: $(VENV)/.deps $(VENV)/.installed $(VENV)/.system
 
-$(CHROMIUM):
-	@if [ "$$(id -u)" -eq 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+$(VENV)/.system: Makefile
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	else \
-	  echo "chromium is missing: run 'sudo apt-get install -y chromium chromium-driver' (the browser test is skipped until then)" >&2; \
+	  echo "missing Debian packages: $$missing; run 'sudo apt-get install -y $$missing'" >&2; \
 	fi
+	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/.deps: pyproject.toml $(PLUGINS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -44,6 +44,9 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
     try:
         _register()
     except Exception as exc:  # noqa: BLE001
+        # Allow a later `ensure_registered()` to try again: e.g. when the first import of
+        # mteb came from inside one of our own half-imported task modules.
+        _registered = False
         if not from_import_hook:
             raise
         warnings.warn(f"mteb-xalign could not register with mteb: {exc}", stacklevel=2)
@@ -79,7 +82,8 @@ def _register() -> None:
         mteb_get_tasks._TASKS_REGISTRY[name] = task_cls
         new_tasks.append(task_cls)
         _sources[("task", name)] = plugin_name
-    mteb_get_tasks.TASK_LIST = tuple(mteb_get_tasks.TASK_LIST) + tuple(new_tasks)
+    known = set(mteb_get_tasks.TASK_LIST)
+    mteb_get_tasks.TASK_LIST = tuple(mteb_get_tasks.TASK_LIST) + tuple(t for t in new_tasks if t not in known)
 
 
 #: ("model"|"task", name) -> plugin name, for `xalign models` / `xalign tasks`.

@@ -8,7 +8,6 @@ entry-point plugins); a plugin that fails to import is reported by name and skip
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import sys
@@ -71,16 +70,20 @@ def load_plugins() -> pluggy.PluginManager:
 
 def _report(plugin: str, what: str, exc: BaseException) -> None:
     message = f"{type(exc).__name__}: {exc}"
+    if PluginError(plugin, message) in load_errors:
+        return  # already said
     load_errors.append(PluginError(plugin, message))
     text = f"mteb-xalign: plugin '{plugin}' {what}: {message}"
     warnings.warn(text, stacklevel=3)
     print(text, file=sys.stderr)
 
 
-@functools.cache
 def _collect(hook_name: str) -> list[tuple[str, Any]]:
-    """Call a register_* hook on every plugin, once per process; (plugin name, object) pairs."""
+    """Call a register_* hook on every plugin; (plugin name, registered object) pairs."""
+    if hook_name in _collected:
+        return _collected[hook_name]
     load_plugins()
+    failed = False
     found: list[tuple[str, Any]] = []
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         def register(obj: Any, _plugin: str = impl.plugin_name) -> None:
@@ -90,7 +93,13 @@ def _collect(hook_name: str) -> list[tuple[str, Any]]:
             impl.function(register=register)
         except Exception as exc:  # noqa: BLE001
             _report(impl.plugin_name, f"failed in {hook_name}", exc)
+            failed = True
+    if not failed:  # a failure may be passing (a half-finished import): ask again next time
+        _collected[hook_name] = found
     return found
+
+
+_collected: dict[str, list[tuple[str, Any]]] = {}
 
 
 def get_models() -> list[tuple[str, Any]]:

@@ -108,7 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("name a model with -m (see `xalign models`) or pass --all")
     encode_kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
     cache = ResultCache(args.output)
-    all_results = []
+    other_scores = []  # tasks the leaderboard has no column for (e.g. --data runs): main score means
     for model_name in models:
         try:
             meta = mteb.get_model_meta(model_name)
@@ -123,37 +123,36 @@ def run_command(args: argparse.Namespace) -> int:
             overwrite_strategy="always" if args.overwrite else "only-missing",
             show_progress_bar=False,
         )
-        all_results.append((model_name, results))
-    print(format_summary(all_results))
+        for res in results.task_results:
+            main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
+            if main:
+                other_scores.append((model_name, res.task_name, sum(main) / len(main)))
+    print(format_summary(args.output, models))
+    from mteb_xalign.leaderboard.columns import COLUMNS
+
+    shown = {c.task for c in COLUMNS}
+    for model_name, task_name, value in other_scores:
+        if task_name not in shown:
+            print(f"{model_name}  {task_name}: mean main score over subsets = {value:.4g}")
     print(f"\nresults written under {args.output / 'results'}", file=sys.stderr)
     return 0
 
 
-def format_summary(all_results) -> str:
-    """One row per model and task: the main score averaged over subsets, plus alignment headlines."""
-    import numpy as np
+def format_summary(output: Path, model_names: list[str]) -> str:
+    """The leaderboard's columns for the models just run, read back from the result files.
 
-    lines = [f"{'model':42} {'task':24} {'main score':>22} {'value':>8}"]
-    for model_name, results in all_results:
-        for res in results.task_results:
-            scores = res.scores.get("test", [])
-            main = [s["main_score"] for s in scores if s.get("main_score") is not None]
-            key = _main_score_name(res.task_name)
-            lines.append(f"{model_name:42} {res.task_name:24} {key + ' (mean)':>22} {np.mean(main):8.3f}")
-            target = [s for s in scores if s["hf_subset"].startswith("multi_") and
-                      not s["hf_subset"].endswith("_q-" + s["hf_subset"].split("_")[1].split("+")[0])]
-            if target:
-                lines.append(f"{'':42} {'':24} {'max_at_r_norm multi q-X':>22} "
-                             f"{np.mean([s['max_at_r_norm'] for s in target]):8.3f}")
-                lines.append(f"{'':42} {'':24} {'english_preference':>22} "
-                             f"{np.mean([s['english_preference'] for s in target]):8.3f}")
+    The same aggregation as the leaderboard (mteb_xalign/leaderboard/columns.py), so the
+    numbers printed here are the numbers the leaderboard will show.
+    """
+    from mteb_xalign.leaderboard.aggregate import load
+    from mteb_xalign.leaderboard.text import format_value
+
+    board = load(output)
+    wanted = set(model_names)
+    header = ["model"] + [c.label for c in board.columns] + ["tier"]
+    rows = [[e.name] + [format_value(c, e.values.get(c.id)) for c in board.columns] + [e.tier or "—"]
+            for e in board.entries if e.name in wanted]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in [header, *rows]]
     return "\n".join(lines)
-
-
-def _main_score_name(task_name: str) -> str:
-    import mteb
-
-    try:
-        return mteb.get_task(task_name).metadata.main_score
-    except KeyError:
-        return "main_score"
