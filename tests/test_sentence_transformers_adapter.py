@@ -133,6 +133,20 @@ def test_bundled_minilm_loads_from_the_package_with_the_hub_off(monkeypatch):
     assert model.device == "cpu"
 
 
+def test_local_weights_get_a_fingerprint_revision(tmp_path, minilm_dir):
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    local = tmp_path / "copy"
+    shutil.copytree(minilm_dir, local)
+    first = sentence_transformer_meta("test-lab/fp", sources=[f"path:{local}"], max_seq_length=128)
+    assert first.revision.startswith("local-") and first.max_tokens == 128
+    assert sentence_transformer_meta("test-lab/fp", sources=[f"path:{local}"]).revision == first.revision
+    (local / "config.json").write_text((local / "config.json").read_text() + "\n")  # weights changed
+    assert sentence_transformer_meta("test-lab/fp", sources=[f"path:{local}"]).revision != first.revision
+    pinned = sentence_transformer_meta("test-lab/fp", sources=[f"path:{local}"], revision="abc")
+    assert pinned.revision == "abc"
+
+
 # --- registration by config file, through the real `xalign` / `mteb` entry points ----------
 
 

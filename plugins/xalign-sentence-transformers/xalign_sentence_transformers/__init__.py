@@ -78,9 +78,16 @@ def sentence_transformer_meta(
     }
     if base is not None:
         fields = base.model_dump(exclude={"loader", "loader_kwargs", "name"})
-        fields.update(meta_fields)
+        if max_seq_length is not None:
+            fields["max_tokens"] = max_seq_length
+        if prompts is not None:
+            fields["use_instructions"] = defaults["use_instructions"]
     else:
-        fields = {**defaults, **meta_fields}
+        fields = dict(defaults)
+        # The revision keys the embedding cache: for local weights with no stated revision,
+        # a fingerprint of the files, so replacing the weights never serves stale vectors.
+        fields["revision"] = _local_fingerprint(sources)
+    fields.update(meta_fields)
     return ModelMeta(loader=load_sentence_transformer, loader_kwargs=loader_kwargs, name=name, **fields)
 
 
@@ -94,19 +101,42 @@ def _mteb_meta(name: str):
         return None
 
 
+def _local_root(source: str) -> Path | None:
+    kind, arg = weights.parse_source(source)
+    try:
+        if kind == "path":
+            return Path(arg).expanduser()
+        if kind == "package":
+            package, _, relative = arg.partition(":")
+            return weights.package_resource(package, relative)
+    except (ModuleNotFoundError, FileNotFoundError):
+        pass
+    return None
+
+
+def _local_fingerprint(sources: list[str]) -> str | None:
+    """'local-<hash>' of file names, sizes and mtimes under the first local source (cheap: stat only)."""
+    import hashlib
+
+    for source in sources:
+        root = _local_root(source)
+        if root is None or not root.exists():
+            continue
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        digest = hashlib.blake2b(digest_size=6)
+        for path in files:
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root) if path != root else path.name}|{stat.st_size}|"
+                          f"{stat.st_mtime_ns}\n".encode())
+        return f"local-{digest.hexdigest()}"
+    return None
+
+
 def _peek_embed_dim(sources: list[str]) -> int | None:
     """The embedding dimension from local files (no torch), or None if not cheaply known."""
     for source in sources:
-        kind, arg = weights.parse_source(source)
-        try:
-            if kind == "path":
-                root = Path(arg).expanduser()
-            elif kind == "package":
-                package, _, relative = arg.partition(":")
-                root = weights.package_resource(package, relative)
-            else:
-                continue
-        except (ModuleNotFoundError, FileNotFoundError):
+        root = _local_root(source)
+        if root is None or not root.is_dir():
             continue
         for config_name, key in (("1_Pooling/config.json", "word_embedding_dimension"),
                                  ("1_Pooling/config.json", "embedding_dimension"),
