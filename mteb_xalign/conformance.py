@@ -255,11 +255,11 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "check-plugin", help="conformance checks for a model plugin (or one model)",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n", 1)[1].strip(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help="model name or plugin name")
     parser.add_argument("--device", default=None, help="cuda | cpu | mps | N (default: auto)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8, help="MTEB batch size for the batched runs")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="max cosine distance between batched and one-at-a-time vectors (default 1e-4)")
     parser.set_defaults(func=_run)
