@@ -85,6 +85,20 @@ def hub_offline() -> bool:
     return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "XALIGN_OFFLINE"))
 
 
+def hub_reachable() -> bool:
+    """Whether the hub's host name resolves: a DNS lookup, no connection. Without it the
+    hub client retries with back-off for over a minute before reporting no network."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+        return True
+    except OSError:
+        return False
+
+
 def _weights_dirs(hub_id: str) -> Iterable[Path]:
     raw = os.environ.get("XALIGN_WEIGHTS_DIR", "")
     for base in filter(None, raw.split(os.pathsep)):
@@ -149,6 +163,8 @@ def resolve(
             tried.append("hub: downloads not allowed for this model")
         elif hub_offline():
             tried.append("hub: offline (HF_HUB_OFFLINE or XALIGN_OFFLINE is set)")
+        elif not hub_reachable():
+            tried.append("hub: unreachable (its host name does not resolve: no network?)")
         else:
             return Resolved(hub_ids[0], f"hub:{hub_ids[0]}", False, tuple(tried))
     lines = "\n  ".join(tried)

@@ -281,8 +281,12 @@ def test_resolver_order_and_sources(tmp_path, monkeypatch):
     # Nothing local: the hub id is handed to the loader only when online.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("XALIGN_OFFLINE", raising=False)
+    monkeypatch.setattr(weights, "hub_reachable", lambda: True)
     online = weights.resolve(["hf:org/absent"])
     assert online.location == "org/absent" and not online.is_local
+    monkeypatch.setattr(weights, "hub_reachable", lambda: False)
+    with pytest.raises(weights.WeightsNotFound, match="hub: unreachable"):
+        weights.resolve(["hf:org/absent"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(weights.WeightsNotFound) as err:
         weights.resolve(["package:no_such_pkg_xyz:model", "hf:org/absent"], what="org/absent")

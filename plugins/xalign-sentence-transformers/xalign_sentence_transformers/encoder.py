@@ -66,7 +66,7 @@ class SentenceTransformerEncoder(TextEncoder):
                 model_kwargs=model_kwargs,
                 local_files_only=self.weights.is_local,
             )
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 -- hub failures come as OSError, HTTP or connection errors
             if self.weights.is_local:
                 raise
             # The hub was the last resort and it failed (typically: no network).
