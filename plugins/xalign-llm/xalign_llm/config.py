@@ -1,9 +1,8 @@
 """LLM embedders declared in a models file: any local folder or hub id, no code needed.
 
-The same files and format as the sentence-transformers plugin (xalign_sentence_transformers
-/config.py): ~/.config/mteb-xalign/models.toml (under XDG_CONFIG_HOME), then every file in
-XALIGN_MODELS_FILE (os.pathsep-separated, TOML or JSON), a later entry replacing an earlier
-one of the same name. This plugin takes the entries with `adapter = "llm"`:
+The files every model plugin shares, read by `mteb_xalign.models_file` (which describes
+where they are, their format and which entry wins); this plugin takes the entries with
+`adapter = "llm"`:
 
     [[model]]
     name = "me/qwen3-emb-local"           # what `mteb run -m` and result files call it
@@ -29,16 +28,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from mteb_xalign import models_file
 from mteb_xalign.errors import DataError
 from xalign_llm.settings import LLMSettings
 
@@ -52,43 +45,6 @@ WEIGHT_KEYS = {"path", "hub", "sources", "revision"}
 OTHER_KEYS = {"name", "adapter"}
 SETTING_KEYS = LLMSettings.field_names() - {"sources", "model_revision"}
 ALL_KEYS = META_KEYS | WEIGHT_KEYS | OTHER_KEYS | SETTING_KEYS
-
-
-def config_files() -> list[Path]:
-    """The user's file and the XALIGN_MODELS_FILE files, in the order they are read."""
-    files = []
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    user_file = config_home / "mteb-xalign" / "models.toml"
-    if user_file.is_file():
-        files.append(user_file)
-    for raw in filter(None, os.environ.get("XALIGN_MODELS_FILE", "").split(os.pathsep)):
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise DataError("model config file named in XALIGN_MODELS_FILE does not exist", path=path)
-        files.append(path)
-    return files
-
-
-def raw_entries(path: Path) -> list[Any]:
-    """Every entry of one file, whatever its adapter; a bad file raises DataError naming it."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    else:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise DataError(f"invalid TOML: {exc}", path=path) from None
-    entries = data if isinstance(data, list) else data.get("model", []) if isinstance(data, dict) else None
-    if isinstance(data, dict) and set(data) - {"model"}:
-        raise DataError(f"unknown top-level key(s) {sorted(set(data) - {'model'})}; "
-                        "entries go in [[model]] tables", path=path)
-    if not isinstance(entries, list):
-        raise DataError("expected a list of model entries ([[model]] tables)", path=path)
-    return entries
 
 
 def settings_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path) -> tuple[LLMSettings, dict]:
@@ -193,16 +149,12 @@ def meta_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path = Path(
 
 def configured_models() -> list:
     """ModelMetas for the "llm" entries of every models file (a later file's entry replaces an
-    earlier one of the same name); the first bad entry raises a DataError naming it."""
-    metas: dict[str, Any] = {}
-    for path in config_files():
-        for index, entry in enumerate(raw_entries(path), start=1):
-            if not isinstance(entry, dict) or entry.get("adapter") != ADAPTER:
-                continue  # another plugin's entry (that plugin validates it)
-            where = f"{path}: model #{index} ('{entry.get('name', 'unnamed')}')"
-            try:
-                meta = meta_from_entry(entry, where=where, base_dir=path.parent)
-            except ValueError as exc:
-                raise DataError(str(exc)) from None
-            metas[meta.name] = meta
+    earlier one of the same name). Bad files raise one DataError naming each file and entry."""
+
+    def to_meta(entry: models_file.ModelEntry):
+        return meta_from_entry(entry.fields, where=entry.where, base_dir=entry.path.parent)
+
+    metas, errors = models_file.collect(ADAPTER, to_meta)
+    if errors:
+        raise DataError("; ".join(str(e) for e in errors))
     return list(metas.values())

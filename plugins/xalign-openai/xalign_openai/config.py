@@ -4,9 +4,9 @@ A service is any server speaking OpenAI's `POST {base_url}/embeddings`. The API 
 never part of a config: a config names the *environment variable* holding it, and the
 key is read from the environment only when a request is sent.
 
-Services become mteb models through the models files all model plugins share
-(XALIGN_MODELS_FILE, os.pathsep-separated, TOML or JSON, plus
-~/.config/mteb-xalign/models.toml); this plugin takes the entries with adapter = "openai":
+Services become mteb models through the models files all model plugins share, read by
+`mteb_xalign.models_file` (which describes where they are, their format and which entry
+wins); this plugin takes the entries with adapter = "openai":
 
     [[model]]
     adapter = "openai"
@@ -24,16 +24,16 @@ naming the file and the entry, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from mteb_xalign import models_file
 from mteb_xalign.errors import DataError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-MODELS_FILE_ENV = "XALIGN_MODELS_FILE"  # shared with the other model plugins
+MODELS_FILE_ENV = models_file.ENV_VAR  # shared with the other model plugins
 ADAPTER = "openai"
 
 
@@ -156,17 +156,7 @@ def env_overrides(config: ServiceConfig, *, base_url: bool) -> ServiceConfig:
 
 def models_files() -> list[Path]:
     """The user's models file (if any), then every file in XALIGN_MODELS_FILE, in reading order."""
-    files = []
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    user_file = config_home / "mteb-xalign" / "models.toml"
-    if user_file.is_file():
-        files.append(user_file)
-    for raw in filter(None, os.environ.get(MODELS_FILE_ENV, "").split(os.pathsep)):
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise DataError(f"models file named in {MODELS_FILE_ENV} does not exist", path=path)
-        files.append(path)
-    return files
+    return models_file.models_files()
 
 
 def configured_services() -> dict[str, tuple[ModelInfo, ServiceConfig]]:
@@ -181,44 +171,19 @@ def configured_services() -> dict[str, tuple[ModelInfo, ServiceConfig]]:
 def read_models_file(path: str | Path) -> list[tuple[ModelInfo, ServiceConfig]]:
     """This adapter's entries of one models file; every error names the file and the entry."""
     path = Path(path)
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read models file: {exc.strerror}", path=path) from None
-    if path.suffix.lower() == ".json":
-        try:
-            data: Any = json.loads(raw_text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    else:
-        import tomllib
-
-        try:
-            data = tomllib.loads(raw_text)
-        except tomllib.TOMLDecodeError as exc:
-            raise DataError(f"invalid TOML: {exc}", path=path) from None
-    # The shared format: [[model]] tables (some files say [[models]]), or a bare JSON list.
-    entries = data.get("model", data.get("models")) if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise DataError("expected a list of models under 'model' ([[model]] tables in TOML)", path=path)
-
     default_base = os.environ.get("XALIGN_OPENAI_BASE_URL") or OPENAI_BASE_URL
     out: list[tuple[ModelInfo, ServiceConfig]] = []
     seen: set[str] = set()
-    for number, entry in enumerate(entries, start=1):
-        label = f"model #{number}" + (f" ({entry.get('name')})" if isinstance(entry, dict) and entry.get("name") else "")
-        if not isinstance(entry, dict):
-            raise DataError(f"{label}: expected a table/object, got {type(entry).__name__}", path=path)
-        if entry.get("adapter") != ADAPTER:
-            continue  # another plugin's model
-        entry = {k: v for k, v in entry.items() if k != "adapter"}
+    for raw in models_file.read_entries(path, ADAPTER):
+        label = f"model #{raw.index} ({raw.name})"
+        entry = {k: v for k, v in raw.fields.items() if k != "adapter"}
         unknown = sorted(set(entry) - _SERVICE_FIELDS - _INFO_FIELDS)
         if unknown:
             hints = [difflib.get_close_matches(k, _SERVICE_FIELDS | _INFO_FIELDS, n=1) for k in unknown]
             hint = "".join(f"; did you mean '{h[0]}' for '{k}'?" for k, h in zip(unknown, hints) if h)
             raise DataError(f"{label}: unknown key(s) {unknown}{hint}", path=path)
-        name = entry.get("name")
-        if not isinstance(name, str) or name.count("/") != 1 or not all(name.split("/")):
+        name = raw.name
+        if name.count("/") != 1 or not all(name.split("/")):
             raise DataError(f"{label}: 'name' must look like 'org/model', got {name!r}", path=path)
         if name in seen:
             raise DataError(f"{label}: model name {name!r} is listed twice", path=path)

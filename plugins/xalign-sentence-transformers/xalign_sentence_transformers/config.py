@@ -1,11 +1,8 @@
-"""Models registered by configuration only: TOML or JSON entries turned into mteb ModelMetas.
+"""Models registered by configuration only: models-file entries turned into mteb ModelMetas.
 
-Files read, later ones overriding earlier entries of the same name:
-  1. the entries bundled with this plugin (models.toml next to this file),
-  2. $XDG_CONFIG_HOME/mteb-xalign/models.toml (default ~/.config/mteb-xalign/models.toml),
-  3. every file in XALIGN_MODELS_FILE (os.pathsep-separated; .toml or .json).
-
-An entry (TOML `[[model]]`, JSON {"model": [...]} or a top-level list):
+The files, their format and their precedence are described once, in `mteb_xalign.models_file`;
+this plugin reads its bundled entries (models.toml next to this file) before the user's files,
+and takes the entries without `adapter` or with `adapter = "sentence-transformers"`:
 
     [[model]]
     name = "my-lab/minilm-xq"                # the name mteb and xalign see (required)
@@ -21,27 +18,21 @@ An entry (TOML `[[model]]`, JSON {"model": [...]} or a top-level list):
 name, "TaskName-query") plus `default`, used when a task gives no role. Fields an entry
 leaves out are taken from mteb's own ModelMeta of the same name when mteb has one (set
 `mteb_meta = false` to switch that off), so registering a known model from a local folder
-keeps its honest metadata and its prompts. Entries with `adapter` other than
-"sentence-transformers" are left to the plugin that owns that adapter.
+keeps its honest metadata and its prompts. Entries of other adapters are left to the plugin
+that owns that adapter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import json
-import os
-import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from mteb_xalign import models_file
 from mteb_xalign.errors import DataError
+from mteb_xalign.models_file import ModelEntry as Entry
 
 ADAPTER = "sentence-transformers"
 BUNDLED = Path(__file__).with_name("models.toml")
@@ -63,75 +54,18 @@ OTHER_KEYS = {"name", "adapter", "mteb_meta"}
 ALL_KEYS = LOADER_KEYS | META_KEYS | OTHER_KEYS
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One model entry, with where it came from (for error messages and `xalign models`)."""
-
-    fields: dict[str, Any]
-    origin: str  # "FILE: model #N"
-
-    @property
-    def name(self) -> str:
-        return self.fields["name"]
-
-
 def config_files() -> list[Path]:
     """The bundled file, the user's file and XALIGN_MODELS_FILE, in the order they are read."""
-    files = [BUNDLED]
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    user_file = config_home / "mteb-xalign" / "models.toml"
-    if user_file.is_file():
-        files.append(user_file)
-    for raw in filter(None, os.environ.get("XALIGN_MODELS_FILE", "").split(os.pathsep)):
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise DataError("model config file named in XALIGN_MODELS_FILE does not exist", path=path)
-        files.append(path)
-    return files
+    return [BUNDLED, *models_file.models_files()]
 
 
 def read_entries(path: Path) -> list[Entry]:
     """Entries of one file for this adapter, validated; a bad file raises DataError naming it."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    else:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            # tomllib's message ends with "(at line L, column C)".
-            raise DataError(f"invalid TOML: {exc}", path=path) from None
-    raw_entries = data if isinstance(data, list) else data.get("model", []) if isinstance(data, dict) else None
-    if isinstance(data, dict):
-        unknown_top = set(data) - {"model"}
-        if unknown_top:
-            raise DataError(f"unknown top-level key(s) {sorted(unknown_top)}; entries go in [[model]] tables",
-                            path=path)
-    if not isinstance(raw_entries, list):
-        raise DataError("expected a list of model entries ([[model]] tables)", path=path)
-    entries = []
-    for index, raw in enumerate(raw_entries, start=1):
-        origin = f"{path}: model #{index}"
-        entry = _validate(raw, origin, path.parent)
-        if entry.fields.get("adapter", ADAPTER) == ADAPTER:
-            entries.append(entry)
-    return entries
+    return [_validate(entry) for entry in models_file.read_entries(path, ADAPTER)]
 
 
-def _validate(raw: Any, origin: str, base_dir: Path) -> Entry:
-    if not isinstance(raw, dict):
-        raise DataError(f"{origin}: an entry must be a table of keys, got {type(raw).__name__}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise DataError(f"{origin}: 'name' is required and must be a non-empty string")
-    where = f"{origin} ('{name}')"
-    if not isinstance(raw.get("adapter", ADAPTER), str):
-        raise DataError(f"{where}: 'adapter' must be a string")
-    if raw.get("adapter", ADAPTER) != ADAPTER:
-        return Entry(dict(raw), origin)  # another adapter's entry: its plugin validates it
+def _validate(entry: Entry) -> Entry:
+    raw, where = entry.fields, entry.where
     for key in raw:
         if key not in ALL_KEYS:
             close = difflib.get_close_matches(key, ALL_KEYS, n=1)
@@ -153,29 +87,16 @@ def _validate(raw: Any, origin: str, base_dir: Path) -> Entry:
     fields = dict(raw)
     if "path" in fields and not Path(fields["path"]).expanduser().is_absolute():
         # A relative path means relative to the config file, not to wherever mteb runs.
-        fields["path"] = str((base_dir / fields["path"]).resolve())
-    return Entry(fields, origin)
+        fields["path"] = str(entry.resolve_path(fields["path"]))
+    return dataclasses.replace(entry, fields=fields)
 
 
 def load_entries(files: Iterable[Path] | None = None) -> tuple[dict[str, Entry], list[DataError]]:
     """name -> entry over all config files (a later file's entry replaces an earlier one), and
     the errors of files that could not be used: one bad file must not hide the others."""
-    entries: dict[str, Entry] = {}
-    errors: list[DataError] = []
-    try:
-        paths = config_files() if files is None else [Path(f) for f in files]
-    except DataError as exc:
-        errors.append(exc)
-        paths = [BUNDLED]
-    for path in paths:
-        try:
-            file_entries = read_entries(path)
-        except DataError as exc:
-            errors.append(exc)
-            continue
-        for entry in file_entries:
-            entries[entry.name] = entry
-    return entries, errors
+    if files is None:
+        return models_file.collect(ADAPTER, _validate, first=[BUNDLED])
+    return models_file.collect(ADAPTER, _validate, files=files)
 
 
 def weight_sources(fields: dict[str, Any]) -> list[str]:
@@ -206,4 +127,4 @@ def entry_to_meta(entry: Entry):
     except DataError:
         raise
     except Exception as exc:  # pydantic ValidationError and friends: say which entry
-        raise DataError(f"{entry.origin} ('{entry.name}'): {exc}") from None
+        raise DataError(f"{entry.where}: {exc}") from None
