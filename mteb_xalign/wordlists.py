@@ -15,12 +15,12 @@ Bad input raises `DataError` naming the file and line.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign import languages as langcodes
 from mteb_xalign.errors import DataError
+from mteb_xalign.jsonl import read_jsonl
 
 _IGNORED_COLUMNS = {"human", "domain", "type", "note", "notes", "id", "gloss", "comment"}
 
@@ -83,32 +83,23 @@ def _language(name: str, path: Path, line: int) -> str:
 
 def _read_jsonl(path: Path) -> list[tuple[int, Concept]]:
     out: list[tuple[int, Concept]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=path, line=number) from None
-            if not isinstance(obj, dict):
-                raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=number)
-            words = obj.get("words")
-            if not isinstance(words, dict):
-                raise DataError('"words" must be an object mapping languages to lists of words', path=path, line=number)
-            clean: dict[str, list[str]] = {}
-            for name, variants in words.items():
-                if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
-                    raise DataError(f'"words"["{name}"] must be a list of strings', path=path, line=number)
-                lang = _language(name, path, number)
-                if lang in clean:
-                    raise DataError(f"language {name!r} given twice", path=path, line=number)
-                clean[lang] = _clean(variants)
-            concept_id = str(obj.get("id", f"line{number}"))
-            gloss = obj.get("gloss_en") or obj.get("gloss")
-            if not isinstance(gloss, str) or not gloss:
-                gloss = (clean.get("en") or next((v for v in clean.values() if v), [concept_id]))[0]
-            out.append((number, Concept(concept_id, gloss, clean)))
+    for number, obj in read_jsonl(path):
+        words = obj.get("words")
+        if not isinstance(words, dict):
+            raise DataError('"words" must be an object mapping languages to lists of words', path=path, line=number)
+        clean: dict[str, list[str]] = {}
+        for name, variants in words.items():
+            if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+                raise DataError(f'"words"["{name}"] must be a list of strings', path=path, line=number)
+            lang = _language(name, path, number)
+            if lang in clean:
+                raise DataError(f"language {name!r} given twice", path=path, line=number)
+            clean[lang] = _clean(variants)
+        concept_id = str(obj.get("id", f"line{number}"))
+        gloss = obj.get("gloss_en") or obj.get("gloss")
+        if not isinstance(gloss, str) or not gloss:
+            gloss = (clean.get("en") or next((v for v in clean.values() if v), [concept_id]))[0]
+        out.append((number, Concept(concept_id, gloss, clean)))
     return out
 
 
