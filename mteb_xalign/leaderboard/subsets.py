@@ -1,4 +1,4 @@
-"""Reading MultiRefCLIR subset names: `<scenario>_<doc langs joined by +>_q-<query lang>`.
+"""Reading MultiRefCLIR subset names (the parser is mteb_xalign.tasks.multiref_subset's `Subset`).
 
 e.g. `multi_en+ar_q-ar`, `multi1_en+ar_q-en`, `monosame_ar_q-ar`, `monocross_en_q-ar`.
 The first document language is the pivot (English in the bundled task).
@@ -6,28 +6,11 @@ The first document language is the pivot (English in the bundled task).
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-_SUBSET = re.compile(r"^(?P<scenario>[a-z0-9]+)_(?P<docs>[^_]+)_q-(?P<query>[^_+]+)$")
-
-
-@dataclass(frozen=True)
-class MultiRefSubset:
-    scenario: str
-    doc_langs: tuple[str, ...]
-    query_lang: str
-
-    @property
-    def pivot(self) -> str:
-        return self.doc_langs[0]
+from mteb_xalign.tasks.multiref_subset import Subset as MultiRefSubset
 
 
 def parse_multiref_subset(name: str) -> MultiRefSubset | None:
-    match = _SUBSET.match(name)
-    if match is None:
-        return None
-    return MultiRefSubset(match["scenario"], tuple(match["docs"].split("+")), match["query"])
+    return MultiRefSubset.try_parse(name)
 
 
 def multi_target_language(name: str) -> str | None:

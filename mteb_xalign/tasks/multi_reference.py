@@ -33,27 +33,12 @@ from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import ParallelQA, read_parallel_qa
 from mteb_xalign.tasks.base import LocalDataTask, folder_revision
+from mteb_xalign.tasks.multiref_subset import Subset
 
 SCENARIOS = ("multi", "multi1", "monosame", "monocross")
 KS = (1, 5, 10, 20, 100)
 MTEB_K_VALUES = (1, 3, 5, 10, 20, 100)
 POOL_MODES = ("paragraph", "per-question")
-
-
-@dataclass(frozen=True)
-class Subset:
-    scenario: str
-    doc_langs: tuple[str, ...]
-    query_lang: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.scenario}_{'+'.join(self.doc_langs)}_q-{self.query_lang}"
-
-    @classmethod
-    def parse(cls, name: str) -> Subset:
-        scenario, docs, query = name.split("_")
-        return cls(scenario, tuple(docs.split("+")), query.removeprefix("q-"))
 
 
 def subsets_for(languages: list[str], pivot: str) -> list[Subset]:
