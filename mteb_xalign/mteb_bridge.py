@@ -40,6 +40,12 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
     global _registered
     if _registered:
         return
+    if from_import_hook and _own_module_initializing():
+        # mteb was first imported from inside one of our modules (e.g. a task module imported
+        # before mteb): registering now would re-enter that half-imported module. Register on
+        # the first lookup instead.
+        _register_on_first_lookup()
+        return
     _registered = True
     try:
         _register()
@@ -51,6 +57,28 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
             raise
         warnings.warn(f"mteb-xalign could not register with mteb: {exc}", stacklevel=2)
         traceback.print_exc(file=sys.stderr)
+
+
+def _own_module_initializing() -> bool:
+    return any(
+        name.startswith("mteb_xalign") and getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+    )
+
+
+def _register_on_first_lookup() -> None:
+    import mteb
+
+    for name in ("get_task", "get_tasks", "get_model", "get_model_meta", "get_model_metas"):
+        original = getattr(mteb, name)
+
+        def lookup(*args, _original=original, **kwargs):
+            register_with_mteb()
+            return _original(*args, **kwargs)
+
+        lookup.__wrapped__ = original
+        lookup.__doc__ = original.__doc__
+        setattr(mteb, name, lookup)
 
 
 def _register() -> None:

@@ -56,3 +56,14 @@ def test_unsupported_mteb_version_fails_loudly(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.31.0")
     with pytest.raises(RuntimeError, match=r"supports mteb >=2\.26,<2\.27.*found mteb 2\.31\.0"):
         mteb_bridge._check_version()
+
+
+def test_importing_our_task_module_before_mteb_still_registers(cli):
+    """mteb first imported from inside a half-imported task module: registration waits for the first lookup."""
+    code = ("from mteb_xalign.tasks.multi_reference import make_multiref_task\n"
+            "import mteb\n"
+            "print(len(mteb.get_task('MultiRefCLIR').metadata.hf_subsets))")
+    out = cli("python", "-c", code)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "78"
+    assert "failed in register_tasks" not in out.stderr
