@@ -82,7 +82,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
     def _score_subset(self, name: str, embeddings) -> dict[str, Any]:
         lang = name.removeprefix("q-")
         gold = [self.answers[q.id] for q in self.questions[lang]]
-        result = ranking.gold_ranks(embeddings["queries"][lang], embeddings["docs"], gold)
+        result = ranking.gold_ranks(embeddings["queries"][lang], embeddings["docs"], gold, device="auto")
         ks = sorted({1, 5, 10, len(self.languages), 20, 100})
         scores = retrieval.summarize(result, ks=ks)
         return scores

@@ -114,6 +114,7 @@ class MultiReferenceRetrieval(LocalDataTask):
         result = ranking.gold_ranks(
             query_matrix, doc_matrix, pool.gold, exclude=pool.exclude,
             masks={"pivot": pool.is_pivot}, top_k=min(max(MTEB_K_VALUES), len(pool.doc_keys)),
+            device="auto",  # the GPU when there is one, else numpy
         )
         scores: dict[str, Any] = retrieval.summarize(result, ks=KS)
         if self.pool == "per-question":
