@@ -127,7 +127,9 @@ def run_command(args: argparse.Namespace) -> int:
             main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
             if main:
                 other_scores.append((model_name, res.task_name, sum(main) / len(main)))
-    print(format_summary(args.output, models))
+    summary = format_summary(args.output, models)
+    if summary:
+        print(summary)
     from mteb_xalign.leaderboard.columns import COLUMNS
 
     shown = {c.task for c in COLUMNS}
@@ -151,7 +153,9 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     wanted = set(model_names)
     header = ["model"] + [c.label for c in board.columns] + ["tier"]
     rows = [[e.name] + [format_value(c, e.values.get(c.id)) for c in board.columns] + [e.tier or "—"]
-            for e in board.entries if e.name in wanted]
+            for e in board.entries if e.name in wanted and any(v is not None for v in e.values.values())]
+    if not rows:  # only custom tasks were run: they are summarised below the table
+        return ""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
              for r in [header, *rows]]
