@@ -81,13 +81,13 @@ def custom_task(name: str, args: argparse.Namespace):
         raise UserError(f"--data {path}: no such file or folder")
     task_name = args.name or path.stem
     if name == "MultiRefCLIR":
-        from mteb_xalign.parallel_data import read_parallel_qa
         from mteb_xalign.tasks import read_card
         from mteb_xalign.tasks.multi_reference import make_multiref_task
 
-        read_parallel_qa(path, pivot=args.pivot)  # validate up front: errors name file and line
         card = read_card(path) if (path / "card.json").exists() else None
-        return make_multiref_task(task_name, path, pivot=args.pivot, pool=args.pool, card=card)()
+        task = make_multiref_task(task_name, path, pivot=args.pivot, pool=args.pool, card=card)()
+        task.load_data()  # read (and check) once, before any model loads: errors name file and line
+        return task
     if name == "SemanticAffinity":
         from mteb_xalign.tasks.semantic_affinity import semantic_affinity_task
 
