@@ -1,10 +1,10 @@
-"""The only module that touches mteb's private registries.
+"""Registration: every plugin's models and tasks, and the XAlign benchmark, made visible to mteb.
 
-mteb 2.26 builds `MODEL_REGISTRY` and `_TASKS_REGISTRY`/`TASK_LIST` at import time from
-its own modules and offers no public way to add to them. We add our plugins' entries to
-those same objects, so `mteb.get_model`, `mteb.get_task(s)`, `mteb run`, `mteb
-available-tasks` and `mteb mock-run` all see them. The supported mteb range is pinned in
-pyproject.toml; anything outside it fails loudly here rather than half-working.
+mteb 2.26 has no plugin registry, so `mteb.get_model`, `mteb.get_task(s)`, `mteb run`,
+`mteb available-tasks` and `mteb.get_benchmark` see our entries only because we add them to
+mteb's own registries; how that is done (mteb's private API) lives in `mteb_compat`, the
+only module touching it. Anything outside the supported mteb range fails loudly here
+rather than half-working.
 """
 
 from __future__ import annotations
@@ -13,22 +13,9 @@ import sys
 import traceback
 import warnings
 
-SUPPORTED_MTEB = ((2, 26), (2, 27))  # [lower, upper) on (major, minor)
+from mteb_xalign import mteb_compat
 
 _registered = False
-
-
-def _check_version() -> None:
-    from importlib.metadata import version
-
-    raw = version("mteb")
-    major_minor = tuple(int(part) for part in raw.split(".")[:2])
-    low, high = SUPPORTED_MTEB
-    if not (low <= major_minor < high):
-        raise RuntimeError(
-            f"mteb-xalign supports mteb >={low[0]}.{low[1]},<{high[0]}.{high[1]} "
-            f"(its bridge uses mteb's private registries); found mteb {raw}."
-        )
 
 
 def register_with_mteb(*, from_import_hook: bool = False) -> None:
@@ -60,10 +47,7 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
 
 
 def _own_module_initializing() -> bool:
-    return any(
-        name.startswith("mteb_xalign") and getattr(getattr(module, "__spec__", None), "_initializing", False)
-        for name, module in list(sys.modules.items())
-    )
+    return mteb_compat.module_initializing("mteb_xalign")
 
 
 def _register_on_first_lookup() -> None:
@@ -82,36 +66,26 @@ def _register_on_first_lookup() -> None:
 
 
 def _register() -> None:
-    _check_version()
-    import importlib
-
-    from mteb.models.model_implementations import MODEL_REGISTRY
-
+    mteb_compat.check_version()
     from mteb_xalign import plugins
 
-    # `import mteb.get_tasks as m` would give the function mteb re-exports under that name.
-    mteb_get_tasks = importlib.import_module("mteb.get_tasks")
     for plugin_name, meta in plugins.get_models():
         # A plugin may provide a loader for a model mteb already knows (e.g. offline
         # weights for sentence-transformers/all-MiniLM-L6-v2): the plugin wins, so the
         # name keeps working where the hub is out of reach.
-        MODEL_REGISTRY[meta.name] = meta
+        mteb_compat.add_model(meta)
         _sources[("model", meta.name)] = plugin_name
 
-    new_tasks = []
     for plugin_name, task_cls in plugins.get_tasks():
         name = task_cls.metadata.name
-        if name in mteb_get_tasks._TASKS_REGISTRY and ("task", name) not in _sources:
+        if mteb_compat.has_task(name) and ("task", name) not in _sources:
             warnings.warn(
                 f"mteb-xalign: plugin '{plugin_name}' task '{name}' clashes with an mteb task; skipped.",
                 stacklevel=2,
             )
             continue
-        mteb_get_tasks._TASKS_REGISTRY[name] = task_cls
-        new_tasks.append(task_cls)
+        mteb_compat.add_task(task_cls)
         _sources[("task", name)] = plugin_name
-    known = set(mteb_get_tasks.TASK_LIST)
-    mteb_get_tasks.TASK_LIST = tuple(mteb_get_tasks.TASK_LIST) + tuple(t for t in new_tasks if t not in known)
 
 
 #: ("model"|"task", name) -> plugin name, for `xalign models` / `xalign tasks`.
@@ -119,6 +93,7 @@ _sources: dict[tuple[str, str], str] = {}
 
 
 def source_of(kind: str, name: str) -> str | None:
+    """The plugin that registered model or task `name` (kind "model" or "task"), None if none did."""
     return _sources.get((kind, name))
 
 

@@ -55,7 +55,7 @@ def test_unsupported_mteb_version_fails_loudly(monkeypatch):
 
     monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.31.0")
     with pytest.raises(RuntimeError, match=r"supports mteb >=2\.26,<2\.27.*found mteb 2\.31\.0"):
-        mteb_bridge._check_version()
+        mteb_bridge.mteb_compat.check_version()
 
 
 def test_importing_our_task_module_before_mteb_still_registers(cli):

@@ -1,0 +1,123 @@
+"""The one module that touches mteb's private API (and CPython's import internals).
+
+mteb 2.26 has no plugin registry and no public helper for some things we need, so this
+module reaches into its internals, and nothing else in the tree does (tests/test_mteb_boundary.py
+greps for it). An mteb upgrade is a change here and nowhere else; the supported range is
+pinned in pyproject.toml and checked by `check_version` before any registry is touched.
+
+- registries: `add_model`, `add_task`, `add_benchmark` (mteb builds them at import time)
+- `make_loader`: mteb's own DataLoader over a list of texts, so models see what mteb feeds them
+- `add_main_score`: what mteb's AbsTask does after each subset (copy the task's main score)
+- `known_meta`: mteb's own ModelMeta for a model name (plugins reuse its facts)
+- `module_initializing`: CPython's flag for a module whose body is still running
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+SUPPORTED_MTEB = ((2, 26), (2, 27))  # [lower, upper) on (major, minor)
+
+
+def check_version() -> None:
+    from importlib.metadata import version
+
+    raw = version("mteb")
+    major_minor = tuple(int(part) for part in raw.split(".")[:2])
+    low, high = SUPPORTED_MTEB
+    if not (low <= major_minor < high):
+        raise RuntimeError(
+            f"mteb-xalign supports mteb >={low[0]}.{low[1]},<{high[0]}.{high[1]} "
+            f"(mteb_xalign/mteb_compat.py uses mteb's private API); found mteb {raw}."
+        )
+
+
+# -- registries ---------------------------------------------------------------------------
+def _model_registry() -> dict:
+    from mteb.models.model_implementations import MODEL_REGISTRY
+
+    return MODEL_REGISTRY
+
+
+def _tasks_module():
+    # `import mteb.get_tasks as m` would give the function mteb re-exports under that name.
+    return importlib.import_module("mteb.get_tasks")
+
+
+#: mteb's own ModelMetas that a plugin replaced in the registry (name -> mteb's meta).
+_replaced_models: dict[str, Any] = {}
+
+
+def add_model(meta: Any) -> None:
+    """Make `mteb.get_model(_meta)` find `meta`; a plugin's meta replaces mteb's own of that name."""
+    registry = _model_registry()
+    if meta.name in registry and meta.name not in _replaced_models:
+        _replaced_models[meta.name] = registry[meta.name]
+    registry[meta.name] = meta
+
+
+def known_meta(name: str) -> Any | None:
+    """mteb's own ModelMeta for `name` (not a plugin's replacement), or None if mteb has none.
+
+    Plugins reuse its facts (languages, training data, sizes, citation) instead of importing
+    mteb's model-implementation modules.
+    """
+    if name in _replaced_models:
+        return _replaced_models[name]
+    return _model_registry().get(name)
+
+
+def has_task(name: str) -> bool:
+    return name in _tasks_module()._TASKS_REGISTRY
+
+
+def add_task(task_cls: type) -> None:
+    """Make `mteb.get_task(s)`, `mteb run -t` and `mteb available-tasks` find `task_cls`."""
+    module = _tasks_module()
+    module._TASKS_REGISTRY[task_cls.metadata.name] = task_cls
+    if task_cls not in module.TASK_LIST:
+        module.TASK_LIST = (*module.TASK_LIST, task_cls)
+
+
+def add_benchmark(benchmark: Any) -> None:
+    """Make `mteb.get_benchmark(name)` and `mteb run -b name` find `benchmark`.
+
+    mteb builds its benchmark registry (cached) from the Benchmark objects defined in
+    `mteb.benchmarks.benchmarks`; we add ours there and drop the cache.
+    """
+    module = importlib.import_module("mteb.benchmarks.benchmarks")
+    lookup = importlib.import_module("mteb.benchmarks.get_benchmark")  # the module, not the function
+    setattr(module, f"_xalign_{benchmark.name}", benchmark)
+    lookup._build_registry.cache_clear()
+    lookup._build_aliases_registry.cache_clear()
+
+
+# -- evaluation helpers -------------------------------------------------------------------
+def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, batch_size: int = 32):
+    """mteb's DataLoader over `texts`, as mteb's own tasks build it (prompts, formatting, batching).
+
+    Documents go through mteb's corpus formatting, which wants an id column: ids are the
+    texts' positions.
+    """
+    from datasets import Dataset
+    from mteb._create_dataloaders import create_dataloader
+
+    dataset = Dataset.from_dict({"id": [str(i) for i in range(len(texts))], "text": list(texts)})
+    return create_dataloader(dataset, task_metadata=task_metadata, prompt_type=prompt_type, batch_size=batch_size)
+
+
+def add_main_score(task: Any, scores: dict) -> None:
+    """`scores["main_score"]` from the task's main score key, exactly as mteb's AbsTask does."""
+    task._add_main_score(scores)
+
+
+# -- CPython import internals -------------------------------------------------------------
+def module_initializing(prefix: str) -> bool:
+    """True while the body of a module named `prefix...` is still running (half imported)."""
+    return any(
+        name.startswith(prefix) and getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+    )
