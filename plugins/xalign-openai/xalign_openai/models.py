@@ -1,7 +1,7 @@
 """ModelMetas: OpenAI's embedding models, and any service listed in the models file.
 
 OpenAI's models keep the names, revisions and metadata mteb gives them
-(mteb/models/model_implementations/openai_models.py); only the loader is ours. The name
+(`mteb_compat.known_meta`); only the loader is ours. The name
 identifies the model, not the client: results stay comparable with every published
 MTEB result for these models, and `mteb run -m openai/text-embedding-3-small` gains the
 retries and the per-request cache without needing the `openai` and `tiktoken` packages.
@@ -32,11 +32,13 @@ def load_encoder(model_name: str, revision: str | None = None, **kwargs: Any):
 
 
 def openai_metas() -> list:
-    from mteb.models.model_implementations import openai_models
+    from mteb_xalign.mteb_compat import known_meta
 
     metas = []
-    for attr, service in OPENAI_MODELS.items():
-        original = openai_models.__dict__[attr]
+    for service in OPENAI_MODELS.values():
+        # mteb's names: "openai/<model>", with " (embed_dim=N)" for a shortened variant
+        suffix = f" (embed_dim={service['dimensions']})" if "dimensions" in service else ""
+        original = known_meta(f"openai/{service['model']}{suffix}")
         config = ServiceConfig(max_tokens=8191, tokenizer="cl100k_base", **service)
         metas.append(original.model_copy(update={
             "loader": load_encoder,
@@ -52,14 +54,15 @@ def configured_metas() -> list:
     An entry named like a model mteb already knows (say openai/text-embedding-3-small
     behind an Azure or proxy URL) keeps mteb's metadata for every field it does not state.
     """
-    from mteb.models.model_implementations import MODEL_REGISTRY
     from mteb.models.model_meta import ModelMeta
+
+    from mteb_xalign.mteb_compat import known_meta
 
     metas = []
     for info, service in configured_services().values():
         stated = {k: getattr(info, k) for k in info.stated if k != "name"}
         loader = {"loader": load_encoder, "loader_kwargs": service.to_kwargs()}
-        known = MODEL_REGISTRY.get(info.name)
+        known = known_meta(info.name)
         if known is not None:
             metas.append(known.model_copy(update={
                 **stated, **loader, "extra_requirements_groups": None,
