@@ -10,7 +10,8 @@ import argparse
 import importlib
 import sys
 
-from mteb_xalign.errors import DataError, UserError
+from mteb_xalign.errors import ReportedError
+from mteb_xalign.table import format_table
 
 # Modules that contribute sub-commands: each defines add_parser(subparsers).
 _COMMAND_MODULES = (
@@ -24,10 +25,15 @@ _COMMAND_MODULES = (
 def _models(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge, plugins
 
+    from mteb_xalign.model_availability import availability
+
     mteb_bridge.ensure_registered()
-    rows = [(meta.name, plugin, ",".join(_short_langs(meta.languages)), meta.embed_dim or "?")
-            for plugin, meta in plugins.get_models()]
-    _print_table(("model", "plugin", "languages", "dim"), sorted(rows))
+    rows = []
+    for plugin, meta in plugins.get_models():
+        state = availability(meta)
+        rows.append((meta.name, plugin, ",".join(_short_langs(meta.languages)), meta.embed_dim or "?",
+                     "yes" if state.runnable else "NO", state.reason))
+    _print_table(("model", "plugin", "languages", "dim", "runs here", "why"), sorted(rows))
     _report_errors(plugins)
     return 0
 
@@ -66,11 +72,7 @@ def _report_errors(plugins_module) -> None:
 
 
 def _print_table(header, rows) -> None:
-    rows = [tuple(str(c) for c in row) for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
-    print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print(format_table(header, rows))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,9 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, UserError) as exc:
-        print(f"xalign: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("xalign: interrupted (results of finished subsets are kept; rerun to resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 -- only errors written for users are caught, see _reported
+        reported = _reported(exc)
+        if reported is None:
+            raise
+        print(f"xalign: error: {reported}", file=sys.stderr)
+        return reported.exit_code
+
+
+def _reported(exc: BaseException) -> ReportedError | None:
+    """The error written for users that caused `exc` (mteb or a library may have wrapped it), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ReportedError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 if __name__ == "__main__":

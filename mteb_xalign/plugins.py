@@ -103,8 +103,48 @@ _collected: dict[str, list[tuple[str, Any]]] = {}
 
 
 def get_models() -> list[tuple[str, Any]]:
-    """(plugin name, mteb ModelMeta) for every registered model."""
-    return _collect("register_models")
+    """(plugin name, mteb ModelMeta) for every registered model, one entry per model name.
+
+    A name registered by two plugins is ambiguous: the one whose plugin name sorts first is
+    kept (never the directory order of installed packages), a warning names both, and
+    `model_conflicts` records it so `xalign run` refuses the name instead of guessing.
+    """
+    by_name: dict[str, list[tuple[str, Any]]] = {}
+    for plugin, meta in _collect("register_models"):
+        by_name.setdefault(meta.name, []).append((plugin, meta))
+    kept = []
+    for name, entries in by_name.items():
+        entries.sort(key=lambda entry: entry[0])
+        plugins_of_name = list(dict.fromkeys(plugin for plugin, _ in entries))
+        if len(entries) > 1:
+            model_conflicts[name] = plugins_of_name
+            _warn_once(f"mteb-xalign: model {name!r} is registered by {len(entries)} plugins "
+                       f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "
+                       f"{plugins_of_name[0]!r}, and `xalign run` refuses the name. Load only one of "
+                       "them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
+        kept.append(entries[0])
+    return kept
+
+
+#: model name -> the plugins that all registered it (see get_models).
+model_conflicts: dict[str, list[str]] = {}
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text in _warned:
+        return
+    _warned.add(text)
+    warnings.warn(text, stacklevel=3)
+    print(text, file=sys.stderr)
+
+
+def plugin_of_model(name: str) -> str | None:
+    """The plugin that provides model `name` (None for a model only mteb itself knows)."""
+    for plugin, meta in get_models():
+        if meta.name == name:
+            return plugin
+    return None
 
 
 def get_tasks() -> list[tuple[str, Any]]:

@@ -1,9 +1,18 @@
-"""`xalign run`: evaluate models on the alignment tasks through mteb, and print a table."""
+"""`xalign run`: evaluate models on the alignment tasks through mteb, and print a table.
+
+The unit of work is `evaluate_pair(model, tasks, output, options)`: one model on a list of
+tasks, results written under `output` (the Ray executor calls it per pair). Everything
+that can be checked without a model is checked before one is loaded: task names (they
+become file names), the output folder, the data (errors name file and line), the model's
+availability.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign.errors import UserError
@@ -15,23 +24,35 @@ BUNDLED_MODELS = (
     "sentence-transformers/all-MiniLM-L6-v2",
 )
 BUNDLED_TASKS = ("MultiRefCLIR", "LAReQA", "SemanticAffinity")
+#: The mteb Benchmark whose tasks `--all` runs (registered by the default task plugin).
+BENCHMARK = "XAlign"
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate models on tasks (results as MTEB result JSON)")
-    p.add_argument("-t", "--task", action="append", default=[], help="task name (repeatable)")
-    p.add_argument("-m", "--model", action="append", default=[], help="model name (repeatable)")
-    p.add_argument("--all", action="store_true", help="every bundled task with every bundled model")
+    # mteb's forms (-t A B, -b, -l, --output-folder) and ours (-t A -t B, --output) both work.
+    p.add_argument("-t", "--tasks", "--task", dest="task", action="extend", nargs="+", default=[],
+                   metavar="TASK", help="task name(s): -t A B or -t A -t B")
+    p.add_argument("-b", "--benchmarks", dest="benchmarks", action="extend", nargs="+", default=[],
+                   metavar="BENCHMARK", help=f"every task of an mteb benchmark, e.g. {BENCHMARK}")
+    p.add_argument("-m", "--models", "--model", dest="model", action="extend", nargs="+", default=[],
+                   metavar="MODEL", help="model name(s): -m A B or -m A -m B")
+    p.add_argument("-l", "--languages", action="extend", nargs="+", default=[], metavar="LANG",
+                   help="keep only subsets involving these languages (en or eng, as mteb's -l)")
+    p.add_argument("--all", action="store_true",
+                   help=f"the {BENCHMARK} benchmark's tasks (with the bundled models unless -m is given)")
     p.add_argument("--data", type=Path, help="custom data: a folder (MultiRefCLIR) or word-list file (SemanticAffinity)")
     p.add_argument("--name", help="task name for the results of --data (default: the folder or file name)")
     p.add_argument("--pivot", default="en", help="pivot language of MultiRefCLIR (default en)")
     p.add_argument("--pool", choices=("paragraph", "per-question"), default="paragraph",
                    help="MultiRefCLIR pool: one document per paragraph (default) or per question (paper protocol)")
     p.add_argument("--subsets", help="comma-separated subsets to run (default: all)")
-    p.add_argument("--output", type=Path, default=Path("results"), help="results folder (default ./results)")
+    p.add_argument("--output", "--output-folder", dest="output", type=Path, default=Path("results"),
+                   help="results folder (default ./results)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: best available)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--overwrite", action="store_true", help="recompute results that already exist")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the table and errors")
     p.set_defaults(func=run_command)
 
 
@@ -95,35 +116,173 @@ def custom_task(name: str, args: argparse.Namespace):
     raise UserError(f"--data works with -t MultiRefCLIR or -t SemanticAffinity, not {name!r}")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How to evaluate, whatever the (model, task) pair."""
+
+    device: str | None = None
+    batch_size: int | None = None
+    overwrite: bool = False
+    quiet: bool = False
+
+
+#: What a task name may be: it becomes a file name (<output>/results/<model>/<revision>/<name>.json).
+_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def check_task_name(name: str, what: str = "task name") -> str:
+    if not _TASK_NAME.match(name) or ".." in name:
+        raise UserError(f"{what} {name!r}: it becomes a file name, so use letters, digits and . _ + - "
+                        "(at most 100, not starting with '.' and without '..'), e.g. MyCLIR")
+    return name
+
+
+def check_output(output: Path) -> Path:
+    """The results folder: refused if it, or a folder above it, is a file."""
+    for path in (output, *output.parents):
+        if path.exists() and not path.is_dir():
+            where = "is a file" if path == output else f"cannot be created: {path} is a file"
+            raise UserError(f"--output {output}: {where}; give a folder")
+    return output
+
+
+def _select_task_names(args: argparse.Namespace) -> None:
+    """-b BENCHMARK and --all become task names (args.task), as mteb's -b does."""
+    benchmarks = list(args.benchmarks) + ([BENCHMARK] if args.all and not args.task and not args.benchmarks else [])
+    if not benchmarks:
+        return
+    import mteb
+
+    for name in benchmarks:
+        try:
+            benchmark = mteb.get_benchmark(name)
+        except (KeyError, ValueError) as exc:
+            if name == BENCHMARK and args.all:  # the benchmark is not registered: the bundled tasks
+                args.task.extend(BUNDLED_TASKS)
+                continue
+            raise UserError(f"unknown benchmark {name!r} ({str(exc).strip(chr(39))[:200]})") from None
+        args.task.extend(t.metadata.name for t in benchmark.tasks if t.metadata.name not in args.task)
+
+
+def _filter_languages(tasks: list, languages: list[str]) -> None:
+    """mteb's -l: keep the subsets that involve one of `languages` (ISO 639-1 or 639-3, or mteb's eng-Latn)."""
+    from mteb_xalign.languages import to_mteb
+
+    codes = []
+    for lang in languages:
+        try:
+            codes.append(to_mteb(lang).split("-")[0] if len(lang) == 2 else lang)
+        except KeyError as exc:
+            raise UserError(f"-l {lang}: {str(exc).strip(chr(39))}") from None
+    for task in tasks:
+        task.filter_languages(codes)
+        if not task.hf_subsets:
+            raise UserError(f"{task.metadata.name} has no subset in the languages {', '.join(languages)}")
+
+
+def model_meta(model_name: str):
+    """The model's ModelMeta, refused in one line if unknown, ambiguous or unable to run here."""
+    import mteb
+
+    from mteb_xalign import plugins
+    from mteb_xalign.model_availability import availability
+
+    try:
+        meta = mteb.get_model_meta(model_name)
+    except KeyError as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    if model_name in plugins.model_conflicts:
+        names = ", ".join(repr(p) for p in plugins.model_conflicts[model_name])
+        raise UserError(f"model {model_name!r} is registered by several plugins ({names}): load only one with "
+                        "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
+    if plugins.plugin_of_model(model_name) is not None:
+        state = availability(meta)
+        if not state.runnable:
+            raise UserError(f"model {model_name!r} cannot run here: {state.reason}")
+    return meta
+
+
+_loaded_model: dict[tuple[str, str], object] = {}
+
+
+def load_model(meta, device: str | None):
+    """The loaded model, kept for the next call with the same model (one model in memory at a time)."""
+    from mteb_xalign.device import resolve_device
+    from mteb_xalign.weights import WeightsNotFound
+
+    resolved = resolve_device(device)
+    key = (meta.name, str(resolved))
+    if key not in _loaded_model:
+        _loaded_model.clear()
+        try:
+            _loaded_model[key] = meta.load_model(device=resolved)
+        except WeightsNotFound as exc:
+            raise UserError(f"model {meta.name!r}: {str(exc).splitlines()[0]} (details: xalign models)") from None
+        except ImportError as exc:
+            raise UserError(f"model {meta.name!r} needs a package that is not installed: {exc}") from None
+    return _loaded_model[key]
+
+
+def evaluate_pair(model_name: str, tasks: list, output: Path, options: RunOptions) -> list:
+    """Evaluate one model on `tasks`, results under `output`; returns mteb TaskResults.
+
+    A stored result is reused only if its dataset revision is the data's own: otherwise it
+    is recomputed (said on stderr), since mteb's only-missing mode would keep the old scores.
+    The model is loaded only if some task has something to compute.
+    """
+    import mteb
+
+    from mteb_xalign.result_store import ResultStore, missing_subsets, stale_result, warn
+
+    meta = model_meta(model_name)
+    result_store = ResultStore(output)
+    encode_kwargs = {"batch_size": options.batch_size} if options.batch_size else {}
+    plans = []
+    for task in tasks:
+        overwrite = options.overwrite
+        why = stale_result(result_store, task, meta)
+        if why is not None:
+            warn(why)
+            overwrite = True
+        path = result_store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
+        complete = path.exists() and not overwrite and not any(missing_subsets(path, task).values())
+        plans.append((task, overwrite, complete))
+    model = meta if all(complete for *_, complete in plans) else load_model(meta, options.device)
+    results = []
+    for task, overwrite, _ in plans:
+        outcome = mteb.evaluate(
+            model, [task], cache=result_store, encode_kwargs=encode_kwargs,
+            overwrite_strategy="always" if overwrite else "only-missing",
+            show_progress_bar=False,
+        )
+        results.extend(outcome.task_results)
+    return results
+
+
 def run_command(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
 
     mteb_bridge.ensure_registered()
-    import mteb
-    from mteb.cache import ResultCache
-
+    if args.name is not None:
+        check_task_name(args.name, "--name")
+    check_output(args.output)
+    _select_task_names(args)
     tasks = build_tasks(args)
+    for task in tasks:
+        check_task_name(task.metadata.name)
+    if args.languages:
+        _filter_languages(tasks, args.languages)
     models = list(args.model) or (list(BUNDLED_MODELS) if args.all else [])
     if not models:
         raise UserError("name a model with -m (see `xalign models`) or pass --all")
-    encode_kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
-    cache = ResultCache(args.output)
+    for model_name in models:  # all refusals before the first model loads
+        model_meta(model_name)
+    options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
     other_scores = []  # tasks the leaderboard has no column for (e.g. --data runs): main score means
     for model_name in models:
-        try:
-            meta = mteb.get_model_meta(model_name)
-        except KeyError as exc:
-            raise UserError(str(exc).strip("'\"")) from None
-        print(f"== {model_name}", file=sys.stderr, flush=True)
-        from mteb_xalign.device import resolve_device
-
-        model = meta.load_model(device=resolve_device(args.device))
-        results = mteb.evaluate(
-            model, tasks, cache=cache, encode_kwargs=encode_kwargs,
-            overwrite_strategy="always" if args.overwrite else "only-missing",
-            show_progress_bar=False,
-        )
-        for res in results.task_results:
+        if not options.quiet:
+            print(f"== {model_name}", file=sys.stderr, flush=True)
+        for res in evaluate_pair(model_name, tasks, args.output, options):
             main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
             if main:
                 other_scores.append((model_name, res.task_name, sum(main) / len(main)))
@@ -136,7 +295,8 @@ def run_command(args: argparse.Namespace) -> int:
     for model_name, task_name, value in other_scores:
         if task_name not in shown:
             print(f"{model_name}  {task_name}: mean main score over subsets = {value:.4g}")
-    print(f"\nresults written under {args.output / 'results'}", file=sys.stderr)
+    if not options.quiet:
+        print(f"\nresults written under {args.output / 'results'}", file=sys.stderr)
     return 0
 
 
@@ -148,6 +308,7 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     """
     from mteb_xalign.leaderboard.aggregate import load
     from mteb_xalign.leaderboard.text import format_value
+    from mteb_xalign.table import format_table
 
     board = load(output)
     wanted = set(model_names)
@@ -156,7 +317,4 @@ def format_summary(output: Path, model_names: list[str]) -> str:
             for e in board.entries if e.name in wanted and any(v is not None for v in e.values.values())]
     if not rows:  # only custom tasks were run: they are summarised below the table
         return ""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-             for r in [header, *rows]]
-    return "\n".join(lines)
+    return format_table(header, rows, align_right=True)

@@ -83,7 +83,8 @@ def test_missing_pivot_and_missing_pivot_paragraph(tmp_path):
         read_parallel_qa(tmp_path, pivot="fr")
     write(tmp_path, "de", [{"id": "c1", "text": "a"}, {"id": "c7", "text": "b"}],
           [{"id": "q1", "context_id": "c7", "text": "?"}])
-    with pytest.raises(DataError, match="missing from the pivot en.contexts.jsonl, e.g. 'c7'"):
+    with pytest.raises(DataError, match=r"de\.questions\.jsonl:1: question 'q1' refers to paragraph 'c7', "
+                                        r"which the pivot en\.contexts\.jsonl lacks"):
         read_parallel_qa(tmp_path)
 
 

@@ -34,6 +34,7 @@ from http import HTTPStatus
 
 import numpy as np
 
+from mteb_xalign.errors import ServiceError
 from xalign_openai.config import ServiceConfig
 
 logger = logging.getLogger("xalign_openai")
@@ -42,7 +43,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 USER_AGENT = "xalign-openai/0.1 (mteb-xalign)"
 
 
-class EmbeddingAPIError(RuntimeError):
+class EmbeddingAPIError(ServiceError):
     """A request that could not produce embeddings. Carries the last HTTP status, if any."""
 
     def __init__(self, message: str, *, status: int | None = None, attempts: int = 0):
