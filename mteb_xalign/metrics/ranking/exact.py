@@ -1,0 +1,92 @@
+"""The score of a (query, document) pair, defined so that no BLAS, block layout or shard can change it.
+
+    score(q, d) = float32(fsum_i q_i * d_i)
+
+the exact dot product of the two float32 vectors, rounded to float64 (math.fsum is exact) and then
+to float32. It is a function of the two vectors alone, so identical vectors always tie, and every
+machine, kernel, thread count, device and shard layout agrees on every comparison.
+
+Computing it with fsum for every pair would be slow, so the ranking uses float32 BLAS scores and
+their proven error bound (`sgemm_error`): a BLAS score further than the bound from a threshold
+decides the comparison; the few within it are settled by `exact_scores`, which certifies a float64
+dot product the same way and falls back to fsum only when even that cannot decide.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_U32 = 2.0**-24  # float32 unit roundoff
+_U64 = 2.0**-53
+_SAFETY = 1.0 + 2.0**-20  # covers the rounding of the bound's own float64 arithmetic
+_PAIRS_PER_PIECE = 4096  # float64 gathers for exact_scores: memory bounded by this many rows
+
+
+def gamma(n: int, unit: float) -> float:
+    """Higham's gamma_n = n u / (1 - n u): a dot product of length n, summed in ANY order (any
+    blocking, SIMD lanes, FMA, split-K), is within gamma_n * sum|x_i y_i| of the exact value."""
+    return n * unit / (1.0 - n * unit)
+
+
+def sgemm_error(query_norms: np.ndarray, doc_norm_max: float, dim: int, input_rounding: float = 0.0) -> np.ndarray:
+    """Per query: a bound on |BLAS float32 score - exact dot product| for any document of norm
+    <= doc_norm_max (Cauchy-Schwarz: sum|q_i d_i| <= |q| |d|). input_rounding is the relative
+    rounding of the inputs by the matmul unit (TF32 or bf16 on a GPU), 0 for true float32."""
+    g = gamma(dim, _U32)
+    rel = g + (1.0 + g) * (2.0 * input_rounding + input_rounding**2)
+    # Absolute terms: float32 underflow (gradual or flushed to zero) in products and sums.
+    tiny = dim * 2.0**-125 * (np.asarray(query_norms, np.float64) + doc_norm_max) + dim * 2.0**-148
+    return (rel * np.asarray(query_norms, np.float64) * doc_norm_max + tiny) * _SAFETY
+
+
+def round_up32(x: np.ndarray) -> np.ndarray:
+    """The smallest float32 >= x (float64 in)."""
+    y = np.asarray(x, np.float64).astype(np.float32)
+    return np.where(y < x, np.nextafter(y, np.float32(np.inf)), y)
+
+
+def round_down32(x: np.ndarray) -> np.ndarray:
+    """The largest float32 <= x (float64 in)."""
+    y = np.asarray(x, np.float64).astype(np.float32)
+    return np.where(y > x, np.nextafter(y, np.float32(-np.inf)), y)
+
+
+def band(thresholds: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) float32 limits around score thresholds t for BLAS scores s with |s - exact| <= error:
+
+    s > hi   => exact > t          => score >= t (counted: rounding is monotone)
+    s < lo   => exact < prev32(t)  => score <= prev32(t) < t (not counted)
+    otherwise the pair is in the band and exact_scores decides. +inf thresholds stay +inf."""
+    t = np.asarray(thresholds, np.float32)
+    err = np.asarray(error, np.float64)
+    hi = round_up32(t.astype(np.float64) + err)
+    lo = round_down32(np.nextafter(t, np.float32(-np.inf)).astype(np.float64) - err)
+    never = np.isposinf(t)
+    return np.where(never, np.float32(np.inf), lo), np.where(never, np.float32(np.inf), hi)
+
+
+def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, doc_rows: np.ndarray) -> np.ndarray:
+    """score(queries[query_rows[i]], docs[doc_rows[i]]) for every i, as float32 (see module docstring)."""
+    query_rows = np.asarray(query_rows, np.int64)
+    doc_rows = np.asarray(doc_rows, np.int64)
+    out = np.empty(len(query_rows), np.float32)
+    g = gamma(queries.shape[1], _U64)
+    for a in range(0, len(query_rows), _PAIRS_PER_PIECE):
+        b = a + _PAIRS_PER_PIECE
+        products = queries[query_rows[a:b]].astype(np.float64) * docs[doc_rows[a:b]]  # exact in float64
+        approx = products.sum(axis=1)  # any summation order: the bound below holds for all
+        err = g * np.abs(products).sum(axis=1) * _SAFETY
+        low = np.nextafter(approx - err, -np.inf).astype(np.float32)
+        high = np.nextafter(approx + err, np.inf).astype(np.float32)
+        out[a:b] = low  # exact lies in [approx - err, approx + err]; both ends round alike => so does it
+        for i in np.flatnonzero(low != high):
+            out[a + i] = np.float32(math.fsum(products[i].tolist()))
+    return out
+
+
+def fsum_score(query: np.ndarray, doc: np.ndarray) -> np.float32:
+    """The definition, one pair at a time: what tests use as their oracle."""
+    return np.float32(math.fsum((np.asarray(query, np.float32).astype(np.float64) *
+                                 np.asarray(doc, np.float32).astype(np.float64)).tolist()))
