@@ -19,12 +19,21 @@ import pytest
 
 LANGS = ("de", "zh")  # target languages of the stand-in MultiRefCLIR / LAReQA
 N_QUERIES = 5
+ISO = {"en": "eng-Latn", "de": "deu-Latn", "zh": "cmn-Hans"}
 
 
 # -- stand-in tasks ---------------------------------------------------------------------
+# They declare what the real tasks declare (task_rules.py): score rules, consistency rules and
+# leaderboard columns, so the leaderboard is tested on what it reads, not on our task code.
+
+def _unit():
+    from mteb_xalign.task_rules import ScoreRule
+
+    return ScoreRule(0.0, 1.0)
+
 
 def make_task(name: str, subsets: dict[str, list[str]], main_score: str, sizes: dict | None = None,
-              revision: str = "data-rev-1"):
+              revision: str = "data-rev-1", **declared):
     from mteb.abstasks.abstask import AbsTask
     from mteb.abstasks.task_metadata import TaskMetadata
 
@@ -35,36 +44,82 @@ def make_task(name: str, subsets: dict[str, list[str]], main_score: str, sizes: 
         domains=None, task_subtypes=None, license="not specified", annotations_creators=None, dialect=[],
         sample_creation=None, bibtex_citation="",
     )
-    body = {
-        "metadata": metadata,
-        "load_data": lambda self, **kw: None,
-        "_evaluate_subset": lambda self, *a, **kw: None,
-        "_calculate_descriptive_statistics_from_split": lambda self, *a, **kw: None,
-    }
+    body = {"metadata": metadata, "load_data": lambda self, **kw: None,
+            "_evaluate_subset": lambda self, *a, **kw: None,
+            "_calculate_descriptive_statistics_from_split": lambda self, *a, **kw: None, **declared}
     if sizes is not None:
         body["expected_result_sizes"] = lambda self: sizes
     return type(name, (AbsTask,), body)
 
 
 def multiref_subsets() -> list[str]:
-    names = []
-    for scenario in ("multi", "multi1"):
-        for x in LANGS:
-            names += [f"{scenario}_en+{x}_q-en", f"{scenario}_en+{x}_q-{x}"]
-    names += [f"monosame_{lang}_q-{lang}" for lang in ("en", *LANGS)]
-    for x in LANGS:
-        names += [f"monocross_en_q-{x}", f"monocross_{x}_q-en"]
-    return names
+    return [f"multi_en+{x}_q-{q}" for x in LANGS for q in ("en", x)]
 
 
-TASKS = {
-    "MultiRefCLIR": make_task("MultiRefCLIR", {s: ["eng-Latn"] for s in multiref_subsets()}, "max_at_r_norm",
-                              sizes={s: {"n_queries": N_QUERIES} for s in multiref_subsets()}),
-    "LAReQA": make_task("LAReQA", {f"q-{lang}": ["eng-Latn"] for lang in ("en", *LANGS)}, "map",
-                        sizes={f"q-{lang}": {"n_queries": N_QUERIES} for lang in ("en", *LANGS)}),
-    "SemanticAffinity": make_task("SemanticAffinity", {s: ["eng-Latn"] for s in ("en-de", "en-zh", "all")},
-                                  "semantic_affinity"),
-}
+def _maxr_consistency(self, subset, scores):
+    """Max@R_norm of the mean Max@R follows from Max@R and the pool size (|R| = 2)."""
+    d, maxr, norm = scores.get("mean_pool_size"), scores.get("max_at_r"), scores.get("max_at_r_norm_of_mean")
+    expected = (math.log2(d) - math.log2(maxr)) / (math.log2(d) - 1)
+    problems = []
+    if abs(norm - expected) > 1e-4:
+        problems.append(f"key 'max_at_r_norm_of_mean': value {norm}, expected {expected:.6f} from max_at_r={maxr} "
+                        f"and mean_pool_size={d}")
+    if scores["complete_at_1"] > scores["complete_at_10"]:
+        problems.append("key 'complete_at_1' is above complete_at_10 (complete@k cannot fall as k grows)")
+    return problems
+
+
+def _sa_consistency(self, subset, scores):
+    sa, sr = scores.get("semantic_affinity"), scores.get("semantic_ratio")
+    if isinstance(sa, float) and isinstance(sr, float) and abs(sa - 1 / (1 + sr)) > 1e-4:
+        return [f"key 'semantic_affinity': value {sa}, expected {1 / (1 + sr):.6f} = 1/(1+semantic_ratio)"]
+    return []
+
+
+def multiref_columns():
+    from mteb_xalign.task_rules import Column, subset_regex
+
+    q_x, q_en = subset_regex(r"multi_en\+(\w+)_q-(?!en$)\w+"), subset_regex(r"multi_en\+\w+_q-en")
+    return (
+        Column("maxr", "MultiRefCLIR", "max_at_r_norm", subset_regex(r"multi_.*"), "Max@R_norm",
+               "Mean Max@R_norm over all subsets, both query languages", scale=100.0),
+        Column("pref_x", "MultiRefCLIR", "language_preference", q_x, "English pref. (q-X) %",
+               "English preference with questions in X", scale=100.0, higher_is_better=False),
+        Column("pref_x_chance", "MultiRefCLIR", "language_preference_chance", q_x, "chance %",
+               "its chance level", scale=100.0, higher_is_better=None),
+        Column("pref_en", "MultiRefCLIR", "language_preference", q_en, "X pref. (q-en) %",
+               "the mirror, with English questions", scale=100.0, higher_is_better=False),
+        Column("pref_en_chance", "MultiRefCLIR", "language_preference_chance", q_en, "chance %",
+               "its chance level", scale=100.0, higher_is_better=None),
+    )
+
+
+def _tasks():
+    from mteb_xalign.task_rules import Column, ScoreRule, subset_regex
+
+    unit = _unit()
+    multiref = {s: [ISO["en"], ISO[s.split("+")[1].split("_")[0]]] for s in multiref_subsets()}
+    lareqa = {f"q-{lang}": [ISO[lang]] for lang in ("en", *LANGS)}
+    return {
+        "MultiRefCLIR": make_task(
+            "MultiRefCLIR", multiref, "max_at_r_norm", sizes={s: {"n_queries": N_QUERIES} for s in multiref},
+            score_rules={r"max_at_r_norm(_of_mean)?": unit, r"language_preference(_chance)?": unit},
+            consistency_problems=_maxr_consistency, leaderboard_columns=multiref_columns()),
+        "LAReQA": make_task(
+            "LAReQA", lareqa, "map", sizes={s: {"n_queries": N_QUERIES} for s in lareqa},
+            leaderboard_columns=(Column("lareqa_map", "LAReQA", "map", subset_regex(r"q-.+"), "LAReQA mAP",
+                                        "mean average precision x100", scale=100.0),)),
+        "SemanticAffinity": make_task(
+            "SemanticAffinity", {p: [ISO["en"], ISO[p[3:]]] for p in ("en-de", "en-zh")}, "semantic_affinity",
+            score_rules={"semantic_affinity": ScoreRule(0.0, 1.0, nan_allowed=lambda s, e: e.get("status") == "no_data",
+                                                        why_nan='allowed only with status "no_data"')},
+            consistency_problems=_sa_consistency,
+            leaderboard_columns=(Column("sa", "SemanticAffinity", "semantic_affinity", subset_regex(r"en-.+"), "SA",
+                                        "Semantic Affinity 0-1", decimals=3),)),
+    }
+
+
+TASKS = _tasks()
 
 
 def get_task(name: str):
@@ -73,33 +128,36 @@ def get_task(name: str):
     return TASKS[name]()
 
 
-# -- result files, written by mteb --------------------------------------------------------
+# -- result files, written by mteb (new format: scores on 0-1) --------------------------------
+
+def _norm_of_mean(maxr: float, pool: float) -> float:
+    return (math.log2(pool) - math.log2(maxr)) / (math.log2(pool) - 1)
+
 
 def multiref_scores(level: float) -> dict[str, dict]:
-    """Scores that differ per subset in a known way: max_at_r_norm = level + 10*index of language."""
+    """max_at_r_norm = level + 0.1 * index of the target language; preference 0.2 on q-X, 0.4 on q-en."""
     scores = {}
     for name in multiref_subsets():
-        target = name.split("_q-")[1]
-        value = level + (10.0 * LANGS.index(target) if target in LANGS else 0.0)
-        english_pref = 0.5 + level / 1000 if name.startswith("multi_") and target != "en" else None
-        scores[name] = {"max_at_r_norm": value, "max_at_r": 3.0, "max_at_r_norm_of_mean": value,
-                        "complete_at_1": 0.3, "complete_at_10": 0.9, "ndcg_at_1": 0.5, "mrr": 0.6, "map": 0.55,
-                        "english_preference": english_pref, "n_queries": N_QUERIES, "mean_pool_size": 480.0,
-                        "ndcg_at_10": 0.6, "recall_at_10": 0.8, "nauc_ndcg_at_1_max": float("nan")}
+        target, query = name.split("+")[1].split("_q-")
+        value = level + 0.1 * LANGS.index(target)
+        scores[name] = {"max_at_r_norm": value, "max_at_r": 3.0, "max_at_r_norm_of_mean": _norm_of_mean(3.0, 480.0),
+                        "complete_at_1": 0.3, "complete_at_10": 0.9, "ndcg_at_1_pessimistic": 0.5, "mrr": 0.6,
+                        "map": 0.55, "language_preference": 0.2 if query != "en" else 0.4,
+                        "language_preference_chance": 0.99, "n_queries": N_QUERIES, "mean_pool_size": 480.0}
     return scores
 
 
 def lareqa_scores(level: float) -> dict[str, dict]:
-    return {f"q-{lang}": {"map": level + 0.01 * i, "max_at_r": 40.0, "max_at_r_norm": 60.0, "complete_at_3": 0.2,
-                          "n_queries": N_QUERIES} for i, lang in enumerate(("en", *LANGS))}
+    return {f"q-{lang}": {"map": level + 0.01 * i, "max_at_r": 40.0, "complete_at_3": 0.2, "n_queries": N_QUERIES}
+            for i, lang in enumerate(("en", *LANGS))}
 
 
 def sa_scores(level: float) -> dict[str, dict]:
-    scores = {pair: {"semantic_affinity": level + delta, "semantic_ratio": 1.3, "sa_sem": 0.4,
-                     "horizontal_spread": 0.2, "vertical_spread": 0.3, "n_concepts": 207, "status": "ok"}
-              for pair, delta in (("en-de", 0.02), ("en-zh", -0.02))}
-    scores["all"] = {"semantic_affinity": level, "n_concepts": 207, "status": "ok",
-                     "matrix": {"languages": ["en", "de", "zh"], "values": [[1, 0.6, 0.5], [0.6, 1, 0.5], [0.5, 0.5, 1]]}}
+    scores = {}
+    for pair, delta in (("en-de", 0.02), ("en-zh", -0.02)):
+        sa = level + delta
+        scores[pair] = {"semantic_affinity": sa, "semantic_ratio": 1 / sa - 1, "sa_sem": 0.04,
+                        "horizontal_spread": 0.2, "vertical_spread": 0.3, "n_concepts": 207, "status": "ok"}
     return scores
 
 
@@ -122,7 +180,7 @@ def write_results(out: Path, name: str, revision: str = "r1", levels: dict | Non
     from mteb.cache import ResultCache
     from mteb.results.task_result import TaskResult
 
-    levels = levels if levels is not None else {"MultiRefCLIR": 50.0, "LAReQA": 0.4, "SemanticAffinity": 0.62}
+    levels = levels if levels is not None else {"MultiRefCLIR": 0.5, "LAReQA": 0.4, "SemanticAffinity": 0.62}
     cache = ResultCache(out)
     meta = model_meta(name, revision, **meta_extra)
     for task_name, level in levels.items():
@@ -132,7 +190,19 @@ def write_results(out: Path, name: str, revision: str = "r1", levels: dict | Non
             entry["main_score"] = entry[task.metadata.main_score]
         result = TaskResult.from_task_results(task, {"test": scores}, evaluation_time=1.0)
         cache.save_to_cache(result, meta)
-    return out / "results" / meta.model_name_as_path() / revision
+    folder = out / "results" / meta.model_name_as_path() / revision
+    if levels:
+        add_provenance(folder / "run_settings.jsonl")
+    return folder
+
+
+def add_provenance(path: Path, xalign: str = "9.9.0", plugin=("xalign-test-plugin", "1.2.3")) -> None:
+    """What `xalign run` adds to mteb's run_settings rows (result_store.py)."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        row["version"]["mteb-xalign"] = xalign
+        row["model_plugin"] = {"plugin": "test", "distribution": plugin[0], "version": plugin[1]}
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
 def edit_json(path: Path, change) -> None:
@@ -208,14 +278,6 @@ def test_new_task_for_a_stored_model_is_added(tmp_path, lb):
         "LAReQA.json", "SemanticAffinity.json", "model_meta.json"}
 
 
-def test_null_english_preference_allowed_outside_multi_target_subsets(tmp_path, lb):
-    # multiref_scores writes null on every subset but multi_en+X_q-X (as the task does).
-    folder = write_results(tmp_path / "run", "org/model-a", levels={"MultiRefCLIR": 40.0})
-    data = json.loads((folder / "MultiRefCLIR.json").read_text())
-    assert subset_of(data, "multi_en+de_q-en")["english_preference"] is None
-    submit(tmp_path / "run", lb)
-
-
 # -- refusing -------------------------------------------------------------------------
 
 def _set(subset, key, value):
@@ -230,31 +292,42 @@ def _extra_subset(data):
     data["scores"]["test"].append({**subset_of(data, "q-de"), "hf_subset": "q-xx"})
 
 
+def _faked_headline(data):
+    """The attack of issue 11: main score and Max@R_norm set to 1 everywhere, the rest unchanged."""
+    for entry in data["scores"]["test"]:
+        entry["max_at_r_norm"] = entry["main_score"] = 1.0
+        entry["max_at_r_norm_of_mean"] = 1.0
+
+
 BAD_RESULTS = [
     # (task file, change, words the message must contain)
     ("MultiRefCLIR", _set("multi_en+zh_q-zh", "max_at_r_norm", float("nan")),
-     ["subset 'multi_en+zh_q-zh'", "key 'max_at_r_norm'", "value NaN", "[0, 100]"]),
-    ("MultiRefCLIR", _set("multi_en+de_q-de", "max_at_r_norm", 120.0),
-     ["subset 'multi_en+de_q-de'", "key 'max_at_r_norm'", "value 120.0", "[0, 100]"]),
-    ("MultiRefCLIR", _set("multi_en+de_q-de", "english_preference", None),
-     ["subset 'multi_en+de_q-de'", "key 'english_preference'", "value null", "[0, 1]",
-      "outside the multi_<pivot>+X_q-X subsets"]),
-    ("MultiRefCLIR", _set("monosame_de_q-de", "complete_at_10", 1.5),
-     ["subset 'monosame_de_q-de'", "key 'complete_at_10'", "value 1.5", "[0, 1]"]),
-    ("MultiRefCLIR", _set("monocross_en_q-zh", "n_queries", 4),
-     ["subset 'monocross_en_q-zh'", "key 'n_queries'", "value 4", "expected 5"]),
-    ("MultiRefCLIR", _set("monocross_en_q-zh", "n_queries", 5.5),
+     ["subset 'multi_en+zh_q-zh'", "key 'max_at_r_norm'", "value NaN", "[0, 1]"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "max_at_r_norm", 1.2),
+     ["subset 'multi_en+de_q-de'", "key 'max_at_r_norm'", "value 1.2", "[0, 1]"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "language_preference", None),
+     ["subset 'multi_en+de_q-de'", "key 'language_preference'", "value null", "[0, 1]"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-en", "complete_at_10", 1.5),
+     ["subset 'multi_en+de_q-en'", "key 'complete_at_10'", "value 1.5", "[0, 1]"]),
+    ("MultiRefCLIR", _set("multi_en+zh_q-en", "n_queries", 4),
+     ["subset 'multi_en+zh_q-en'", "key 'n_queries'", "value 4", "expected 5"]),
+    ("MultiRefCLIR", _set("multi_en+zh_q-en", "n_queries", 5.5),
      ["key 'n_queries'", "value 5.5", "an integer"]),
-    ("MultiRefCLIR", _drop_subset("multi1_en+zh_q-en"),
-     ["lacks 1 of the task's 15 subsets: multi1_en+zh_q-en"]),
+    ("MultiRefCLIR", _drop_subset("multi_en+zh_q-en"),
+     ["lacks 1 of the task's 4 subsets: multi_en+zh_q-en"]),
     ("MultiRefCLIR", _set("multi_en+de_q-de", "max_at_r_norm", "high"),
      ["key 'max_at_r_norm'", "value 'high'", "a number"]),
-    ("MultiRefCLIR", lambda d: subset_of(d, "multi_en+de_q-de").pop("english_preference"),
-     ["subset 'multi_en+de_q-de'", "key 'english_preference'", "missing"]),
+    ("MultiRefCLIR", lambda d: subset_of(d, "multi_en+de_q-de").pop("language_preference_chance"),
+     ["subset 'multi_en+de_q-de'", "key 'language_preference_chance'", "missing"]),
     ("MultiRefCLIR", _set("multi_en+de_q-de", "main_score", 1.0),
      ["subset 'multi_en+de_q-de'", "key 'main_score'", "differs from max_at_r_norm"]),
     ("MultiRefCLIR", lambda d: d.__setitem__("dataset_revision", "old-data"),
      ["key 'dataset_revision'", "'old-data'", "expected 'data-rev-1'"]),
+    ("MultiRefCLIR", _set("multi_en+de_q-de", "complete_at_1", 0.95),
+     ["subset 'multi_en+de_q-de'", "inconsistent scores", "complete_at_1' is above complete_at_10"]),
+    ("MultiRefCLIR", _faked_headline,
+     ["subset 'multi_en+de_q-de'", "subset 'multi_en+zh_q-en'", "inconsistent scores",
+      "key 'max_at_r_norm_of_mean': value 1.0, expected 0.926019"]),
     ("LAReQA", _extra_subset, ["subset 'q-xx'", "not a subset of LAReQA"]),
     ("LAReQA", lambda d: d.__setitem__("task_name", "NoSuchTask"), ["unknown task 'NoSuchTask'"]),
     ("LAReQA", lambda d: d["scores"].__setitem__("dev", d["scores"].pop("test")),
@@ -262,6 +335,8 @@ BAD_RESULTS = [
     ("LAReQA", _set("q-de", "map", -0.1), ["subset 'q-de'", "key 'map'", "value -0.1", "[0, 1]"]),
     ("SemanticAffinity", _set("en-zh", "semantic_affinity", float("inf")),
      ["subset 'en-zh'", "key 'semantic_affinity'", "value inf"]),
+    ("SemanticAffinity", lambda d: [_set("en-zh", k, 0.95)(d) for k in ("semantic_affinity", "main_score")],
+     ["subset 'en-zh'", "inconsistent scores", "value 0.95, expected 0.6", "1/(1+semantic_ratio)"]),
 ]
 
 
@@ -533,10 +608,10 @@ def test_heat_colour_scale_is_monotone_and_readable():
 # -- command line ------------------------------------------------------------------------
 
 def test_cli_submit_and_build(tmp_path, lb, monkeypatch, capsys):
-    import mteb_xalign.leaderboard.validate as validate
+    import mteb_xalign.leaderboard.result_file as result_file
     from mteb_xalign import cli
 
-    monkeypatch.setattr(validate, "_mteb_get_task", get_task)
+    monkeypatch.setattr(result_file, "mteb_get_task", get_task)
     write_results(tmp_path / "run", "org/model-a")
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 0
     assert "3 result file(s) added" in capsys.readouterr().out

@@ -4,31 +4,54 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
-from mteb_xalign.leaderboard.aggregate import Leaderboard, load
+from mteb_xalign.leaderboard.board import Board, load_board
 from mteb_xalign.leaderboard.render_html import render_html
 from mteb_xalign.leaderboard.render_markdown import render_markdown
 from mteb_xalign.leaderboard.store import locked, write_files_atomically
 
 
-def summary(board: Leaderboard) -> dict:
-    """The table as data, for scripts (values as shown on the page)."""
+def summary(board: Board) -> dict:
+    """The table as data, for scripts (column values as shown on the page)."""
     return {
         "columns": [{"id": c.id, "task": c.task, "key": c.key, "label": c.label, "scale": c.scale,
                      "description": c.title} for c in board.columns],
-        "languages": board.languages,
-        "models": [{"name": e.name, "revision": e.revision, "values": e.values, "tier": e.tier,
-                    "max_at_r_norm_per_language": e.per_language,
-                    "files": {task: path.as_posix() for task, path in sorted(e.files.items())}}
-                   for e in board.entries],
+        "tasks": {name: {"main_score": v.main_score, "scale": v.scale} for name, v in board.tasks.items()},
+        "models": [{"name": r.name, "revision": r.revision, "rank": r.rank, "borda_points": r.borda_points,
+                    "values": r.values, "task_scores": r.task_scores, "subset_scores": r.subset_scores,
+                    "flags": r.flags, "provenance": {t: vars(p) for t, p in sorted(r.provenance.items())},
+                    "files": {task: path.as_posix() for task, path in sorted(r.files.items())}}
+                   for r in board.rows],
     }
 
 
-def build(leaderboard_dir: str | Path = "leaderboards") -> Leaderboard:
+def registered_models() -> dict[str, str | None]:
+    """{name: revision} of every model mteb knows here (ours included): names a submission may imitate."""
+    import mteb
+
+    from mteb_xalign import mteb_bridge
+
+    mteb_bridge.ensure_registered()
+    return {meta.name: meta.revision for meta in mteb.get_model_metas() if meta.name}
+
+
+def registered_task(name: str):
+    import mteb
+
+    from mteb_xalign import mteb_bridge
+
+    mteb_bridge.ensure_registered()
+    return mteb.get_task(name)
+
+
+def build(leaderboard_dir: str | Path = "leaderboards", *, get_task: Callable[[str], Any] | None = None,
+          known_models: dict[str, str | None] | None = None) -> Board:
     """Write the three pages together (all or nothing) and return what they show."""
     root = Path(leaderboard_dir)
     with locked(root):
-        board = load(root)
+        board = load_board(root, get_task or registered_task,
+                           registered_models() if known_models is None else known_models)
         write_files_atomically({
             root / "index.html": render_html(board).encode("utf-8"),
             root / "README.md": render_markdown(board).encode("utf-8"),

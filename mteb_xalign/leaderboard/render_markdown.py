@@ -1,15 +1,30 @@
-"""The leaderboard as Markdown (leaderboards/README.md), for reading on a code host."""
+"""The leaderboard as Markdown (leaderboards/README.md), for reading on a code host.
+
+Every command this page shows is in SUBMIT_STEPS, and tests run each of them.
+"""
 
 from __future__ import annotations
 
 import re
 
-from mteb_xalign.leaderboard.aggregate import Leaderboard
+from mteb_xalign.leaderboard import model_facts
+from mteb_xalign.leaderboard.board import Board, TaskView
 from mteb_xalign.leaderboard.render_html import href
-from mteb_xalign.leaderboard.text import EXPLANATIONS, INTRO, MISSING, TITLE, format_count, format_value
+from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, format_value, intro
 
 # Inside a table cell only these can start markup or end the cell ("#", "-", "+" act at line start only).
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+#: (what to do, the command). ORG/MODEL and the folder names are the only placeholders.
+SUBMIT_STEPS: tuple[tuple[str, str], ...] = (
+    ("Run every XAlign task on your model (mteb's `mteb run -b XAlign -m ORG/MODEL --output-folder results` "
+     "writes the same files)", "xalign run -m ORG/MODEL --all --output results"),
+    ("Check the results as the leaderboard's CI will: every subset, score ranges, the tasks' consistency "
+     "rules, sizes, model_meta.json; nothing is written", "xalign leaderboard submit --check results"),
+    ("Copy them into `leaderboards/results/<org__model>/<revision>/` (all or nothing; `--replace` "
+     "overwrites an earlier result)", "xalign leaderboard submit results"),
+    ("Regenerate this page, `index.html` and `leaderboard.json`", "xalign leaderboard build"),
+)
 
 
 def md_escape(text: str) -> str:
@@ -23,39 +38,53 @@ def _row(cells) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def render_markdown(board: Leaderboard) -> str:
-    out = [f"# {TITLE}", "", INTRO.replace(" Click a column header to sort.", ""), ""]
-    out += [f"- **{term}**: {text}" for term, text in EXPLANATIONS]
-    out += ["", "The sortable version with a per-language heatmap is [index.html](index.html).", "", "## Models", ""]
-    head = ["Model", "Revision", "Params", "Dim"] + [c.label for c in board.columns] + ["Tier", "Result files"]
-    out.append(_row(head))
-    out.append(_row(["---"] * 2 + ["---:"] * (2 + len(board.columns)) + ["---", "---"]))
-    for entry in board.entries:
-        dim = entry.meta.get("embed_dim")
-        files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(entry.files.items()))
-        cells = [md_escape(entry.name), md_escape(entry.revision), format_count(entry.meta.get("n_parameters")),
-                 str(dim) if isinstance(dim, int) else MISSING]
-        cells += [format_value(c, entry.values.get(c.id)) for c in board.columns]
-        cells += [entry.tier or MISSING, files]
-        out.append(_row(cells))
-    if not board.entries:
-        out.append(_row(["*no results yet*"] + [""] * (len(head) - 1)))
-    out += ["", "## Max@R_norm per target language", "",
-            "MultiRefCLIR, Multi scenario, queries in the target language X (`multi_en+X_q-X`).", ""]
-    if board.languages:
-        out.append(_row(["Model"] + board.languages))
-        out.append(_row(["---"] + ["---:"] * len(board.languages)))
-        for entry in board.entries:
-            values = [f"{entry.per_language[lang]:.1f}" if lang in entry.per_language else MISSING
-                      for lang in board.languages]
-            out.append(_row([f"{md_escape(entry.name)} ({md_escape(entry.revision)})"] + values))
-    else:
-        out.append("No MultiRefCLIR results yet.")
-    out += ["", "## Submitting results", "",
-            "1. Run the tasks: `xalign run -m ORG/MODEL --output results` (or `mteb run -m ORG/MODEL -t MultiRefCLIR "
-            "LAReQA SemanticAffinity --output-folder results`). The model needs a name and a revision.",
-            "2. `xalign leaderboard submit results` checks every file against the registered tasks (all subsets, "
-            "score ranges, query counts, model_meta.json) and copies them to `results/<org__model>/<revision>/` here; "
-            "a refusal lists every problem. Add `--replace` to overwrite an earlier result.",
-            "3. `xalign leaderboard build` regenerates this page, `index.html` and `leaderboard.json`.", ""]
+def _main_table(board: Board) -> list[str]:
+    head = ["Rank", "Model", "Revision", "Params", "Dim", "Licence"] + [c.label for c in board.columns] \
+        + ["Provenance", "Result files"]
+    out = [_row(head), _row(["---:", "---", "---", "---:", "---:", "---"] + ["---:"] * len(board.columns)
+                            + ["---", "---"])]
+    for row in board.rows:
+        facts = model_facts.facts(row.meta)
+        name = md_escape(row.name) + "".join(f" ⚠ {md_escape(flag)}" for flag in row.flags)
+        files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(row.files.items()))
+        prov = "; ".join(sorted({md_escape(p.describe().rsplit(', data ', 1)[0]) for p in row.provenance.values()}))
+        cells = [str(row.rank), name, md_escape(row.revision), format_count(facts.parameters),
+                 str(facts.dim) if facts.dim else MISSING, md_escape(facts.license or MISSING)]
+        cells += [format_value(c, row.values.get(c.id)) for c in board.columns]
+        out.append(_row(cells + [prov or MISSING, files]))
+    if not board.rows:
+        out.append(_row(["", "*no results yet*"] + [""] * (len(head) - 2)))
+    return out
+
+
+def _task_table(board: Board, view: TaskView) -> list[str]:
+    subsets = sorted(board.subset_languages.get(view.name, {}))
+    rows = [r for r in board.rows if view.name in r.subset_scores]
+    if not rows:
+        return []
+    out = [f"### {md_escape(view.name)}: {md_escape(view.main_score)} per subset", "",
+           _row(["Model"] + [md_escape(s) for s in subsets]), _row(["---"] + ["---:"] * len(subsets))]
+    for row in rows:
+        scores = row.subset_scores[view.name]
+        cells = [MISSING if scores.get(s) is None else f"{scores[s] * view.scale:.{view.decimals}f}" for s in subsets]
+        out.append(_row([f"{md_escape(row.name)} ({md_escape(row.revision)})"] + cells))
+    return out + [""]
+
+
+def render_markdown(board: Board) -> str:
+    out = [f"# {TITLE}", "", intro(board).replace(" Click a column header to sort; filter and search above the "
+                                                  "table.", ""), ""]
+    out += [f"- **{md_escape(term)}**: {md_escape(text)}" for term, text in explanations(board)]
+    out += ["", "The page with filters, search and sorting is [index.html](index.html).", "", "## Models", ""]
+    out += _main_table(board)
+    out += ["", "## Per language: every task, every subset", ""]
+    for view in board.tasks.values():
+        out += _task_table(board, view)
+    if not board.tasks:
+        out += ["No results yet.", ""]
+    out += ["## Submitting results", "",
+            "As for mteb's results repository: open a pull request adding your result folder under "
+            "`leaderboards/results/`; its CI runs the same check.", ""]
+    for i, (text, command) in enumerate(SUBMIT_STEPS, 1):
+        out += [f"{i}. {text}:", "", "   ```console", f"   $ {command}", "   ```", ""]
     return "\n".join(out)

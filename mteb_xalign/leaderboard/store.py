@@ -19,14 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mteb_xalign.leaderboard.validate import (
-    MODEL_META,
-    RUN_SETTINGS,
-    Problem,
-    SubmissionError,
-    TaskResolver,
-    validate_submission,
-)
+from mteb_xalign.leaderboard.meta_file import MODEL_META
+from mteb_xalign.leaderboard.problems import Problem, SubmissionError
+from mteb_xalign.leaderboard.result_file import TaskResolver
+from mteb_xalign.leaderboard.submission import RUN_SETTINGS, validate_submission
 
 RESULTS = "results"
 

@@ -1,50 +1,44 @@
-"""Words shared by the HTML page and the Markdown README: the explanation and number formats."""
+"""Words shared by the HTML page and the Markdown README: the explanations and number formats.
+
+The column explanations are the tasks' own (`Column.title`); only the rank, the bias
+reading and the provenance are explained here.
+"""
 
 from __future__ import annotations
 
-from mteb_xalign.leaderboard.columns import Column
-
 TITLE = "Cross-lingual alignment leaderboard (mteb-xalign)"
-
-INTRO = (
-    "How well do multilingual embedding models align languages? Each row is one model revision "
-    "evaluated with mteb-xalign on three tasks. Click a column header to sort."
-)
-
-#: (term, explanation) pairs shown at the top of both pages.
-EXPLANATIONS: tuple[tuple[str, str], ...] = (
-    ("Max@R_norm",
-     "MultiRefCLIR on XQuAD (12 languages). A question in language X has two relevant paragraphs, "
-     "the English one and the one in X, in a pool holding every paragraph in English and in X. "
-     "Max@R is the rank of the worse of the two (how far down one must read to find both); "
-     "Max@R_norm maps it on a log scale to 0-100: 100 when both copies are at the top, 0 when one "
-     "is last in the pool. Higher is better. The column is the mean over the Multi scenario with "
-     "queries in the target language, subsets `multi_en+X_q-X`."),
-    ("English preference",
-     "On the same subsets: the share of questions whose same-language relevant paragraph is "
-     "outranked (or tied) by at least one unrelated English paragraph. Lower is better; a high rate "
-     "means the model prefers English text to the answer in the question's own language."),
-    ("LAReQA mAP",
-     "Language-agnostic answer retrieval (XQuAD-R, 11 languages): the pool holds every sentence of "
-     "every language and a question's answer sentence is relevant in all 11 languages. Mean average "
-     "precision over the full pool (x100), mean over query languages. Higher is better."),
-    ("SA",
-     "Semantic Affinity on the Swadesh-207 basic concepts (24 languages): SA = 1/(1+SR), SR = mean "
-     "distance between translations / mean distance between words of one language. 0.5: translations "
-     "are no closer than random words; 1: translations coincide. Mean over English-X pairs."),
-    ("Tier",
-     "Alignment tier from the Semanscope paper, on SA: great (SA >= 0.6), good (0.5 <= SA < 0.6), "
-     "no alignment (SA < 0.5). Unrelated (random) vectors score SA close to 0.5, so a model just above "
-     "0.5 is at the edge of 'good'."),
-)
-
 MISSING = "—"
 
+RANK = ("Rank", "Borda count over the tasks, as mteb's leaderboard ranks models: per task, models are ranked by "
+                "the task score (mean main score over all its subsets); each model earns (number of models - "
+                "rank) points per task it has results for; the most points rank 1. A missing task earns nothing.")
+BIAS = ("Language preference", "Shown in both directions, each beside its chance level: with questions in X, "
+                                "the share of questions whose same-language answer is outranked (or tied) by an "
+                                "unrelated English paragraph; with English questions, the mirror (an unrelated "
+                                "X paragraph above the English answer). A random model scores the chance level; "
+                                "lower is better, but only a model that also retrieves well (the main score) is "
+                                "unbiased rather than simply failing.")
+PROVENANCE = ("Provenance", "The mteb, mteb-xalign and model-plugin versions recorded with the results "
+                            "(run_settings.jsonl), and the dataset revision of each task (hover). '?' means the "
+                            "results did not record it. A warning under a model name says when a name looks like "
+                            "another one, or reuses a known model's name with another revision.")
 
-def format_value(column: Column, value: float | None) -> str:
-    if value is None:
-        return MISSING
-    return f"{value:.{column.decimals}f}"
+
+def intro(board) -> str:
+    tasks = ", ".join(board.tasks) or "no task yet"
+    return (f"How well do multilingual embedding models align languages? Each row is one model revision "
+            f"evaluated with mteb-xalign ({tasks}). Scores are stored on 0-1 as in mteb and shown x100 "
+            f"unless a column says otherwise. Click a column header to sort; filter and search above the table.")
+
+
+def explanations(board) -> list[tuple[str, str]]:
+    """(term, text) pairs: the rank, every declared column, the bias reading, provenance."""
+    pairs = [RANK]
+    pairs += [(f"{c.label} ({c.task})", c.title) for c in board.columns]
+    if any("preference" in c.key for c in board.columns):
+        pairs.append(BIAS)
+    pairs.append(PROVENANCE)
+    return pairs
 
 
 def format_count(value) -> str:
@@ -55,3 +49,8 @@ def format_count(value) -> str:
         if value >= size:
             return f"{value / size:.3g}{unit}"
     return str(int(value))
+
+
+def format_value(column, value: float | None) -> str:
+    """A column's shown value with the column's decimals."""
+    return MISSING if value is None else f"{value:.{column.decimals}f}"

@@ -1,0 +1,54 @@
+"""The model metadata the page shows and filters on, read from a stored model_meta.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: (filter value, label) of the parameter-count filter; "unknown" when the meta does not say.
+SIZE_BUCKETS = (("<100M", "under 100M"), ("100M-1B", "100M to 1B"), ("1B-10B", "1B to 10B"),
+                (">10B", "over 10B"), ("unknown", "not stated"))
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    parameters: int | None
+    dim: int | None
+    max_tokens: int | None
+    license: str | None
+    release: str | None
+    open_weights: str  # "yes", "no" or "unknown"
+    languages: tuple[str, ...]  # mteb codes, e.g. "eng-Latn"
+
+    @property
+    def size_bucket(self) -> str:
+        n = self.parameters
+        if n is None:
+            return "unknown"
+        return "<100M" if n < 1e8 else "100M-1B" if n < 1e9 else "1B-10B" if n < 1e10 else ">10B"
+
+
+def _positive_int(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+        return None
+    return int(value)
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def facts(meta: dict) -> ModelFacts:
+    dim = meta.get("embed_dim")
+    if isinstance(dim, list):  # Matryoshka models list several; the largest is the model's
+        dim = max((d for d in dim if isinstance(d, int)), default=None)
+    open_weights = meta.get("open_weights")
+    languages = meta.get("languages") if isinstance(meta.get("languages"), list) else []
+    return ModelFacts(
+        parameters=_positive_int(meta.get("n_parameters")),
+        dim=_positive_int(dim),
+        max_tokens=_positive_int(meta.get("max_tokens")),
+        license=_text(meta.get("license")),
+        release=_text(meta.get("release_date")),
+        open_weights="unknown" if open_weights is None else ("yes" if open_weights else "no"),
+        languages=tuple(lang for lang in languages if isinstance(lang, str)),
+    )

@@ -1,0 +1,60 @@
+"""What produced a stored result: versions and plugin from run_settings.jsonl, data revision.
+
+`xalign run` writes one run_settings.jsonl row per task and split (result_store.py):
+{"task", "version": {"mteb", "mteb-xalign", <plugin distribution>, ...},
+ "model_plugin": {"plugin", "distribution", "version"}}. mteb's own rows lack the last two;
+then those fields are shown as unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Provenance:
+    mteb: str | None = None
+    mteb_xalign: str | None = None
+    plugin: str | None = None  # "distribution version" of the plugin that provided the model
+    dataset_revision: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"mteb {self.mteb or '?'}", f"mteb-xalign {self.mteb_xalign or '?'}",
+                 f"plugin {self.plugin or '?'}"]
+        if self.dataset_revision:
+            parts.append(f"data {self.dataset_revision}")
+        return ", ".join(parts)
+
+
+def read_run_settings(path: Path) -> dict[str, dict]:
+    """{task name: its last run_settings row}; unreadable rows are skipped, as mteb does."""
+    rows: dict[str, dict] = {}
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("task"), str):
+            rows[row["task"]] = row
+    return rows
+
+
+def provenance_of(row: dict | None, dataset_revision: str | None, mteb_version: str | None) -> Provenance:
+    row = row or {}
+    versions = row.get("version") if isinstance(row.get("version"), dict) else {}
+    plugin = row.get("model_plugin") if isinstance(row.get("model_plugin"), dict) else {}
+    dist, dist_version = plugin.get("distribution"), plugin.get("version")
+    return Provenance(
+        mteb=_text(versions.get("mteb")) or _text(mteb_version),
+        mteb_xalign=_text(versions.get("mteb-xalign")),
+        plugin=" ".join(_text(p) for p in (dist, dist_version) if _text(p)) or None,
+        dataset_revision=_text(dataset_revision),
+    )
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
