@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -15,12 +16,14 @@ from mteb_xalign.metrics import (
     RankResult,
     average_precision,
     complete_at_k,
-    english_preference,
+    DEFAULT_KS,
     gold_ranks,
+    language_preference,
+    language_preference_chance,
     max_at_r,
     max_at_r_norm,
     max_at_r_norm_of_mean,
-    ndcg_at_1,
+    ndcg_at_1_pessimistic,
     outranked_by_mask,
     pessimistic_positions,
     reciprocal_rank,
@@ -43,32 +46,43 @@ def result(ranks, pool_sizes, mask_counts=None):
 def test_hand_values():
     res = result([[1, 3], [2, 2], [4, 3], [5]], [8, 8, 4, 8])
     assert max_at_r(res).tolist() == [3, 2, 4, 5]
-    # 100 (log2 8 - log2 3) / (log2 8 - log2 2); golds tied on top = perfect; last two of 4 = 0
-    np.testing.assert_allclose(max_at_r_norm(res), [100 * (3 - math.log2(3)) / 2, 100.0, 0.0,
-                                                    100 * (3 - math.log2(5)) / 3])
+    # (log2 8 - log2 3) / (log2 8 - log2 2); golds tied on top = perfect; last two of 4 = 0
+    np.testing.assert_allclose(max_at_r_norm(res), [(3 - math.log2(3)) / 2, 1.0, 0.0,
+                                                    (3 - math.log2(5)) / 3])
     assert complete_at_k(res, 2).tolist() == [False, True, False, False]
     assert complete_at_k(res, 4).tolist() == [True, True, True, False]
     # positions: [1, 3]; tied [2, 2] -> [1, 2]; [3, 4] -> [3, 4]; [5]
     assert [p.tolist() for p in pessimistic_positions(res)] == [[1, 3], [1, 2], [3, 4], [5]]
     np.testing.assert_allclose(reciprocal_rank(res), [1, 1, 1 / 3, 1 / 5])
-    assert ndcg_at_1(res).tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert ndcg_at_1_pessimistic(res).tolist() == [1.0, 1.0, 0.0, 0.0]
     np.testing.assert_allclose(average_precision(res), [(1 + 2 / 3) / 2, 1.0, (1 / 3 + 2 / 4) / 2, 1 / 5])
 
 
 def test_norm_of_mean_uses_mean_max_at_r():
     res = result([[2, 3], [4, 4]], [8, 8])
     # mean Max@R = 3.5 with |D| = 8, |R| = 2
-    assert max_at_r_norm_of_mean(res) == pytest.approx(100 * (3 - math.log2(3.5)) / 2)
+    assert max_at_r_norm_of_mean(res) == pytest.approx((3 - math.log2(3.5)) / 2)
     # varying sizes: means of |D| and |R| (documented approximation)
     res = result([[2, 3], [4]], [8, 16])
     assert max_at_r_norm_of_mean(res) == pytest.approx(
-        100 * (math.log2(12) - math.log2(3.5)) / (math.log2(12) - math.log2(1.5)))
+        (math.log2(12) - math.log2(3.5)) / (math.log2(12) - math.log2(1.5)))
+
+
+def test_norm_of_mean_with_a_nominal_pool():
+    # The paper's per-question pool: |D| = 2 x #questions although each query's own copies are
+    # left out of its pool (here pool sizes 6 and 5, nominal 8).
+    res = result([[2, 3], [4, 1]], [6, 5])
+    assert max_at_r_norm_of_mean(res, nominal_pool=8) == pytest.approx((3 - math.log2(3.5)) / 2)
+    assert max_at_r_norm_of_mean(result([[1, 2]], [2]), nominal_pool=2) == 1.0
+    assert max_at_r_norm_of_mean(result([[1, 8]], [8]), nominal_pool=8) == 0.0
+    with pytest.raises(ValueError, match="nominal_pool 3 is smaller than the mean Max@R"):
+        max_at_r_norm_of_mean(res, nominal_pool=3)
 
 
 def test_nothing_to_rank_is_perfect():
     res = result([[1, 2], [1]], [2, 1])
-    assert max_at_r_norm(res).tolist() == [100.0, 100.0]
-    assert max_at_r_norm_of_mean(res) == 100.0
+    assert max_at_r_norm(res).tolist() == [1.0, 1.0]
+    assert max_at_r_norm_of_mean(res) == 1.0
 
 
 def test_constant_score_model_end_to_end():
@@ -81,7 +95,7 @@ def test_constant_score_model_end_to_end():
     # The worst ordering puts the 48 (resp. 49) irrelevant documents first.
     np.testing.assert_allclose(reciprocal_rank(res), [1 / 49, 1 / 50])
     np.testing.assert_allclose(average_precision(res), [(1 / 49 + 2 / 50) / 2, 1 / 50])
-    assert ndcg_at_1(res).tolist() == [0.0, 0.0]
+    assert ndcg_at_1_pessimistic(res).tolist() == [0.0, 0.0]
 
 
 def test_summarize_keys_and_json():
@@ -89,7 +103,7 @@ def test_summarize_keys_and_json():
     out = summarize(res, ks=(1, 2, 5), prefix="multi_")
     assert list(out) == ["multi_max_at_r", "multi_max_at_r_norm", "multi_max_at_r_norm_of_mean",
                          "multi_complete_at_1", "multi_complete_at_2", "multi_complete_at_5",
-                         "multi_ndcg_at_1", "multi_mrr", "multi_map", "multi_n_queries", "multi_mean_pool_size"]
+                         "multi_ndcg_at_1_pessimistic", "multi_mrr", "multi_map", "multi_n_queries", "multi_mean_pool_size"]
     assert all(type(v) is float for v in out.values())
     json.dumps(out, allow_nan=False)
     assert out["multi_max_at_r"] == 2.5
@@ -101,7 +115,16 @@ def test_summarize_keys_and_json():
         summarize(result([], []))
 
 
-def test_english_preference_by_hand():
+def test_no_key_is_named_like_an_mteb_stock_score():
+    res = result([[1, 3], [2, 2]], [8, 8])
+    stock = re.compile(r"^(ndcg|map|recall|precision|hit_rate|mrr)_at_\d+$")
+    keys = set(summarize(res)) | set(summarize(res, ks=(1, 3, 10, 1000)))
+    assert not [k for k in keys if stock.match(k)]
+    assert {f"complete_at_{k}" for k in DEFAULT_KS} <= keys
+    assert all(0.0 <= summarize(res)[k] <= 1.0 for k in ("max_at_r_norm", "max_at_r_norm_of_mean", "mrr", "map"))
+
+
+def test_language_preference_by_hand():
     # Pool: English docs 0-2, Arabic docs 3-5; doc i and doc i+3 are the same paragraph.
     D = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
     D[3:] *= 0.9  # the Arabic copy is a little less similar (an English-inclined model)
@@ -118,21 +141,24 @@ def test_english_preference_by_hand():
     assert [c.tolist() for c in res.mask_counts["en"]] == [[0, 0], [0, 0], [1, 1], [1, 1], [0, 0]]
     applies = np.array([True, True, True, True, False])
     assert outranked_by_mask(res, "en", 1).tolist() == [False, False, True, True, False]
-    assert english_preference(res, "en", 1, applies) == 0.5
-    assert english_preference(res, "en", np.array([1, 1, 1, 1, 0]), applies) == 0.5
-    assert math.isnan(english_preference(res, "en", 1, np.zeros(5, bool)))
+    assert language_preference(res, "en", 1, applies) == 0.5
+    assert language_preference(res, "en", np.array([1, 1, 1, 1, 0]), applies) == 0.5
+    assert math.isnan(language_preference(res, "en", 1, np.zeros(5, bool)))
     with pytest.raises(KeyError, match="mask 'xx' was not computed"):
-        english_preference(res, "xx", 1, applies)
+        language_preference(res, "xx", 1, applies)
     with pytest.raises(IndexError, match="gold position 2 is out of range for query 0"):
-        english_preference(res, "en", 2, applies)
+        language_preference(res, "en", 2, applies)
     with pytest.raises(ValueError, match=r"applies must have shape \(5,\)"):
-        english_preference(res, "en", 1, applies[:3])
+        language_preference(res, "en", 1, applies[:3])
+    # 3 English documents, none gold for the applicable queries except paragraph copies: 2 left.
+    assert res.mask_sizes["en"].tolist() == [2, 2, 2, 2, 2]
+    assert language_preference_chance(res, "en", applies) == pytest.approx(1 - 1 / 3)
 
 
 def test_ties_with_the_english_mask_count_as_outranked():
     D = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)  # doc0 en, doc1 ar: same vector
     res = gold_ranks(np.array([[1.0, 0.0]], np.float32), D, [[1]], masks={"en": np.array([True, False, False])})
-    assert english_preference(res, "en", 0, np.array([True])) == 1.0
+    assert language_preference(res, "en", 0) == 1.0
 
 
 # ----------------------------------------------------------------------------- against definitions
@@ -144,7 +170,7 @@ def reference_metrics(scores, relevant):
     positions = [i + 1 for i, d in enumerate(order) if d in relevant]
     n, R = len(scores), len(relevant)
     max_r = positions[-1]
-    norm = 100.0 if n == R else 100 * (math.log2(n) - math.log2(max_r)) / (math.log2(n) - math.log2(R))
+    norm = 1.0 if n == R else (math.log2(n) - math.log2(max_r)) / (math.log2(n) - math.log2(R))
     dcg1 = (1.0 if order[0] in relevant else 0.0) / math.log2(2)
     return dict(positions=positions, max_r=max_r, norm=norm, rr=1 / positions[0], ndcg1=dcg1 / 1.0,
                 ap=sum((i + 1) / p for i, p in enumerate(positions)) / R)
@@ -170,9 +196,9 @@ def test_metrics_match_definitions(queries, k):
     assert [p.tolist() for p in pessimistic_positions(res)] == [r["positions"] for r in refs]
     assert max_at_r(res).tolist() == [r["max_r"] for r in refs]
     np.testing.assert_allclose(max_at_r_norm(res), [r["norm"] for r in refs], atol=1e-9)
-    assert ((0 <= max_at_r_norm(res)) & (max_at_r_norm(res) <= 100)).all()
+    assert ((0 <= max_at_r_norm(res)) & (max_at_r_norm(res) <= 1)).all()
     np.testing.assert_allclose(reciprocal_rank(res), [r["rr"] for r in refs])
-    np.testing.assert_allclose(ndcg_at_1(res), [r["ndcg1"] for r in refs])
+    np.testing.assert_allclose(ndcg_at_1_pessimistic(res), [r["ndcg1"] for r in refs])
     np.testing.assert_allclose(average_precision(res), [r["ap"] for r in refs])
     assert complete_at_k(res, k).tolist() == [r["max_r"] <= k for r in refs]
     out = summarize(res, ks=(k,))
@@ -197,3 +223,25 @@ def test_end_to_end_from_vectors(data):
     assert max_at_r(res).tolist() == [r["max_r"] for r in refs]
     np.testing.assert_allclose(average_precision(res), [r["ap"] for r in refs])
     np.testing.assert_allclose(reciprocal_rank(res), [r["rr"] for r in refs])
+
+
+def test_language_preference_chance_by_simulation():
+    """A random model (random vectors, so each query's scores are i.i.d. continuous) is outranked
+    at the rate the chance formula gives, here with a different n per query through exclusions."""
+    rng = np.random.default_rng(12)
+    n_docs, n_queries, trials = 12, 8, 400
+    other = np.arange(n_docs) >= 6  # docs 6..11: the other language; gold: doc 0 (same) and doc 6
+    exclude = [list(range(7, 7 + q % 5)) for q in range(n_queries)]  # 5, 4, 3, 2, 1 other docs left
+    gold = [[0, 6]] * n_queries
+    observed, chance = [], None
+    for _ in range(trials):
+        Q = rng.standard_normal((n_queries, 16)).astype(np.float32)
+        D = rng.standard_normal((n_docs, 16)).astype(np.float32)
+        res = gold_ranks(Q, D, gold, exclude=exclude, masks={"other": other})
+        observed.append(language_preference(res, "other", 0))
+        chance = language_preference_chance(res, "other")
+    n = np.array([5 - q % 5 for q in range(n_queries)], float)
+    assert chance == pytest.approx(np.mean(1 - 1 / (n + 1)))
+    # Binomial standard error over trials x queries outcomes: well under 0.01 here.
+    sd = math.sqrt(chance * (1 - chance) / (trials * n_queries))
+    assert abs(np.mean(observed) - chance) < 4 * sd, (np.mean(observed), chance, sd)

@@ -1,14 +1,16 @@
-"""Pure-numpy metrics (no mteb): exact ranks, the Max@R family, mAP, Semantic Affinity."""
+"""Pure numpy metrics (no mteb): exact ranks, the Max@R family, mAP, Semantic Affinity."""
 
 from mteb_xalign.metrics.ranking import RankResult, gold_ranks
 from mteb_xalign.metrics.retrieval import (
+    DEFAULT_KS,
     average_precision,
     complete_at_k,
-    english_preference,
+    language_preference,
+    language_preference_chance,
     max_at_r,
     max_at_r_norm,
     max_at_r_norm_of_mean,
-    ndcg_at_1,
+    ndcg_at_1_pessimistic,
     outranked_by_mask,
     pessimistic_positions,
     reciprocal_rank,
@@ -16,7 +18,7 @@ from mteb_xalign.metrics.retrieval import (
 )
 
 __all__ = [
-    "RankResult", "gold_ranks", "average_precision", "complete_at_k", "english_preference",
-    "max_at_r", "max_at_r_norm", "max_at_r_norm_of_mean", "ndcg_at_1", "outranked_by_mask",
-    "pessimistic_positions", "reciprocal_rank", "summarize",
+    "DEFAULT_KS", "RankResult", "gold_ranks", "average_precision", "complete_at_k", "language_preference",
+    "language_preference_chance", "max_at_r", "max_at_r_norm", "max_at_r_norm_of_mean", "ndcg_at_1_pessimistic",
+    "outranked_by_mask", "pessimistic_positions", "reciprocal_rank", "summarize",
 ]

@@ -1,7 +1,11 @@
-"""Retrieval metrics from gold ranks: the Max@R family, MRR, NDCG@1, AP/mAP, Complete@K.
+"""Retrieval metrics from gold ranks: the Max@R family, MRR, NDCG@1, AP/mAP, Complete@K, and the
+language preference of multi-language pools.
 
-All functions are pure functions of a RankResult (see ranking.py for the pessimistic tie rule:
+All functions are pure functions of a RankResult (see ranking/ for the pessimistic tie rule:
 rank(g) = #{d in pool : s(d) >= s(g)}). Per-query functions return arrays; `summarize` means.
+Scores are on 0-1 (mteb's convention; displays multiply by 100). No key is named like one of mteb's
+stock retrieval scores (ndcg_at_k, map_at_k, ...): mteb breaks ties its own way, so a key with its
+name would have to equal its number, and ours follow the pessimistic rule instead.
 
 List metrics (MRR, NDCG@1, AP) need positions in one ordering of the pool. We use the ordering the
 tie rule implies: on ties, irrelevant documents come first. Gold documents tied with each other
@@ -19,6 +23,7 @@ import numpy as np
 
 from mteb_xalign.metrics.ranking import RankResult
 
+# The cut-offs of complete_at_k reported by every task (a task may add its own, e.g. LAReQA's 11).
 DEFAULT_KS = (1, 5, 10, 20, 100)
 
 
@@ -41,26 +46,33 @@ def max_at_r(res: RankResult) -> np.ndarray:
 
 
 def _norm(max_r, pool, n_rel):
-    """100 (log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|); 100 when |D| == |R| (nothing to rank)."""
+    """(log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|) in [0, 1]; 1 when |D| == |R| (nothing to rank)."""
     max_r, pool, n_rel = (np.asarray(x, np.float64) for x in (max_r, pool, n_rel))
     span = np.log2(pool) - np.log2(n_rel)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 * ((np.log2(pool) - np.log2(max_r)) / span)  # ratio first: exactly 100 at best
-    return np.where(span > 0, value, 100.0)
+        value = (np.log2(pool) - np.log2(max_r)) / span
+    return np.where(span > 0, value, 1.0)
 
 
 def max_at_r_norm(res: RankResult) -> np.ndarray:
-    """Per query Max@R normalised to 0..100: 100 = all gold documents on top, 0 = the last one last."""
+    """Per query Max@R normalised to [0, 1]: 1 = all gold documents on top, 0 = the last one last."""
     return _norm(max_at_r(res), res.pool_sizes, res.n_relevant)
 
 
-def max_at_r_norm_of_mean(res: RankResult) -> float:
-    """The normalisation applied to the mean Max@R, as the paper's tables report it.
+def max_at_r_norm_of_mean(res: RankResult, *, nominal_pool: float | None = None) -> float:
+    """The normalisation (0-1) applied to the mean Max@R, as the paper's tables report it.
 
-    |D| and |R| are the query means of pool size and number of gold documents (identical for every
-    query in the paper's protocol; an approximation when they vary, e.g. under exclusions).
+    |R| is the query mean of the number of gold documents. |D| is `nominal_pool` when given (the
+    paper's per-question pool uses |D| = 2 x #questions, although each query's own duplicates are
+    left out of its pool), else the query mean of the pool sizes (exact when every query has the
+    same pool; an approximation when they vary, e.g. under exclusions).
     """
-    return float(_norm(max_at_r(res).mean(), np.mean(res.pool_sizes), np.mean(res.n_relevant)))
+    pool = np.mean(res.pool_sizes) if nominal_pool is None else float(nominal_pool)
+    mean_max_r = max_at_r(res).mean()
+    if nominal_pool is not None and not (max(mean_max_r, np.mean(res.n_relevant)) <= pool):
+        raise ValueError(f"nominal_pool {nominal_pool} is smaller than the mean Max@R ({mean_max_r:g}) "
+                         f"or the mean number of gold documents")
+    return float(_norm(mean_max_r, pool, np.mean(res.n_relevant)))
 
 
 def complete_at_k(res: RankResult, k: int) -> np.ndarray:
@@ -90,8 +102,9 @@ def reciprocal_rank(res: RankResult) -> np.ndarray:
     return np.array([1.0 / p[0] for p in pessimistic_positions(res)])
 
 
-def ndcg_at_1(res: RankResult) -> np.ndarray:
-    """Per query, binary relevance: 1.0 when the first position holds a gold document."""
+def ndcg_at_1_pessimistic(res: RankResult) -> np.ndarray:
+    """Per query, binary relevance: 1.0 when the first position of the pessimistic ordering holds a
+    gold document (a gold tied with an irrelevant document at the top gets 0)."""
     return np.array([float(p[0] == 1) for p in pessimistic_positions(res)])
 
 
@@ -101,7 +114,7 @@ def average_precision(res: RankResult) -> np.ndarray:
 
 
 def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "") -> dict[str, float]:
-    """Query means of every metric, as plain floats (Max@R_norm 0..100; shares and MRR 0..1)."""
+    """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R."""
     out = {
         "max_at_r": float(max_at_r(res).mean()),
         "max_at_r_norm": float(max_at_r_norm(res).mean()),
@@ -109,7 +122,7 @@ def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "") -> dict[str, flo
     }
     for k in ks:
         out[f"complete_at_{k}"] = float(complete_at_k(res, k).mean())
-    out["ndcg_at_1"] = float(ndcg_at_1(res).mean())
+    out["ndcg_at_1_pessimistic"] = float(ndcg_at_1_pessimistic(res).mean())
     out["mrr"] = float(reciprocal_rank(res).mean())
     out["map"] = float(average_precision(res).mean())
     out["n_queries"] = float(res.n_queries)
@@ -133,21 +146,37 @@ def outranked_by_mask(res: RankResult, mask_name: str, gold_pos: np.ndarray | in
     return out
 
 
-def english_preference(res: RankResult, mask_name: str, same_language_gold_pos: np.ndarray | int,
-                       applies: np.ndarray) -> float:
-    """Share of the applicable queries whose same-language gold document is outranked (or tied) by
-    >= 1 document of the mask (the irrelevant English documents). NaN when no query applies."""
-    applies = np.asarray(applies, bool)
+def language_preference(res: RankResult, other_language_mask: str, same_language_gold_pos: np.ndarray | int = 0,
+                        applies: np.ndarray | None = None) -> float:
+    """Share of the (applicable) queries whose same-language gold document is outranked or tied by
+    >= 1 irrelevant document of the mask, the other language of the pool: on a query in X over an
+    English + X pool with the English mask, this is the English preference; with the X mask and an
+    English query, its mirror. NaN when no query applies."""
+    applies = np.ones(res.n_queries, bool) if applies is None else np.asarray(applies, bool)
     if applies.shape != (res.n_queries,):
         raise ValueError(f"applies must have shape ({res.n_queries},), got {applies.shape}")
     if not applies.any():
         return math.nan
-    pos = np.broadcast_to(np.asarray(same_language_gold_pos, np.int64), (res.n_queries,))
-    sub = RankResult(
-        ranks=[res.ranks[q] for q in np.flatnonzero(applies)],
-        pool_sizes=res.pool_sizes[applies],
-        n_relevant=res.n_relevant[applies],
-        mask_counts={mask_name: [res.mask_counts[mask_name][q] for q in np.flatnonzero(applies)]}
-        if mask_name in res.mask_counts else {},
-    )
-    return float(outranked_by_mask(sub, mask_name, pos[applies]).mean())
+    # Queries that do not apply may have no same-language gold: look at their first gold instead.
+    pos = np.where(applies, np.broadcast_to(np.asarray(same_language_gold_pos, np.int64), applies.shape), 0)
+    return float(outranked_by_mask(res, other_language_mask, pos)[applies].mean())
+
+
+def language_preference_chance(res: RankResult, other_language_mask: str, applies: np.ndarray | None = None) -> float:
+    """language_preference of a random model: the mean over queries of 1 - 1/(n + 1), n = the
+    irrelevant documents of the mask in the query's pool. With continuous random scores the n + 1
+    scores of those documents and of the gold are exchangeable, so the gold is above all of them
+    with probability 1/(n + 1). NaN when no query applies."""
+    if other_language_mask not in res.mask_sizes:
+        raise KeyError(f"mask {other_language_mask!r} was not computed; gold_ranks had masks {sorted(res.mask_sizes)}")
+    applies = np.ones(res.n_queries, bool) if applies is None else np.asarray(applies, bool)
+    if not applies.any():
+        return math.nan
+    n = np.asarray(res.mask_sizes[other_language_mask], np.float64)[applies]
+    return float(np.mean(1.0 - 1.0 / (n + 1.0)))
+
+
+def english_preference(res: RankResult, mask_name: str, same_language_gold_pos: np.ndarray | int,
+                       applies: np.ndarray) -> float:
+    """The former name of language_preference, kept until tasks/ calls the new one (then removed)."""
+    return language_preference(res, mask_name, same_language_gold_pos, applies)

@@ -16,6 +16,9 @@ class RankResult:
     n_relevant:   per query, |R_q| = len(gold[q]).
     mask_counts:  mask name -> per query, per gold document: how many documents of the mask that
                   are neither gold for q nor excluded for q score >= that gold document.
+    mask_sizes:   mask name -> per query: how many documents of the mask are in q's pool and not
+                  gold for q (what a random model's chance of a mask document outranking a gold
+                  depends on).
     top_indices:  (n_queries, top_k) document indices, best first: by score, then by document
                   index; slots beyond |D_q| hold -1.
     top_scores:   (n_queries, top_k) float32 scores matching top_indices (-inf in empty slots).
@@ -25,6 +28,7 @@ class RankResult:
     pool_sizes: np.ndarray
     n_relevant: np.ndarray
     mask_counts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    mask_sizes: dict[str, np.ndarray] = field(default_factory=dict)
     top_indices: np.ndarray | None = None
     top_scores: np.ndarray | None = None
 

@@ -70,6 +70,7 @@ def merge_partials(plan: RankPlan, partials: Sequence[ShardPartial]) -> RankResu
         n_relevant=plan.gold.lengths.astype(np.int64),
         mask_counts={name: plan.gold.per_query(np.ascontiguousarray(mask_counts[:, m]))
                      for m, name in enumerate(plan.mask_names)},
+        mask_sizes=dict(zip(plan.mask_names, _mask_sizes(plan).T)),
         top_indices=top_i,
         top_scores=top_s,
     )
@@ -102,6 +103,18 @@ def _own_golds_in_masks(plan: RankPlan) -> np.ndarray:
     in_mask[q_of, slot] = plan.masks[g.flat]
     beats = (T[q_of] >= plan.gold_scores[:, None]).astype(np.int64)  # [entry, other gold of its query]
     return np.einsum("ek,ekm->em", beats, in_mask[q_of])
+
+
+def _mask_sizes(plan: RankPlan) -> np.ndarray:
+    """(n_queries, n_masks): documents of each mask in the query's pool that are not its gold."""
+    n_queries = plan.n_queries
+
+    def per_query(lists):
+        return np.stack([np.bincount(lists.query_of_each(), weights=plan.masks[lists.flat, m], minlength=n_queries)
+                         for m in range(plan.masks.shape[1])], axis=1) if plan.masks.shape[1] else np.zeros((n_queries, 0))
+
+    sizes = plan.masks.sum(axis=0)[None, :] - per_query(plan.exclude) - per_query(plan.gold)
+    return np.rint(sizes).astype(np.int64)
 
 
 def _merge_top(k: int, indices: list[np.ndarray], scores: list[np.ndarray]):
