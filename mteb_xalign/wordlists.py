@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mteb_xalign import languages as langcodes
 from mteb_xalign.errors import DataError
-from mteb_xalign.jsonl import read_jsonl
+from mteb_xalign.jsonl import decode_line, open_data_file, read_jsonl
 
 _IGNORED_COLUMNS = {"human", "domain", "type", "note", "notes", "id", "gloss", "comment"}
 
@@ -57,7 +57,7 @@ class WordList:
 def read_wordlist(path: str | Path) -> WordList:
     """Read a word list, choosing the layout by extension (.csv/.tsv = Semanscope CSV, else JSONL)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise DataError("word list not found", path=path)
     if path.suffix.lower() in {".csv", ".tsv"}:
         concepts = _read_csv(path)
@@ -105,8 +105,11 @@ def _read_jsonl(path: Path) -> list[tuple[int, Concept]]:
 
 def _read_csv(path: Path) -> list[tuple[int, Concept]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        lines = list(enumerate(handle, start=1))
+    with open_data_file(path) as handle:
+        raw_lines = handle.read().splitlines(keepends=True)
+    lines = [(n, decode_line(raw, path, n)) for n, raw in enumerate(raw_lines, start=1)]
+    if lines:
+        lines[0] = (1, lines[0][1].removeprefix("\ufeff"))  # a UTF-8 byte-order mark (Excel writes one)
     # "#" comment lines and blank lines go before the CSV parser sees them; numbers are kept.
     content = [(n, line) for n, line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not content:

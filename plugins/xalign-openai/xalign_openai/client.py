@@ -35,7 +35,7 @@ from http import HTTPStatus
 import numpy as np
 
 from mteb_xalign.errors import ServiceError
-from xalign_openai.config import ServiceConfig
+from xalign_openai.config import ServiceConfig, credentials_for
 
 logger = logging.getLogger("xalign_openai")
 
@@ -152,10 +152,18 @@ class EmbeddingsClient:
                         status=outcome.status, attempts=attempt,
                     )
                 retry_after = parse_retry_after(outcome.headers, now=self.clock())
+                if retry_after is not None and retry_after > cfg.max_retry_after:
+                    raise EmbeddingAPIError(
+                        f"{self.label}: POST {self.display_url} answered HTTP {outcome.status} asking to wait "
+                        f"{retry_after:.0f} s (Retry-After), more than max_retry_after = {cfg.max_retry_after:g} s: "
+                        "stopped instead of waiting (embeddings received so far are cached); rerun later, or raise "
+                        "max_retry_after (XALIGN_OPENAI_MAX_RETRY_AFTER)",
+                        status=outcome.status, attempts=attempt,
+                    )
             if attempt >= cfg.max_attempts:
                 raise self._final(attempt, problem, outcome.status)
             if retry_after is not None:
-                delay = min(retry_after, cfg.max_retry_after)
+                delay = retry_after
             else:
                 delay = self.rng.uniform(0, min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1)))
             logger.warning("%s: %s; retrying in %.2f s (attempt %d of %d)",
@@ -169,44 +177,136 @@ class EmbeddingsClient:
         )
 
     def _send(self, body: bytes) -> _Outcome:
-        """One HTTP exchange; never raises (see the module docstring for why)."""
+        """One HTTP exchange within `request_deadline`; never raises (see the module docstring for why)."""
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
         if self.config.api_key_env:
             headers["Authorization"] = "Bearer " + os.environ.get(self.config.api_key_env, "")
+        userinfo = credentials_for(self.config.base_url)
+        if userinfo is not None:
+            headers["Authorization"] = "Basic " + base64.b64encode(userinfo.encode("utf-8")).decode("ascii")
         request = urllib.request.Request(self.config.url, data=body, headers=headers, method="POST")
-        del headers
+        del headers, userinfo
+        watchdog = _Deadline(self.config.request_deadline)
+        opener = urllib.request.build_opener(_DeadlineHTTPHandler(watchdog), _DeadlineHTTPSHandler(watchdog))
+        timeout = min(self.config.timeout, self.config.request_deadline)
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
-                return _Outcome(response.status, response.reason, _lower(response.headers), response.read())
+            with opener.open(request, timeout=timeout) as response:
+                outcome = _Outcome(response.status, response.reason, _lower(response.headers), response.read())
         except urllib.error.HTTPError as exc:
             try:
                 data = exc.read()
             except (OSError, http.client.HTTPException):
                 data = b""
-            return _Outcome(exc.code, str(exc.reason or _phrase(exc.code)), _lower(exc.headers), data)
+            outcome = _Outcome(exc.code, str(exc.reason or _phrase(exc.code)), _lower(exc.headers), data)
         except (TimeoutError, socket.timeout):
-            return _Outcome(error=f"timed out after {self.config.timeout:g} s")
+            outcome = _Outcome(error=f"timed out after {self.config.timeout:g} s")
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                return _Outcome(error=f"timed out after {self.config.timeout:g} s")
-            return _Outcome(error=f"connection error: {exc.reason}")
+                outcome = _Outcome(error=f"timed out after {self.config.timeout:g} s")
+            else:
+                outcome = _Outcome(error=f"connection error: {exc.reason}")
         except (OSError, http.client.HTTPException) as exc:
-            return _Outcome(error=f"connection error: {type(exc).__name__}: {exc}")
+            outcome = _Outcome(error=f"connection error: {type(exc).__name__}: {exc}")
         finally:
+            watchdog.cancel()
             del request
+        if watchdog.expired:  # whatever the socket said after it was cut
+            return _Outcome(error=f"no complete answer within the request deadline of "
+                                  f"{self.config.request_deadline:g} s (the server sends too slowly)")
+        return outcome
 
     def _excerpt(self, body: bytes, limit: int = 300) -> str:
         text = " ".join(body.decode("utf-8", errors="replace").split())
-        text = redact(text, self.config.api_key_env)
+        text = redact(text, self.config.api_key_env, self.config.base_url)
         return (text[:limit] + ("…" if len(text) > limit else "")) if text else "(empty body)"
 
 
-def redact(text: str, key_env: str | None) -> str:
-    """`text` with the API key (and anything shaped like a bearer token) replaced."""
+def redact(text: str, key_env: str | None, base_url: str | None = None) -> str:
+    """`text` with every secret replaced: the API key, a base_url's password, and their base64
+    forms (a gateway may echo the Authorization header encoded), and any bearer token."""
+    secrets = []
     key = os.environ.get(key_env, "") if key_env else ""
     if key:
-        text = text.replace(key, "[REDACTED]")
-    return re.sub(r"(?i)(bearer\s+)\S+", r"\1[REDACTED]", text)
+        secrets += [key, f"Bearer {key}"]
+    userinfo = credentials_for(base_url) if base_url else None
+    if userinfo:
+        secrets += [userinfo, f"Basic {userinfo}", userinfo.partition(":")[2]]
+    for form in sorted({f for secret in secrets if secret for f in _secret_forms(secret)}, key=len, reverse=True):
+        text = text.replace(form, "[REDACTED]")
+    return re.sub(r"(?i)((?:bearer|basic)\s+)(?!\[REDACTED\])\S+", r"\1[REDACTED]", text)
+
+
+def _secret_forms(secret: str) -> set[str]:
+    """The secret itself and the part of its base64 encoding (standard or URL-safe alphabet)
+    that does not depend on the bytes around it, at each of the three byte alignments, so
+    the secret is found inside any longer base64 string too."""
+    forms = {secret}
+    raw = secret.encode("utf-8")
+    if len(raw) < 6:  # too short for a base64 core that could not occur by chance
+        return forms
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        start = -(-8 * offset // 6)  # first character made only of the secret's bits
+        end = (8 * (offset + len(raw))) // 6  # one past the last such character
+        core = encoded[start:end]
+        forms.update({core, core.replace("+", "-").replace("/", "_")})
+    return forms
+
+
+class _Deadline:
+    """Cuts the request's socket when the deadline passes: blocked reads return at once."""
+
+    def __init__(self, seconds: float):
+        import threading
+
+        self.expired = False
+        self._sockets: list = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock) -> None:
+        self._sockets.append(sock)
+        if self.expired:
+            self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _deadline_connection(base: type, watchdog: _Deadline) -> type:
+    class Connection(base):
+        def connect(self):
+            super().connect()
+            watchdog.watch(self.sock)
+
+    return Connection
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Deadline):
+        super().__init__()
+        self._connection = _deadline_connection(http.client.HTTPConnection, watchdog)
+
+    def http_open(self, req):
+        return self.do_open(self._connection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Deadline):
+        super().__init__()
+        self._connection = _deadline_connection(http.client.HTTPSConnection, watchdog)
+
+    def https_open(self, req):
+        return self.do_open(self._connection, req, context=self._context)
 
 
 def parse_retry_after(headers: dict[str, str], *, now: float) -> float | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import urllib.parse
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,17 @@ class ServiceConfig:
     bytes_per_token: float = 3.0
     tokenizer: str | None = None  # a tiktoken encoding name, used when tiktoken is installed
     timeout: float = 60.0  # seconds per socket operation
+    # Seconds for a whole request (connect, send, answer): a server trickling bytes slower
+    # than `timeout` apart would otherwise hold one request for ever.
+    request_deadline: float = 300.0
     max_attempts: int = 6  # per request, all causes together
     max_malformed_retries: int = 2  # extra tries for an unparseable 200 response
     backoff_base: float = 1.0  # full jitter: sleep U(0, min(backoff_max, base * 2**retry))
     backoff_max: float = 60.0
-    max_retry_after: float = 600.0  # a longer Retry-After is clipped to this
+    # A server asking (Retry-After) to wait longer than this is not retried: the run stops
+    # with a message instead. A long wait means a spent quota; retrying sooner disobeys the
+    # server, and sleeping for hours looks like a hang.
+    max_retry_after: float = 120.0
     prompts: dict[str, str] = field(default_factory=dict)  # role ("query"/"document") -> prefix
 
     def __post_init__(self) -> None:
@@ -79,7 +86,7 @@ class ServiceConfig:
                 problems.append(f"{name} must be an integer >= 1, got {value!r}")
         if not isinstance(self.max_malformed_retries, int) or self.max_malformed_retries < 0:
             problems.append(f"max_malformed_retries must be an integer >= 0, got {self.max_malformed_retries!r}")
-        for name in ("bytes_per_token", "timeout", "backoff_max", "max_retry_after"):
+        for name in ("bytes_per_token", "timeout", "request_deadline", "backoff_max", "max_retry_after"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 problems.append(f"{name} must be a positive number, got {value!r}")
@@ -91,9 +98,19 @@ class ServiceConfig:
             k in ("query", "document") and isinstance(v, str) for k, v in self.prompts.items()
         ):
             problems.append(f"prompts must map 'query'/'document' to strings, got {self.prompts!r}")
+        base_url, userinfo = split_credentials(self.base_url) if not problems else (self.base_url, None)
+        if userinfo is not None and self.api_key_env:
+            problems.append(f"base_url {base_url!r} carries credentials (user:password@) and api_key_env "
+                            f"= {self.api_key_env!r} is set: both would go in the Authorization header; set "
+                            'api_key_env = "" to use the credentials of the URL')
         if problems:
             raise ValueError("; ".join(problems))
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        # The credentials leave the config (and so the ModelMeta, model_meta.json, reprs and
+        # messages): they are kept by URL in this process only, for the client to send.
+        base_url = base_url.rstrip("/")
+        if userinfo is not None:
+            remember_credentials(base_url, userinfo)
+        object.__setattr__(self, "base_url", base_url)
         object.__setattr__(self, "api_key_env", self.api_key_env or None)
 
     @property
@@ -107,6 +124,31 @@ class ServiceConfig:
     def to_kwargs(self) -> dict[str, Any]:
         """The loader kwargs stored in the ModelMeta (and so in result files): no secret here."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: base_url (without credentials) -> "user:password" taken out of it; never written anywhere.
+_URL_CREDENTIALS: dict[str, str] = {}
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """(url without user:password@, the "user:password" part or None)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), urllib.parse.unquote(userinfo)
+
+
+def remember_credentials(base_url: str, userinfo: str) -> None:
+    known = _URL_CREDENTIALS.get(base_url)
+    if known is not None and known != userinfo:
+        raise ValueError(f"two different credentials are configured for {base_url}")
+    _URL_CREDENTIALS[base_url] = userinfo
+
+
+def credentials_for(base_url: str) -> str | None:
+    """The "user:password" configured in a base_url (HTTP Basic), if any."""
+    return _URL_CREDENTIALS.get(base_url)
 
 
 @dataclass(frozen=True)
@@ -144,6 +186,8 @@ def env_overrides(config: ServiceConfig, *, base_url: bool) -> ServiceConfig:
         ("XALIGN_OPENAI_MAX_ATTEMPTS", "max_attempts", int),
         ("XALIGN_OPENAI_MAX_BATCH_TOKENS", "max_batch_tokens", int),
         ("XALIGN_OPENAI_BACKOFF_BASE", "backoff_base", float),
+        ("XALIGN_OPENAI_REQUEST_DEADLINE", "request_deadline", float),
+        ("XALIGN_OPENAI_MAX_RETRY_AFTER", "max_retry_after", float),
     ):
         raw = os.environ.get(env)
         if raw:

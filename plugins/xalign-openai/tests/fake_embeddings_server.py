@@ -9,6 +9,7 @@ input text, how often it was received and how often its embedding was actually s
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -30,6 +31,7 @@ class FakeEmbeddingsServer:
     def __init__(self, *, api_key: str | None = "sk-fake-key", models: dict[str, int] | None = None,
                  no_dimensions: tuple[str, ...] = ("fake-legacy",)):
         self.api_key = api_key
+        self.basic_auth: tuple[str, str] | None = None  # (user, password): HTTP Basic instead of a key
         self.models = models or {"fake-embed": 16, "fake-legacy": 12}
         self.no_dimensions = set(no_dimensions)  # models that reject the "dimensions" parameter
         self.faults: deque[dict] = deque()
@@ -59,7 +61,10 @@ class FakeEmbeddingsServer:
 
     def inject(self, kind: str, **options) -> None:
         """Queue a fault for the next request without one: status, timeout, malformed,
-        wrong_dim, wrong_count, nan, missing_data, shuffle (answer with indices reversed)."""
+        wrong_dim, wrong_count, nan, missing_data, shuffle (answer with indices reversed),
+        trickle (a valid answer sent one byte every `seconds` s, as a stalled proxy would),
+        echo_auth_base64 (HTTP `code`, default 400, whose body quotes the received
+        Authorization header base64-encoded, as some gateways' debug output does)."""
         self.faults.append({"kind": kind, **options})
 
     def hang_after(self, successes: int) -> None:
@@ -115,7 +120,11 @@ class FakeEmbeddingsServer:
         if handler.path != "/v1/embeddings":
             return self._error(handler, record, 404, f"no route {handler.path}")
         auth = handler.headers.get("Authorization")
-        if self.api_key is not None and auth != f"Bearer {self.api_key}":
+        if self.basic_auth is not None:
+            wanted = "Basic " + base64.b64encode(":".join(self.basic_auth).encode()).decode()
+            if auth != wanted:
+                return self._error(handler, record, 401, f"bad credentials: {auth}")
+        elif self.api_key is not None and auth != f"Bearer {self.api_key}":
             # Like OpenAI, echo what was received: the client must keep it out of its errors.
             return self._error(handler, record, 401, f"Incorrect API key provided: {auth}")
         try:
@@ -143,6 +152,9 @@ class FakeEmbeddingsServer:
             return self._error(handler, record, 503, "hung request released")
 
         kind = fault["kind"] if fault else None
+        if kind == "echo_auth_base64":
+            echoed = base64.b64encode((auth or "").encode()).decode()
+            return self._error(handler, record, fault.get("code", 400), f"request rejected; debug={echoed}")
         if kind == "status":
             headers = fault.get("headers", {})
             return self._error(handler, record, fault["code"], fault.get("body", "injected failure"), headers)
@@ -168,6 +180,8 @@ class FakeEmbeddingsServer:
         if kind == "malformed":
             body = body[: len(body) // 2]  # cut mid-stream, as a dropped proxy connection would
         record["status"] = 200
+        if kind == "trickle":
+            return self._trickle(handler, body, fault.get("seconds", 0.1))
         ok = kind not in {"malformed", "wrong_dim", "wrong_count", "nan", "missing_data", "timeout"}
         record["ok"] = ok
         if ok:
@@ -175,3 +189,19 @@ class FakeEmbeddingsServer:
                 self.successes += 1
                 self.answered.update(inputs)
         self._send(handler, 200, body)
+
+    def _trickle(self, handler, body: bytes, seconds: float) -> None:
+        """Headers at once, then the body byte by byte: every read the client makes returns
+        within its socket timeout, so only an overall deadline ends the request."""
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.flush()
+            for i in range(len(body)):
+                handler.wfile.write(body[i:i + 1])
+                handler.wfile.flush()
+                time.sleep(seconds)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the client gave up: what a deadline should make it do

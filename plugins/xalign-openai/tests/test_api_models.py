@@ -1,5 +1,8 @@
 """The OpenAI-compatible API adapter (plugins/xalign-openai) against a local fake server.
 
+Run from the repository root: `pytest plugins/xalign-openai/tests` (the end-to-end test
+borrows the core's test doubles from tests/fakes.py).
+
 No test sleeps for backoff: the client gets a recording `sleep`, a seeded RNG and a fixed
 clock. The only real waits are the timeout test's fraction of a second and the start-up
 of the subprocesses (a killed client, and mteb end to end).
@@ -34,6 +37,13 @@ KEY = "sk-test-SECRET-7f3a9c1e5b"
 KEY_ENV = "XALIGN_TEST_API_KEY"
 NOW = 1_800_000_000.0
 TESTS = Path(__file__).resolve().parent
+CORE_TESTS = Path(__file__).resolve().parents[3] / "tests"  # tests/fakes.py
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Each test its own embedding cache file (as the core's tests/conftest.py does)."""
+    monkeypatch.setenv("XALIGN_CACHE", str(tmp_path / "embeddings.sqlite3"))
 
 
 @pytest.fixture(autouse=True)
@@ -184,11 +194,45 @@ def test_retry_after_seconds_and_ms_are_honoured(make_encoder, server, sleeps):
     assert sleeps == [7.0, 1.5]
 
 
-def test_retry_after_http_date_is_honoured_and_clipped(make_encoder, server, sleeps):
+def test_retry_after_http_date_is_honoured(make_encoder, server, sleeps):
     server.inject("status", code=429, headers={"Retry-After": email.utils.formatdate(NOW + 30, usegmt=True)})
-    server.inject("status", code=429, headers={"Retry-After": "86400"})
     make_encoder(max_retry_after=120.0).embed(["q"], prompt_type=None)
-    assert sleeps == [30.0, 120.0]
+    assert sleeps == [30.0]
+
+
+@pytest.mark.parametrize("header", [{"Retry-After": "86400"}, {"retry-after-ms": "3600000"},
+                                    {"Retry-After": email.utils.formatdate(NOW + 7200, usegmt=True)}])
+def test_retry_after_above_the_ceiling_stops_with_a_message_instead_of_waiting(make_encoder, server, sleeps, header):
+    """A spent quota (wait an hour, a day) is neither obeyed blindly (a silent hang) nor cut short
+    (retrying early disobeys the server and burns the attempts): the run stops and says why."""
+    server.inject("status", code=429, headers=header)
+    with pytest.raises(EmbeddingAPIError, match=r"answered HTTP 429 asking to wait \d+ s \(Retry-After\), more than "
+                                                r"max_retry_after = 120 s: stopped instead of waiting") as err:
+        make_encoder(max_retry_after=120.0).embed(["q"], prompt_type=None)
+    assert sleeps == [] and len(server.requests) == 1 and err.value.status == 429
+
+
+def test_retry_after_ceiling_from_the_environment(make_encoder, server, sleeps, monkeypatch):
+    monkeypatch.setenv("XALIGN_OPENAI_MAX_RETRY_AFTER", "5")
+    server.inject("status", code=429, headers={"Retry-After": "7"})
+    with pytest.raises(EmbeddingAPIError, match="more than max_retry_after = 5 s"):
+        make_encoder().embed(["q"], prompt_type=None)
+
+
+def test_a_trickling_server_is_cut_at_the_request_deadline(make_encoder, server, sleeps):
+    """Every byte arrives well within the socket timeout, so only an overall deadline ends the request."""
+    server.inject("trickle", seconds=0.05)
+    start = time.monotonic()
+    with pytest.raises(EmbeddingAPIError, match=r"no complete answer within the request deadline of 0\.6 s"):
+        make_encoder(timeout=3.0, request_deadline=0.6, max_attempts=1).embed(["slow"], prompt_type=None)
+    assert time.monotonic() - start < 2.5  # the body alone would take ~20 s at this pace
+
+
+def test_a_trickled_request_is_retried_and_the_next_answer_used(make_encoder, server, sleeps):
+    server.inject("trickle", seconds=0.05)
+    out = make_encoder(timeout=3.0, request_deadline=0.6).embed(["slow"], prompt_type=None)
+    np.testing.assert_allclose(out, expected(["slow"]), rtol=1e-6)
+    assert len(sleeps) == 1 and len(server.requests) == 2
 
 
 def test_timeout_is_retried(make_encoder, server, sleeps):
@@ -307,6 +351,49 @@ def test_api_key_never_leaks(make_encoder, server, tmp_path, caplog):
         assert KEY.encode() not in path.read_bytes(), f"the API key leaked into {path.name}"
 
 
+def test_a_key_echoed_back_base64_encoded_is_redacted(make_encoder, server, caplog):
+    """A gateway quoting the Authorization header base64-encoded, alone or inside a longer blob."""
+    caplog.set_level(logging.DEBUG)
+    server.inject("echo_auth_base64", code=500)
+    server.inject("echo_auth_base64", code=500)
+    with pytest.raises(EmbeddingAPIError) as err:
+        make_encoder(max_attempts=2).embed(["q"], prompt_type=None)
+    assert "debug=" in str(err.value) and "[REDACTED]" in str(err.value)
+    for offset in range(3):  # the key at each byte alignment inside someone else's base64
+        blob = base64.b64encode(b"x" * offset + f"token={KEY};".encode()).decode()
+        server.inject("status", code=400, body=f"bad request {blob}")
+        with pytest.raises(EmbeddingAPIError) as other:
+            make_encoder().embed(["q"], prompt_type=None)
+        texts = [str(other.value)]
+        for text in texts + [str(err.value), caplog.text]:
+            assert base64.b64encode(f"Bearer {KEY}".encode()).decode()[4:20] not in text
+            assert base64.b64encode(b"x" * offset + f"token={KEY};".encode()).decode()[12:28] not in text
+
+
+def test_credentials_in_base_url_are_used_but_never_written(server, tmp_path, caplog, sleeps):
+    """user:secret@host: sent as HTTP Basic, absent from the config, the meta, reprs, messages and logs."""
+    from xalign_openai.config import ServiceConfig
+
+    caplog.set_level(logging.DEBUG)
+    secret = "pa55-w0rd-SECRET-91"
+    server.api_key, server.basic_auth = None, ("alice", secret)
+    url = server.base_url.replace("http://", f"http://alice:{secret}@")
+    enc = OpenAIEncoder("fake/embed", cache=EmbeddingCache(tmp_path / "c.sqlite3"), sleep=sleeps.append,
+                        base_url=url, model="fake-embed", api_key_env="", embed_dim=16, max_attempts=2)
+    np.testing.assert_allclose(enc.embed(["hi"], prompt_type=None), expected(["hi"]), rtol=1e-6)
+    server.inject("echo_auth_base64", code=500)
+    server.inject("status", code=500, body=f"you sent alice:{secret}")
+    with pytest.raises(EmbeddingAPIError) as err:
+        enc.embed(["again"], prompt_type=None)
+    basic = base64.b64encode(f"alice:{secret}".encode()).decode()
+    for name, text in [("config", json.dumps(enc.config.to_kwargs())), ("repr", repr(enc) + repr(enc.client)),
+                       ("error", str(err.value)), ("logs", caplog.text)]:
+        assert secret not in text and basic[2:-2] not in text, f"the password leaked into {name}"
+    assert enc.config.base_url == server.base_url
+    with pytest.raises(ValueError, match="carries credentials .* and api_key_env"):
+        ServiceConfig(model="m", base_url=url)  # the default api_key_env would fight over Authorization
+
+
 def test_missing_key_variable_is_a_clear_error_before_any_request(make_encoder, server, monkeypatch):
     monkeypatch.delenv(KEY_ENV)
     with pytest.raises(EmbeddingAPIError, match=f"environment variable {KEY_ENV} is not set"):
@@ -392,12 +479,12 @@ def test_killed_client_loses_nothing_and_rerun_repeats_nothing(make_encoder, ser
 # -- registration with mteb --------------------------------------------------------------
 def test_openai_models_keep_mteb_metadata_with_our_loader():
     import mteb
-    from mteb.models.model_implementations import openai_models
 
+    from mteb_xalign.mteb_compat import known_meta
     from xalign_openai.models import load_encoder
 
-    for name, original, dim in [("openai/text-embedding-3-small", openai_models.text_embedding_3_small, 1536),
-                                ("openai/text-embedding-3-large", openai_models.text_embedding_3_large, 3072)]:
+    for name, dim in [("openai/text-embedding-3-small", 1536), ("openai/text-embedding-3-large", 3072)]:
+        original = known_meta(name)  # mteb's own meta, which ours replaced in the registry
         meta = mteb.get_model_meta(name)
         assert meta.loader is load_encoder
         assert meta.embed_dim == dim and meta.max_tokens == 8191 and meta.open_weights is False
@@ -482,8 +569,8 @@ def _models_file(tmp_path, server) -> Path:
 
 
 END_TO_END = textwrap.dedent("""
-    import json, sys
-    sys.path.insert(0, sys.argv[1])  # the tests folder, for fakes and the server's vectors
+    import json, os, sys
+    sys.path[:0] = sys.argv[1].split(os.pathsep)  # the test folders: fakes, the server's vectors
     import mteb
     import numpy as np
     from mteb.cache import ResultCache
@@ -519,7 +606,7 @@ def test_configured_service_runs_multirefclir_through_mteb(tmp_path, server):
     env = {**os.environ, "XALIGN_MODELS_FILE": str(_models_file(tmp_path, server)),
            "XALIGN_CACHE": str(tmp_path / "core-cache.sqlite3"), "XALIGN_OPENAI_CACHE": str(tmp_path / "api.sqlite3")}
     out, ref = tmp_path / "results", tmp_path / "reference"
-    run = subprocess.run([sys.executable, "-c", END_TO_END, str(TESTS), str(out), str(ref)],
+    run = subprocess.run([sys.executable, "-c", END_TO_END, f"{TESTS}{os.pathsep}{CORE_TESTS}", str(out), str(ref)],
                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])

@@ -1,0 +1,245 @@
+"""Bad input gives one line naming the file, line and text at fault (exit 2), before any model loads.
+
+Each case here was reproduced on the old code as a silent mix-up, a number, or a raw traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mteb_xalign import plugins
+from mteb_xalign.errors import DataError, ServiceError
+from mteb_xalign.parallel_data import read_parallel_qa
+from mteb_xalign.wordlists import read_wordlist
+
+
+def write_lang(folder: Path, lang: str, contexts, questions) -> None:
+    (folder / f"{lang}.contexts.jsonl").write_text("".join(json.dumps(c) + "\n" for c in contexts), encoding="utf-8")
+    (folder / f"{lang}.questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+
+
+def corpus(folder: Path) -> Path:
+    """en + de, two paragraphs each, one question per language."""
+    folder.mkdir(exist_ok=True)
+    write_lang(folder, "en", [{"id": "p1", "text": "Cats purr."}, {"id": "p2", "text": "Dogs bark."}],
+               [{"id": "q1", "context_id": "p1", "text": "What do cats do?"},
+                {"id": "q2", "context_id": "p2", "text": "What do dogs do?"}])
+    write_lang(folder, "de", [{"id": "p1", "text": "Katzen schnurren."}, {"id": "p2", "text": "Hunde bellen."}],
+               [{"id": "q1", "context_id": "p1", "text": "Was tun Katzen?"}])
+    return folder
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text, text
+    return text
+
+
+# -- the data folder --------------------------------------------------------------------------
+def test_a_second_file_of_a_language_is_refused_not_mixed(tmp_path):
+    data = corpus(tmp_path / "d")
+    (data / "en.old.contexts.jsonl").write_text(json.dumps({"id": "p1", "text": "stale"}) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_parallel_qa(data)
+    assert "en.old.contexts.jsonl" in one_line(err.value) and "'en.old' is not a language code" in str(err.value)
+
+
+def test_two_spellings_of_one_language_are_refused(tmp_path):
+    data = corpus(tmp_path / "d")
+    for kind in ("contexts", "questions"):
+        (data / f"eng-Latn.{kind}.jsonl").write_bytes((data / f"en.{kind}.jsonl").read_bytes())
+    with pytest.raises(DataError, match=r"two files for one language \(eng-Latn\): en\.contexts\.jsonl and "
+                                        r"eng-Latn\.contexts\.jsonl"):
+        read_parallel_qa(data)
+
+
+def test_a_single_language_is_refused(tmp_path):
+    data = corpus(tmp_path / "d")
+    for kind in ("contexts", "questions"):
+        (data / f"de.{kind}.jsonl").unlink()
+    with pytest.raises(DataError, match=r"only one language \(en\): a cross-lingual task needs"):
+        read_parallel_qa(data)
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("en-US", r"en-US\.contexts\.jsonl: language code 'en-US': region variants are not told apart .* "
+              r"name the file en\.contexts\.jsonl"),
+    ("pt_BR", r"region variants"),
+    ("", r"\.contexts\.jsonl: empty language code"),
+    ("xx", r"xx\.contexts\.jsonl: unknown language code 'xx'"),
+])
+def test_language_codes_outside_the_accepted_form_are_refused(tmp_path, code, message):
+    data = corpus(tmp_path / "d")
+    write_lang(data, code, [{"id": "p1", "text": "x"}], [{"id": "q1", "context_id": "p1", "text": "y"}])
+    with pytest.raises(DataError, match=message) as err:
+        read_parallel_qa(data)
+    one_line(err.value)
+
+
+def test_invalid_utf8_names_file_line_and_byte(tmp_path):
+    data = corpus(tmp_path / "d")
+    path = data / "de.contexts.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"id": "p3", "text": "Gr\xfc\xdfe"}\n')
+    with pytest.raises(DataError, match=r"de\.contexts\.jsonl:3: not valid UTF-8: byte 0xfc at column 25"):
+        read_parallel_qa(data)
+
+
+def test_a_lone_surrogate_is_refused_at_load_with_its_line(tmp_path):
+    data = corpus(tmp_path / "d")
+    with open(data / "de.questions.jsonl", "a", encoding="utf-8") as handle:
+        handle.write('{"id": "q2", "context_id": "p2", "text": "Hunde \\ud800 bellen"}\n')
+    with pytest.raises(DataError, match=r"de\.questions\.jsonl:2: text holds a lone surrogate '\\ud800' at character 7"):
+        read_parallel_qa(data)
+
+
+def test_a_pivot_question_whose_paragraph_is_missing_in_x_is_refused_at_load(tmp_path):
+    data = corpus(tmp_path / "d")
+    write_lang(data, "de", [{"id": "p1", "text": "Katzen schnurren."}], [{"id": "q1", "context_id": "p1", "text": "?"}])
+    with pytest.raises(DataError, match=r"en\.questions\.jsonl:2: question 'q2' refers to paragraph 'p2', "
+                                        r"which de\.contexts\.jsonl lacks"):
+        read_parallel_qa(data)
+
+
+def test_a_data_file_that_is_a_folder(tmp_path):
+    data = corpus(tmp_path / "d")
+    (data / "de.questions.jsonl").unlink()
+    (data / "de.questions.jsonl").mkdir()
+    with pytest.raises(DataError, match=r"de\.questions\.jsonl: is a folder, not a file"):
+        read_parallel_qa(data)
+
+
+def test_a_data_file_that_is_a_symlink_loop(tmp_path):
+    data = corpus(tmp_path / "d")
+    (data / "de.contexts.jsonl").unlink()
+    os.symlink(data / "loop.b", data / "de.contexts.jsonl")
+    os.symlink(data / "de.contexts.jsonl", data / "loop.b")
+    with pytest.raises(DataError, match=r"de\.contexts\.jsonl: a symbolic link that loops or points nowhere"):
+        read_parallel_qa(data)
+
+
+def test_a_broken_card_names_file_line_and_column(tmp_path):
+    from mteb_xalign.tasks import read_card
+
+    data = corpus(tmp_path / "d")
+    (data / "card.json").write_text('{"name": "mine",\n "license": }\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"card\.json:2: not valid JSON: Expecting value at column 13"):
+        read_card(data)
+
+
+def test_word_list_csv_with_invalid_utf8_names_its_line(tmp_path):
+    path = tmp_path / "words.csv"
+    path.write_bytes(b"en,de\nwater,Wasser\nbig,gro\xdf\n")
+    with pytest.raises(DataError, match=r"words\.csv:3: not valid UTF-8: byte 0xdf at column 8"):
+        read_wordlist(path)
+
+
+def test_word_list_that_is_a_folder(tmp_path):
+    (tmp_path / "words.jsonl").mkdir()
+    with pytest.raises(DataError, match=r"words\.jsonl: is a folder, not a file"):
+        read_wordlist(tmp_path / "words.jsonl")
+
+
+# -- the command line: exit 2, one line, and the model is never loaded ----------------------------
+@pytest.fixture
+def xalign(monkeypatch, capsys):
+    """`xalign ...` in this process, with model loading forbidden: every refusal here comes first."""
+    from mteb_xalign import cli, run
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(run, "load_model", no_load)
+
+    def call(*argv):
+        code = cli.main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.err
+
+    return call
+
+
+def test_cli_bad_data_is_exit_2_one_line_before_the_model(xalign, tmp_path):
+    data = corpus(tmp_path / "d")
+    (data / "en.old.contexts.jsonl").write_text("{}\n", encoding="utf-8")
+    code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
+                       "--output", str(tmp_path / "out"))
+    assert code == 2
+    assert err.startswith("xalign: error: ") and err.count("\n") == 1 and "en.old.contexts.jsonl" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["a/b", "../../escaped", "..", ".hidden", "a\\b", "x" * 101, ""])
+def test_cli_task_names_that_are_not_file_names_are_refused(xalign, tmp_path, name):
+    data = corpus(tmp_path / "d")
+    code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "--name", name,
+                       "-m", "xalign/use-multilingual-v3", "--output", str(tmp_path / "out"))
+    assert code == 2 and "it becomes a file name" in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escaped.json").exists()
+
+
+def test_cli_output_that_is_a_file_is_refused(xalign, tmp_path):
+    target = tmp_path / "results.txt"
+    target.write_text("not a folder", encoding="utf-8")
+    code, err = xalign("run", "-t", "MultiRefCLIR", "-m", "xalign/use-multilingual-v3", "--output", str(target))
+    assert code == 2 and f"--output {target}: is a file" in err
+    code, err = xalign("run", "-t", "MultiRefCLIR", "-m", "xalign/use-multilingual-v3", "--output", str(target / "sub"))
+    assert code == 2 and f"{target} is a file" in err
+
+
+def test_cli_reported_errors_print_their_message_not_a_traceback(monkeypatch, capsys):
+    """An error written for users (an API failure, wrapped by a library on its way up) is printed as itself."""
+    from mteb_xalign import cli
+
+    def fails(args):
+        try:
+            raise ServiceError("acme/embed: POST https://api.example/v1/embeddings failed after 6 attempt(s)")
+        except ServiceError as exc:
+            raise RuntimeError("mteb: evaluation failed") from exc
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: type("Args", (), {"func": staticmethod(fails)})())
+    assert cli.main([]) == 1
+    err = capsys.readouterr().err
+    assert err == "xalign: error: acme/embed: POST https://api.example/v1/embeddings failed after 6 attempt(s)\n"
+
+
+def test_cli_other_errors_still_raise(monkeypatch):
+    """Only errors written for users are caught: a bug keeps its traceback."""
+    from mteb_xalign import cli
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: type("Args", (), {"func": staticmethod(lambda a: 1 / 0)})())
+    with pytest.raises(ZeroDivisionError):
+        cli.main([])
+
+
+# -- plugins ------------------------------------------------------------------------------------
+def test_two_plugins_registering_one_model_name_are_named_and_refused(monkeypatch, capsys):
+    from mteb.models import ModelMeta
+
+    from mteb_xalign import run
+    from mteb_xalign.errors import UserError
+
+    def meta(reference):
+        return ModelMeta(loader=None, name="acme/twice", revision="1", release_date=None, languages=None,
+                         n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=8, license=None,
+                         open_weights=True, public_training_code=None, public_training_data=None,
+                         framework=["NumPy"], similarity_fn_name="cosine", use_instructions=False,
+                         training_datasets=None, reference=reference)
+
+    registered = [("zeta-plugin", meta("https://zeta.example")), ("alpha-plugin", meta("https://alpha.example"))]
+    monkeypatch.setitem(plugins._collected, "register_models", registered)
+    monkeypatch.setattr(plugins, "model_conflicts", {})
+    with pytest.warns(UserWarning, match=r"'acme/twice' is registered by 2 plugins \('alpha-plugin', 'zeta-plugin'\)"):
+        models = plugins.get_models()
+    assert [(p, m.reference) for p, m in models] == [("alpha-plugin", "https://alpha.example")]  # never dir order
+    assert "alpha-plugin" in capsys.readouterr().err
+    monkeypatch.setattr("mteb.get_model_meta", lambda name: registered[0][1])
+    with pytest.raises(UserError, match=r"registered by several plugins \('alpha-plugin', 'zeta-plugin'\)"):
+        run.model_meta("acme/twice")
