@@ -2,15 +2,14 @@
 
 Each request's embeddings are written to a persistent cache the moment they arrive, so a
 run that dies mid-task (killed, out of credit, network gone) keeps everything it paid
-for, and a rerun sends only what was never answered. The core caches again per task
-(mteb_xalign/encoding.py), but only once the whole task's texts are encoded.
+for, and a rerun sends only what was never answered. The core's embedding cache
+(mteb_xalign/encoding.py) also holds them, under the mteb model's name.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 from mteb.types import PromptType
 
 from mteb_xalign.cache import EmbeddingCache, make_key, shared_cache
-from mteb_xalign.encoder import TextEncoder, l2_normalise
+from mteb_xalign.adapter import TextEncoder
 from xalign_openai.client import EmbeddingsClient
 from xalign_openai.config import ServiceConfig, env_overrides
 from xalign_openai.tokens import TokenCounter, plan_batches
@@ -30,17 +29,21 @@ CACHE_ENV = "XALIGN_OPENAI_CACHE"
 
 
 def adapter_cache() -> EmbeddingCache:
-    """XALIGN_OPENAI_CACHE=PATH or off; by default the project's shared cache file (XALIGN_CACHE)."""
-    raw = os.environ.get(CACHE_ENV)
-    if raw is None:
-        return shared_cache()
-    if raw.strip().lower() in {"", "0", "off", "none", "false"}:
-        return EmbeddingCache(None)
-    return EmbeddingCache(raw)
+    """XALIGN_OPENAI_CACHE=PATH or off; unset, the project's shared cache file (XALIGN_CACHE).
+
+    Parsed by the core's one cache-settings reader. The adapter keeps its own keys in that
+    file (endpoint + API model + the text as sent, not the mteb name) because a paid request
+    must be committed the moment it returns, and aliases of one service must share it.
+    """
+    return shared_cache(CACHE_ENV)
 
 
 class OpenAIEncoder(TextEncoder):
     """`embed` = cache lookup, then token- and count-bounded requests for the rest."""
+
+    # All of mteb's batches at once: requests are sized by the API's limits (count and
+    # tokens), not by the DataLoader's batch size, which is tuned for GPU memory.
+    plans_own_batches = True
 
     def __init__(
         self,
@@ -83,14 +86,8 @@ class OpenAIEncoder(TextEncoder):
                                self.model_name, CACHE_ENV)
         return self._cache
 
-    def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
-               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
-        # All of mteb's batches at once: requests are sized by the API's limits (count and
-        # tokens), not by the DataLoader's batch size, which is tuned for GPU memory.
-        texts = [text for batch in inputs for text in batch["text"]]
-        return l2_normalise(self.embed(texts, prompt_type=prompt_type))
-
-    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
+              languages: Any = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
         role = prompt_type.value if prompt_type is not None else None
