@@ -1,0 +1,165 @@
+"""`xalign run --executor ray`: every (model, task) pair is one Ray task.
+
+What runs where:
+- the driver (where `xalign run` was typed) resolves models and tasks, skips the pairs whose
+  results already exist in `--output` (as a local run does), submits the rest, and writes every
+  result file itself with mteb's own `ResultCache.save_to_cache`, so files land exactly where a
+  local run puts them; it shows one progress bar over all pairs.
+- a worker loads the model (with the GPUs/CPUs the pair asked Ray for), runs `mteb.evaluate` on
+  the one task into a private temporary result folder, and returns the result JSON text: no
+  file system is shared with the driver.
+
+A worker that dies (killed, out of memory, node lost) is retried by Ray (`max_retries`); an
+attempt that died returned nothing, and the driver writes a pair's result only once, from the
+attempt that finished, so nothing is lost or counted twice. An exception raised by the
+evaluation itself is a real error, not retried: the other pairs finish, then the run fails
+naming every failed pair.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mteb_xalign.distributed.cluster import cluster_gpus, import_ray, ray_session
+from mteb_xalign.errors import UserError
+
+#: Frameworks whose models run faster on a GPU; ONNX, NumPy (C engines) and API models do not use one.
+GPU_FRAMEWORKS = {"PyTorch", "Transformers", "Sentence Transformers"}
+
+
+@dataclass
+class Pair:
+    model_name: str
+    meta: Any  # mteb ModelMeta, as the driver resolved it
+    task: Any  # mteb AbsTask
+    existing_json: str | None = None  # a stored partial result to complete (missing subsets)
+
+
+def gpus_for(meta: Any, gpus_per_model: float | None, gpus_in_cluster: float, device: str | None) -> float:
+    """GPUs to reserve for one pair: the flag if given, else 1 for a GPU framework when the cluster has GPUs."""
+    if gpus_per_model is not None:
+        return gpus_per_model
+    if device == "cpu" or gpus_in_cluster <= 0:
+        return 0.0
+    return 1.0 if GPU_FRAMEWORKS & set(meta.framework or ()) else 0.0
+
+
+def plan_pairs(model_names: list[str], tasks: list, output: Path, overwrite: bool) -> tuple[list[Pair], list]:
+    """(pairs to run, (model, result) already complete on disk): the skip rule of run.evaluate_pair."""
+    from mteb.results import TaskResult
+
+    from mteb_xalign.result_store import ResultStore, missing_subsets, stale_result, warn
+    from mteb_xalign.run import model_meta
+
+    store = ResultStore(output)
+    todo: list[Pair] = []
+    done: list[tuple[str, Any]] = []
+    for model_name in model_names:
+        meta = model_meta(model_name)
+        for task in tasks:
+            path = store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
+            reusable = path.exists() and not overwrite
+            if reusable and (why := stale_result(store, task, meta)) is not None:
+                warn(why)
+                reusable = False
+            if reusable and not any(missing_subsets(path, task).values()):
+                done.append((model_name, TaskResult.from_disk(path)))
+            else:
+                todo.append(Pair(model_name, meta, task, path.read_text(encoding="utf-8") if reusable else None))
+    return todo, done
+
+
+def evaluate_pair_json(pair: Pair, options: Any) -> str:
+    """Run one (model, task) pair here and return its MTEB result JSON text (runs on a worker)."""
+    import dataclasses
+
+    from mteb_xalign import mteb_bridge, progress
+
+    mteb_bridge.ensure_registered()
+    import mteb
+
+    from mteb_xalign.result_store import ResultStore
+    from mteb_xalign.run import evaluate_pair
+
+    progress.set_quiet(True)  # the driver shows progress over pairs
+    try:
+        mteb.get_model_meta(pair.model_name)
+    except KeyError:  # a model only the driver knows (a models file there, a test model)
+        from mteb_xalign.mteb_compat import add_model
+
+        add_model(pair.meta)
+    with tempfile.TemporaryDirectory(prefix="xalign-pair-") as tmp:
+        path = ResultStore(tmp).get_task_result_path(task_name=pair.task.metadata.name, model_name=pair.meta)
+        if pair.existing_json is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(pair.existing_json, encoding="utf-8")
+        evaluate_pair(pair.model_name, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
+        return path.read_text(encoding="utf-8")
+
+
+def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path, address: str | None = None,
+             gpus_per_model: float | None = None, cpus_per_model: float = 1.0, max_retries: int = 3,
+             num_cpus: int | None = None) -> list[tuple[str, Any]]:
+    """Evaluate every pair on Ray; write results under `output` as a local run does; return them all.
+
+    `options` is run.RunOptions (device, batch size, overwrite, quiet).
+    """
+    from mteb.results import TaskResult
+    from tqdm import tqdm
+
+    from mteb_xalign.result_store import ResultStore
+
+    encode_kwargs = {"batch_size": options.batch_size} if options.batch_size else {}
+    todo, done = plan_pairs(model_names, tasks, output, options.overwrite)
+    results = list(done)
+    if not todo:
+        return results
+    store = ResultStore(output)
+    failures: list[str] = []
+    with ray_session(address, num_cpus=num_cpus) as ray:
+        remote = ray.remote(evaluate_pair_json)
+        in_cluster = cluster_gpus(ray)
+        pending = {}
+        for pair in todo:
+            resources = dict(num_cpus=cpus_per_model, max_retries=max_retries, retry_exceptions=False,
+                             num_gpus=gpus_for(pair.meta, gpus_per_model, in_cluster, options.device))
+            pending[remote.options(**resources).remote(pair, options)] = pair
+        with tqdm(total=len(todo) + len(done), initial=len(done), desc="model x task pairs",
+                  unit="pair", disable=options.quiet, file=sys.stderr) as bar:
+            while pending:
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                pair = pending.pop(ref)
+                bar.update(1)
+                try:
+                    text = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - reported per pair below, the grid goes on
+                    failures.append(f"{pair.model_name} x {pair.task.metadata.name}: {_first_line(exc)}")
+                    continue
+                result = TaskResult.model_validate_json(text)
+                # The driver writes every file, through the same call a local run makes.
+                store.save_to_cache(result, pair.meta, encode_kwargs=encode_kwargs)
+                results.append((pair.model_name, result))
+    if failures:
+        raise UserError(f"{len(failures)} of {len(todo)} pairs failed: " + "; ".join(failures))
+    return results
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)  # RayTaskError wraps the worker's exception
+    shown = cause if isinstance(cause, BaseException) else exc
+    text = str(shown).strip().splitlines()
+    return f"{type(shown).__name__}: {text[-1] if text else ''}"
+
+
+def run_grid_for_args(model_names: list[str], tasks: list, options: Any, args: Any) -> dict[str, list]:
+    """`xalign run --executor ray`: run_grid with the command's flags; results grouped by model."""
+    import_ray()  # without Ray: one line saying how to install it, before any pair is planned
+    by_model: dict[str, list] = {name: [] for name in model_names}
+    for model_name, result in run_grid(model_names, tasks, options, output=args.output,
+                                       address=args.address, gpus_per_model=args.gpus_per_model):
+        by_model[model_name].append(result)
+    return by_model

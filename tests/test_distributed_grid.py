@@ -1,0 +1,212 @@
+"""`--executor ray`: the model x task grid on a local 2-CPU Ray cluster started by this module.
+
+Oracles: the serial run (mteb.evaluate in this process, as `xalign run` does locally) on the
+same models and tasks; results must match it key for key, apart from timing fields.
+The models are deterministic hash encoders defined here (Ray pickles this module by value,
+so workers need not import it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+from mteb.models import ModelMeta
+
+from mteb_xalign.encoder import TextEncoder
+
+TIMING_KEYS = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
+TASKS = {"SemanticAffinity": ["en-de"], "MultiRefCLIR": ["multi_en+de_q-en", "multi_en+de_q-de"]}
+
+
+class HashEncoder(TextEncoder):
+    """Vector = f(salt, role, text) only: the same on every worker, in every batch."""
+
+    def __init__(self, model_name, revision=None, device=None, salt="a", dim=16, crash_token=None,
+                 attempts_log=None, **kwargs):
+        super().__init__(model_name, revision, device)
+        self.salt, self.dim, self.calls = salt, dim, 0
+        self.crash_token, self.attempts_log = crash_token, attempts_log
+
+    def embed(self, texts, *, prompt_type, **kwargs):
+        self.calls += 1
+        if self.attempts_log and self.calls == 1:
+            with open(self.attempts_log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+        if self.crash_token and self.calls == 2:
+            try:  # the one process that creates the token dies mid-task, as a killed worker does
+                os.close(os.open(self.crash_token, os.O_CREAT | os.O_EXCL))
+                os._exit(1)
+            except FileExistsError:
+                pass
+        role = prompt_type.value if prompt_type is not None else "none"
+        return np.stack([hash_vector(f"{self.salt}|{role}|{t}", self.dim) for t in texts])
+
+
+def hash_vector(text: str, dim: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+
+
+def load_hash_encoder(model_name, revision=None, **kwargs):
+    return HashEncoder(model_name, revision, **kwargs)
+
+
+def fake_meta(name: str, **loader_kwargs) -> ModelMeta:
+    meta = ModelMeta(
+        loader=load_hash_encoder, loader_kwargs=loader_kwargs, name=name, revision="1", release_date=None,
+        languages=None, n_parameters=None, memory_usage_mb=None, max_tokens=None,
+        embed_dim=loader_kwargs.get("dim", 16), license=None, open_weights=True, public_training_code=None,
+        public_training_data=None, framework=["NumPy"], similarity_fn_name="cosine", use_instructions=False,
+        training_datasets=None,
+    )
+    try:
+        from mteb_xalign.mteb_compat import add_model
+    except ImportError:  # before mteb_compat landed
+        from mteb.models.model_implementations import MODEL_REGISTRY
+
+        MODEL_REGISTRY[name] = meta
+    else:
+        add_model(meta)
+    return meta
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """One local Ray for the module (startup costs ~10 s); workers get their own cache file."""
+    cache = tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3"
+    saved = os.environ.get("XALIGN_CACHE")
+    os.environ["XALIGN_CACHE"] = str(cache)  # the raylet, hence every worker, inherits it
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    finally:
+        if saved is None:
+            os.environ.pop("XALIGN_CACHE", None)
+        else:
+            os.environ["XALIGN_CACHE"] = saved
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield cache
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    ray.shutdown()
+
+
+def make_tasks():
+    from mteb_xalign import mteb_bridge
+
+    mteb_bridge.ensure_registered()
+    import mteb
+
+    tasks = []
+    for name, subsets in TASKS.items():
+        task = mteb.get_task(name)
+        task.hf_subsets = subsets
+        tasks.append(task)
+    return tasks
+
+
+OPTIONS = dict(device="cpu", quiet=True)
+
+
+def serial_run(model_names, output: Path) -> None:
+    """What `xalign run` does without --executor: each model on the tasks, in this process."""
+    from mteb_xalign.run import RunOptions, evaluate_pair
+
+    for name in model_names:
+        evaluate_pair(name, make_tasks(), output, RunOptions(**OPTIONS))
+
+
+def grid(model_names, output: Path, **kwargs):
+    from mteb_xalign.distributed.grid import run_grid
+    from mteb_xalign.run import RunOptions
+
+    options = RunOptions(**{**OPTIONS, "quiet": kwargs.pop("quiet", True)})
+    return run_grid(model_names, make_tasks(), options, output=output, **kwargs)
+
+
+def result_files(output: Path) -> dict[str, Path]:
+    return {str(p.relative_to(output)): p for p in sorted(output.rglob("*")) if p.is_file()}
+
+
+def without_timing(path: Path):
+    if path.suffix != ".json" or path.name == "model_meta.json":
+        return path.read_text()
+    data = json.loads(path.read_text())
+    return {k: v for k, v in data.items() if k not in TIMING_KEYS}
+
+
+def assert_same_results(ray_output: Path, serial_output: Path) -> None:
+    got, want = result_files(ray_output), result_files(serial_output)
+    assert sorted(got) == sorted(want)
+    for rel in want:
+        assert without_timing(got[rel]) == without_timing(want[rel]), rel
+
+
+def test_grid_matches_serial_run_and_skips_finished_pairs(ray_cluster, tmp_path, capsys):
+    models = ["test-ray/hash-a", "test-ray/hash-b"]
+    fake_meta(models[0], salt="a", dim=16)
+    fake_meta(models[1], salt="b", dim=24)
+    serial_run(models, tmp_path / "serial")
+
+    results = grid(models, tmp_path / "ray", quiet=False)
+    assert sorted((m, r.task_name) for m, r in results) == sorted(
+        (m, t) for m in models for t in TASKS)
+    assert_same_results(tmp_path / "ray", tmp_path / "serial")
+    assert "4/4" in capsys.readouterr().err  # one progress bar over the pairs, in the driver
+
+    # Rerun: every pair is finished, nothing is submitted and no file changes.
+    before = {rel: p.read_bytes() for rel, p in result_files(tmp_path / "ray").items()}
+    again = grid(models, tmp_path / "ray")
+    assert len(again) == 4
+    assert {rel: p.read_bytes() for rel, p in result_files(tmp_path / "ray").items()} == before
+
+
+def test_worker_killed_mid_task_is_retried_nothing_lost_or_doubled(ray_cluster, tmp_path):
+    token, log = tmp_path / "crash-token", tmp_path / "attempts.log"
+    models = ["test-ray/hash-a", "test-ray/crash-once"]
+    fake_meta(models[0], salt="a", dim=16)
+    fake_meta(models[1], salt="c", dim=16, crash_token=str(token), attempts_log=str(log))
+    token.touch()  # the serial oracle must not crash
+    serial_run(models, tmp_path / "serial")
+    token.unlink()
+    log.unlink()
+
+    grid(models, tmp_path / "ray", max_retries=2)
+
+    assert token.exists()  # a worker did die mid-task ...
+    attempts = log.read_text().split()
+    assert len(attempts) == 3  # ... and its pair ran once more: 2 pairs, 3 attempts
+    assert_same_results(tmp_path / "ray", tmp_path / "serial")
+    settings = (tmp_path / "ray" / "results" / "test-ray__crash-once" / "1" / "run_settings.jsonl").read_text()
+    assert len(settings.splitlines()) == 2  # one entry per task, none doubled by the retry
+
+
+def test_an_evaluation_error_names_the_pair_and_the_rest_finish(ray_cluster, tmp_path):
+    from mteb_xalign.errors import UserError
+
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+    fake_meta("test-ray/broken", salt="a", dim=16, crash_token=None, attempts_log="/nonexistent/dir/log")
+    with pytest.raises(UserError, match=r"2 of 4 pairs failed: test-ray/broken x .*FileNotFoundError"):
+        grid(["test-ray/hash-a", "test-ray/broken"], tmp_path)
+    assert sorted(p.name for p in (tmp_path / "results" / "test-ray__hash-a" / "1").glob("*.json")) == [
+        "MultiRefCLIR.json", "SemanticAffinity.json", "model_meta.json"]
+    assert not (tmp_path / "results" / "test-ray__broken" / "1" / "MultiRefCLIR.json").exists()
+
+
+def test_executor_ray_without_ray_says_how_to_install_it(tmp_path):
+    import subprocess
+
+    code = ("import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
+            "from mteb_xalign.cli import main\n"
+            "sys.exit(main(['run', '-t', 'SemanticAffinity', '-m', 'xalign/use-multilingual-v3', "
+            "'--executor', 'ray', '--output', sys.argv[1]]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "xalign: error: --executor ray needs Ray, which is not installed: pip install 'mteb-xalign[ray]'")
+    assert not (tmp_path / "results").exists()
