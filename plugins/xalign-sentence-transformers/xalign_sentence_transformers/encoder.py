@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from mteb.types import PromptType
 
 from mteb_xalign import weights
 from mteb_xalign.device import resolve_device, resolve_dtype
-from mteb_xalign.encoder import TextEncoder, l2_normalise
+from mteb_xalign.adapter import TextEncoder, declares_dot
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +105,10 @@ class SentenceTransformerEncoder(TextEncoder):
 
     # -- encoding ------------------------------------------------------------------------
 
-    def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
-               prompt_type: PromptType | None = None, **kwargs: Any) -> np.ndarray:
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
+              languages: Sequence[str] | None = None) -> np.ndarray:
+        """One MTEB batch, with the prompt for this task and role (task prompts included)."""
         prompt = self.prompt_for(task_metadata, prompt_type)
-        chunks = [self._encode_batch(list(batch["text"]), prompt_type, prompt) for batch in inputs]
-        if not chunks:
-            return np.zeros((0, 0), dtype=np.float32)
-        return l2_normalise(np.concatenate(chunks))
-
-    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
-        return self._encode_batch(texts, prompt_type, self.prompt_for(None, prompt_type))
-
-    def _encode_batch(self, texts: list[str], prompt_type: PromptType | None, prompt: str) -> np.ndarray:
         if prompt_type == PromptType.query:
             fn = self.model.encode_query
         elif prompt_type == PromptType.document:
@@ -123,8 +116,9 @@ class SentenceTransformerEncoder(TextEncoder):
         else:
             fn = self.model.encode
         # One MTEB batch = one forward pass: the DataLoader already chose the batch size.
+        # Unit rows in torch for cosine models (as sentence-transformers users get them).
         vectors = fn(texts, prompt=prompt, batch_size=max(len(texts), 1), convert_to_tensor=True,
-                     normalize_embeddings=True, show_progress_bar=False)
+                     normalize_embeddings=not declares_dot(self), show_progress_bar=False)
         return vectors.detach().float().cpu().numpy()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from mteb.types import PromptType
 
 from mteb_xalign import weights
-from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 
 
 class UseOnnxEncoder(TextEncoder):
@@ -50,7 +51,8 @@ class UseOnnxEncoder(TextEncoder):
     def _one(self, text: str) -> np.ndarray:
         return self.session.run(["outputs"], {"inputs": np.array([text], dtype=object)})[0][0]
 
-    def embed(self, texts: list[str], *, prompt_type: PromptType | None) -> np.ndarray:
+    def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
+              languages: Sequence[str] | None = None) -> np.ndarray:
         # USE has no query/document prompts: both roles get the same vector.
         if len(texts) == 1 or self.workers == 1:
             return np.stack([self._one(t) for t in texts])

@@ -1,0 +1,61 @@
+"""Load a model by name, once: the one way `xalign run`, `xalign plot` and `xalign report` get one.
+
+Every refusal is one line (unknown name, two plugins claiming it, weights or API key
+missing here, a package not installed), said before anything heavy is imported. The
+loaded model is kept for the next call with the same name and device, one model in memory
+at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mteb_xalign.errors import UserError
+
+
+def model_meta(model_name: str) -> Any:
+    """The model's ModelMeta, refused in one line if unknown, ambiguous or unable to run here."""
+    from mteb_xalign import mteb_bridge, plugins
+
+    mteb_bridge.ensure_registered()
+    import mteb
+
+    from mteb_xalign.model_availability import availability
+
+    try:
+        meta = mteb.get_model_meta(model_name)
+    except KeyError as exc:
+        raise UserError(str(exc).strip("'\"")) from None
+    conflicts = getattr(plugins, "model_conflicts", {})
+    if model_name in conflicts:
+        names = ", ".join(repr(p) for p in conflicts[model_name])
+        raise UserError(f"model {model_name!r} is registered by several plugins ({names}): load only one with "
+                        "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
+    if plugins.plugin_of_model(model_name) is not None:
+        state = availability(meta)
+        if not state.runnable:
+            raise UserError(f"model {model_name!r} cannot run here: {state.reason}")
+    return meta
+
+
+_loaded: dict[tuple[str, str], Any] = {}
+
+
+def load_model(meta: Any, device: str | None = None) -> Any:
+    """The loaded model for `meta` (a ModelMeta or a model name) on `device` (None: the best one)."""
+    from mteb_xalign.device import resolve_device
+    from mteb_xalign.weights import WeightsNotFound
+
+    if isinstance(meta, str):
+        meta = model_meta(meta)
+    resolved = resolve_device(device)
+    key = (meta.name, str(resolved))
+    if key not in _loaded:
+        _loaded.clear()  # one model in memory at a time
+        try:
+            _loaded[key] = meta.load_model(device=resolved)
+        except WeightsNotFound as exc:
+            raise UserError(f"model {meta.name!r}: {str(exc).splitlines()[0]} (details: xalign models)") from None
+        except ImportError as exc:
+            raise UserError(f"model {meta.name!r} needs a package that is not installed: {exc}") from None
+    return _loaded[key]
