@@ -37,18 +37,38 @@ MODEL_META = "model_meta.json"
 _MTEB_RECORDED = ("mteb", "torch", "sentence-transformers", "flash-attn", "transformers")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Result files get the mode `open("w")` would give them (mkstemp's are private to the owner).
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def _temporary_beside(path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, _FILE_MODE)
+    return Path(tmp)
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` in one step: a reader (or a kill) sees the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        tmp.write_text(text, encoding="utf-8")
+        _move_into_place(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -62,15 +82,12 @@ class ResultStore(ResultCache):
         result_path.parent.mkdir(parents=True, exist_ok=True)
         # TaskResult.to_disk does the serialising (mteb's rounding and date format); we only
         # choose where it writes, then move the finished file into place.
-        fd, tmp = tempfile.mkstemp(prefix=f".{result_path.name}.", suffix=".tmp", dir=result_path.parent)
-        os.close(fd)
+        tmp = _temporary_beside(result_path)
         try:
-            task_result.to_disk(Path(tmp))
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, result_path)
+            task_result.to_disk(tmp)
+            _move_into_place(tmp, result_path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         if not isinstance(model_name, str):  # a ModelMeta, as mteb.evaluate passes it
             meta = model_name
@@ -223,7 +240,8 @@ def missing_subsets(path: Path, task) -> dict[str, list[str]]:
     """{split: subsets the task has but the result at `path` lacks}: non-empty = a partial result."""
     from mteb.results import TaskResult
 
-    return TaskResult.from_disk(Path(path)).get_missing_evaluations(task)
+    missing = TaskResult.from_disk(Path(path)).get_missing_evaluations(task)
+    return {split: sorted(subsets) for split, subsets in missing.items() if subsets}
 
 
 def warn(message: str) -> None:

@@ -218,7 +218,7 @@ def evaluate_pair(model_name: str, tasks: list, output: Path, options: RunOption
             warn(why)
             overwrite = True
         path = result_store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
-        complete = path.exists() and not overwrite and not any(missing_subsets(path, task).values())
+        complete = path.exists() and not overwrite and not missing_subsets(path, task)
         plans.append((task, overwrite, complete))
     model = meta if all(complete for *_, complete in plans) else load_model(meta, options.device)
     results = []

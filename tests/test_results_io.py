@@ -1,0 +1,188 @@
+"""Results as `xalign run` writes them: atomic, never stale, with provenance, no local paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mteb.cache import ResultCache
+from mteb.models import ModelMeta
+from mteb.results import TaskResult
+
+from fakes import CountingEncoder
+from mteb_xalign.result_store import ResultStore, missing_subsets, public_meta_dict, stale_result
+
+
+def fake_meta(name="test/fake-model", **update) -> ModelMeta:
+    fields = dict(loader=None, name=name, revision="r1", release_date=None, languages=None, n_parameters=None,
+                  memory_usage_mb=None, max_tokens=None, embed_dim=32, license=None, open_weights=True,
+                  public_training_code=None, public_training_data=None, framework=["NumPy"],
+                  similarity_fn_name="cosine", use_instructions=False, training_datasets=None)
+    fields.update(update)
+    return ModelMeta(**fields)
+
+
+def task_result(subsets: dict[str, float], revision="rev-a", task_name="Tiny") -> TaskResult:
+    return TaskResult(dataset_revision=revision, task_name=task_name, mteb_version="2.26.24",
+                      evaluation_time=1.0,
+                      scores={"test": [{"hf_subset": s, "main_score": v, "languages": ["eng-Latn"]}
+                                       for s, v in subsets.items()]})
+
+
+def corpus(folder: Path, extra: str = "") -> Path:
+    folder.mkdir(exist_ok=True)
+    rows = {"en": ["Cats purr.", "Dogs bark.", "Birds sing."], "de": ["Katzen schnurren.", "Hunde bellen.", "Vögel singen."]}
+    for lang, texts in rows.items():
+        contexts = [{"id": f"p{i}", "text": t + (extra if lang == "en" and i == 0 else "")} for i, t in enumerate(texts)]
+        questions = [{"id": f"q{i}", "context_id": f"p{i}", "text": f"{lang} question {i}?"} for i in range(3)]
+        (folder / f"{lang}.contexts.jsonl").write_text("".join(json.dumps(c) + "\n" for c in contexts), encoding="utf-8")
+        (folder / f"{lang}.questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    return folder
+
+
+# -- atomic writes ------------------------------------------------------------------------------
+def test_a_write_killed_midway_keeps_the_previous_result(tmp_path, monkeypatch):
+    """mteb rewrites the result file in place after every subset; a kill mid-write used to lose it all."""
+    meta = fake_meta()
+    first = task_result({"s1": 0.5, "s2": 0.25})
+    second = task_result({"s1": 0.5, "s2": 0.25, "s3": 0.75})
+    original_to_disk = TaskResult.to_disk
+
+    def killed_to_disk(self, path):
+        original_to_disk(self, path)
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[: len(data) // 2])  # half written when the process dies
+        raise KeyboardInterrupt
+
+    for store_class, survives in ((ResultCache, False), (ResultStore, True)):
+        store = store_class(tmp_path / store_class.__name__)
+        store.save_to_cache(first, meta)
+        path = store.get_task_result_path(task_name="Tiny", model_name=meta)
+        monkeypatch.setattr(TaskResult, "to_disk", killed_to_disk)
+        with pytest.raises(KeyboardInterrupt):
+            store.save_to_cache(second, meta)
+        monkeypatch.setattr(TaskResult, "to_disk", original_to_disk)
+        try:
+            kept = {s["hf_subset"] for s in json.loads(path.read_text())["scores"]["test"]}
+        except ValueError:
+            kept = None
+        assert (kept == {"s1", "s2"}) is survives, (store_class.__name__, kept)
+        if survives:
+            assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_files_are_readable_like_those_mteb_writes(tmp_path):
+    store = ResultStore(tmp_path)
+    store.save_to_cache(task_result({"s1": 0.5}), fake_meta())
+    folder = store.get_task_result_path(task_name="Tiny", model_name=fake_meta()).parent
+    for name in ("Tiny.json", "model_meta.json", "run_settings.jsonl"):
+        assert (folder / name).stat().st_mode & 0o044 == 0o044, name  # mkstemp's 0600 is not kept
+    again = ResultCache(tmp_path).load_task_result("Tiny", fake_meta())
+    assert again.get_score() == pytest.approx(0.5)
+
+
+def test_a_partial_result_is_recognisable(tmp_path):
+    import mteb
+
+    task = mteb.get_task("LAReQA")
+    subsets = list(task.hf_subsets)
+    store = ResultStore(tmp_path)
+    store.save_to_cache(task_result({s: 0.1 for s in subsets[:3]}, task.metadata.revision, "LAReQA"), fake_meta())
+    path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
+    assert missing_subsets(path, task) == {"test": sorted(subsets[3:])}
+    store.save_to_cache(task_result({s: 0.1 for s in subsets}, task.metadata.revision, "LAReQA"), fake_meta())
+    assert missing_subsets(path, task) == {}
+
+
+# -- model_meta.json: no local paths, no credentials; provenance beside the result ------------------
+def test_model_meta_holds_no_absolute_path_and_no_credentials(tmp_path):
+    meta = fake_meta(loader_kwargs={
+        "sources": ["path:/home/alice/models/my-model", "hf:org/my-model"],
+        "path": "/home/alice/models/my-model",
+        "base_url": "https://alice:s3cret-pw@api.example/v1",
+        "windows": "C:\\Users\\alice\\model",
+    }, reference="https://huggingface.co/org/my-model")
+    store = ResultStore(tmp_path)
+    store.save_to_cache(task_result({"s1": 0.5}), meta)
+    written = (store.get_task_result_path(task_name="Tiny", model_name=meta).parent / "model_meta.json").read_text()
+    assert "/home/alice" not in written and "alice\\\\model" not in written and "s3cret" not in written
+    saved = json.loads(written)
+    token = saved["loader_kwargs"]["path"]
+    assert token.startswith("<local:my-model#") and saved["loader_kwargs"]["sources"] == [f"path:{token}", "hf:org/my-model"]
+    assert saved["loader_kwargs"]["base_url"] == "https://api.example/v1"
+    assert saved["reference"] == "https://huggingface.co/org/my-model"
+    ModelMeta.model_validate_json(written)  # still a ModelMeta mteb can read back
+
+
+def test_the_same_folder_gives_the_same_token_and_another_folder_another():
+    a = public_meta_dict("/data/m/model")
+    assert a == public_meta_dict("/data/m/model") != public_meta_dict("/other/m/model")
+
+
+def test_results_record_mteb_xalign_and_the_model_plugin(tmp_path, monkeypatch):
+    from importlib.metadata import version
+
+    from mteb_xalign import plugins
+
+    monkeypatch.setattr(plugins, "plugin_of_model", lambda name: "mteb_xalign.default_plugins.tasks")
+    store = ResultStore(tmp_path)
+    store.save_to_cache(task_result({"s1": 0.5}), fake_meta(), encode_kwargs={"batch_size": 8})
+    folder = store.get_task_result_path(task_name="Tiny", model_name=fake_meta()).parent
+    [row] = [json.loads(line) for line in (folder / "run_settings.jsonl").read_text().splitlines()]
+    assert row["version"]["mteb-xalign"] == version("mteb-xalign") and row["version"]["mteb"] == version("mteb")
+    assert row["model_plugin"] == {"plugin": "mteb_xalign.default_plugins.tasks", "distribution": "mteb-xalign",
+                                   "version": version("mteb-xalign")}
+    assert row["encode_kwargs"] == {"batch_size": 8} and row["subsets"] == ["s1"]
+
+
+# -- a result computed on other data is never reused ------------------------------------------------
+def test_stale_result_is_named_and_fresh_one_is_not(tmp_path):
+    import mteb
+
+    task = mteb.get_task("LAReQA")
+    store = ResultStore(tmp_path)
+    store.save_to_cache(task_result({"q-en": 0.1}, "old-revision", "LAReQA"), fake_meta())
+    why = stale_result(store, task, fake_meta())
+    assert "computed on dataset revision 'old-revision'" in why and task.metadata.revision in why
+    store.save_to_cache(task_result({"q-en": 0.1}, task.metadata.revision, "LAReQA"), fake_meta())
+    assert stale_result(store, task, fake_meta()) is None
+
+
+@pytest.fixture
+def fake_model_run(monkeypatch, capsys):
+    """`xalign run` in process with a hash-seeded fake model instead of a registered one."""
+    from mteb_xalign import cli, run
+
+    meta = fake_meta()
+    model = CountingEncoder("test/fake-model", dim=32)
+    model.mteb_model_meta = meta
+    monkeypatch.setattr(run, "model_meta", lambda name: meta)
+    monkeypatch.setattr(run, "load_model", lambda meta, device: model)
+
+    def call(*argv):
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call, model
+
+
+def test_rerun_after_the_data_changed_recomputes_instead_of_printing_old_scores(tmp_path, fake_model_run):
+    call, model = fake_model_run
+    data = corpus(tmp_path / "data")
+    argv = ("run", "-t", "MultiRefCLIR", "--data", str(data), "--name", "Tiny", "-m", "test/fake-model",
+            "--output", str(tmp_path / "out"))
+    code, out, err = call(*argv)
+    assert code == 0, err
+    [path] = (tmp_path / "out").rglob("Tiny.json")
+    first = json.loads(path.read_text())
+    code, _, err = call(*argv)  # unchanged data: reused, nothing sent to the model again
+    assert code == 0 and "recomputing" not in err and sum(model.sent.values()) == 12
+
+    corpus(data, extra=" And they sleep.")  # one English paragraph changed
+    code, _, err = call(*argv)
+    assert code == 0 and "computed on dataset revision" in err and "recomputing" in err
+    second = json.loads(path.read_text())
+    assert second["dataset_revision"] != first["dataset_revision"]
+    assert ("document", "Cats purr. And they sleep.") in model.sent
