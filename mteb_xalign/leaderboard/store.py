@@ -100,51 +100,68 @@ def _make_dirs(folder: Path, created: list[Path]) -> None:
 class SubmitReport:
     added: list[Path] = field(default_factory=list)
     replaced: list[Path] = field(default_factory=list)
+    checked_only: bool = False
+    files: dict[Path, bytes] = field(default_factory=dict)  # what is (or would be) written
+    models: list = field(default_factory=list)  # the validated models (ValidModel)
 
     def summary(self) -> str:
+        if self.checked_only:
+            return (f"valid: {len(self.added)} result file(s) would be added, {len(self.replaced)} replaced "
+                    "(--check: nothing written)")
         return f"{len(self.added)} result file(s) added, {len(self.replaced)} replaced"
 
 
 def submit(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards", replace: bool = False,
-           *, get_task: TaskResolver | None = None) -> SubmitReport:
+           *, get_task: TaskResolver | None = None, check: bool = False) -> SubmitReport:
     """Validate `results_dir` and copy its results into the leaderboard, all or nothing.
 
     A result for a (model, revision, task) already on the leaderboard is refused unless
     `replace` is true. Raises SubmissionError naming every problem; nothing is written then.
+    With `check`, everything is checked (the store included) and nothing is written.
     """
     leaderboard_dir = Path(leaderboard_dir)
     models = validate_submission(results_dir, get_task=get_task)
+    if check and not leaderboard_dir.is_dir():
+        return _plan(models, leaderboard_dir, replace, check)
     with locked(leaderboard_dir):
-        files: dict[Path, bytes] = {}
-        report = SubmitReport()
-        problems: list[Problem] = []
-        for model in models:
-            folder = result_folder(leaderboard_dir, model.name_as_path, model.revision)
-            clash = _name_clash(folder / MODEL_META, model.name)
-            if clash:
-                problems.append(Problem(model.folder / MODEL_META, clash))
-                continue
-            for result in model.results:
-                target = folder / f"{result.task_name}.json"
-                if target.exists():
-                    if not replace:
-                        problems.append(Problem(result.path, f"already on the leaderboard as {target} (model "
-                                                             f"{model.name!r}, revision {model.revision!r}, task "
-                                                             f"{result.task_name!r}); use --replace to overwrite"))
-                        continue
-                    report.replaced.append(target)
-                else:
-                    report.added.append(target)
-                files[target] = result.raw
-            meta_target = folder / MODEL_META
-            # The first submission's metadata stays unless the submitter asks to replace it.
-            if replace or not meta_target.exists():
-                files[meta_target] = model.meta_raw
-            if model.run_settings is not None:
-                files[folder / RUN_SETTINGS] = _merge_lines(folder / RUN_SETTINGS, model.run_settings)
-        if problems:
-            raise SubmissionError(problems)
-        write_files_atomically(files)
+        report = _plan(models, leaderboard_dir, replace, check)
+        if not check:
+            write_files_atomically(report.files)
+    return report
+
+
+def _plan(models, leaderboard_dir: Path, replace: bool, check: bool) -> SubmitReport:
+    """What the submission would write (report.files), or SubmissionError with every clash."""
+    files: dict[Path, bytes] = {}
+    report = SubmitReport(checked_only=check, models=list(models))
+    problems: list[Problem] = []
+    for model in models:
+        folder = result_folder(leaderboard_dir, model.name_as_path, model.revision)
+        clash = _name_clash(folder / MODEL_META, model.name)
+        if clash:
+            problems.append(Problem(model.folder / MODEL_META, clash))
+            continue
+        for result in model.results:
+            target = folder / f"{result.task_name}.json"
+            if target.exists():
+                if not replace:
+                    problems.append(Problem(result.path, f"already on the leaderboard as {target} (model "
+                                                         f"{model.name!r}, revision {model.revision!r}, task "
+                                                         f"{result.task_name!r}); use --replace to overwrite"))
+                    continue
+                report.replaced.append(target)
+            else:
+                report.added.append(target)
+            files[target] = result.raw
+        meta_target = folder / MODEL_META
+        # The first submission's metadata stays unless the submitter asks to replace it.
+        if replace or not meta_target.exists():
+            files[meta_target] = model.meta_raw
+        if model.run_settings is not None:
+            files[folder / RUN_SETTINGS] = merge_run_settings(folder / RUN_SETTINGS, model.run_settings)
+    if problems:
+        raise SubmissionError(problems)
+    report.files = files
     return report
 
 
@@ -162,8 +179,17 @@ def _name_clash(meta_target: Path, name: str) -> str | None:
     return None
 
 
-def _merge_lines(path: Path, new: bytes) -> bytes:
-    """run_settings.jsonl holds one line per task run: keep the stored lines, add new ones."""
+def merge_run_settings(path: Path, new: bytes) -> bytes:
+    """run_settings.jsonl holds rows per task: a task's new rows replace its stored ones."""
+    def task_of(line: bytes):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return None
+        return row.get("task") if isinstance(row, dict) else None
+
+    new_lines = [line for line in new.splitlines() if line.strip()]
+    new_tasks = {task_of(line) for line in new_lines} - {None}
     old = path.read_bytes().splitlines() if path.exists() else []
-    lines = old + [line for line in new.splitlines() if line.strip() and line not in old]
-    return b"\n".join(lines) + b"\n"
+    kept = [line for line in old if line.strip() and task_of(line) not in new_tasks]
+    return b"\n".join(kept + new_lines) + b"\n"
