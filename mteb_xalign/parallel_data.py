@@ -80,6 +80,15 @@ def _language_files(folder: Path, suffix: str) -> dict[str, Path]:
     return files
 
 
+def folder_languages(folder: str | Path) -> list[str]:
+    """The languages of a folder's `<lang>.contexts.jsonl` files, checked as `read_parallel_qa` checks
+    them (for building a task's metadata before its data are read)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError("not a folder (expected <lang>.contexts.jsonl and <lang>.questions.jsonl files)", path=folder)
+    return sorted(_language_files(folder, CONTEXTS_SUFFIX))
+
+
 def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
     folder = Path(folder)
     if not folder.is_dir():

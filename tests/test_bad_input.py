@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -121,15 +122,6 @@ def test_a_data_file_that_is_a_symlink_loop(tmp_path):
         read_parallel_qa(data)
 
 
-def test_a_broken_card_names_file_line_and_column(tmp_path):
-    from mteb_xalign.tasks import read_card
-
-    data = corpus(tmp_path / "d")
-    (data / "card.json").write_text('{"name": "mine",\n "license": }\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"card\.json:2: not valid JSON: Expecting value at column 13"):
-        read_card(data)
-
-
 def test_word_list_csv_with_invalid_utf8_names_its_line(tmp_path):
     path = tmp_path / "words.csv"
     path.write_bytes(b"en,de\nwater,Wasser\nbig,gro\xdf\n")
@@ -170,6 +162,26 @@ def test_cli_bad_data_is_exit_2_one_line_before_the_model(xalign, tmp_path):
     assert code == 2
     assert err.startswith("xalign: error: ") and err.count("\n") == 1 and "en.old.contexts.jsonl" in err
     assert "Traceback" not in err
+
+
+def test_cli_a_broken_card_names_file_line_and_column(xalign, tmp_path):
+    data = corpus(tmp_path / "d")
+    (data / "card.json").write_text('{"name": "mine",\n "license": }\n', encoding="utf-8")
+    code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
+                       "--output", str(tmp_path / "out"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert re.search(r"card\.json(:2: |: .*line 2 ).*column 13", err), err
+
+
+@pytest.mark.parametrize(("code", "message"), [("en-US", "region variants"), ("", "empty language code"),
+                                               ("en.old", "'en.old' is not a language code")])
+def test_cli_language_codes_are_refused_in_one_line(xalign, tmp_path, code, message):
+    data = corpus(tmp_path / "d")
+    write_lang(data, code, [{"id": "p1", "text": "x"}, {"id": "p2", "text": "z"}],
+               [{"id": "q1", "context_id": "p1", "text": "y"}])
+    code_, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
+                        "--output", str(tmp_path / "out"))
+    assert code_ == 2 and message in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("name", ["a/b", "../../escaped", "..", ".hidden", "a\\b", "x" * 101, ""])
@@ -238,7 +250,7 @@ def test_two_plugins_registering_one_model_name_are_named_and_refused(monkeypatc
     monkeypatch.setattr(plugins, "model_conflicts", {})
     with pytest.warns(UserWarning, match=r"'acme/twice' is registered by 2 plugins \('alpha-plugin', 'zeta-plugin'\)"):
         models = plugins.get_models()
-    assert [(p, m.reference) for p, m in models] == [("alpha-plugin", "https://alpha.example")]  # never dir order
+    assert [(p, m.reference) for p, m in models] == [("alpha-plugin", "https://alpha.example/")]  # never dir order
     assert "alpha-plugin" in capsys.readouterr().err
     monkeypatch.setattr("mteb.get_model_meta", lambda name: registered[0][1])
     with pytest.raises(UserError, match=r"registered by several plugins \('alpha-plugin', 'zeta-plugin'\)"):
