@@ -1,0 +1,39 @@
+"""mteb-xalign plugin: alignment repair.
+
+`xalign align fit`    training-free maps (least squares, Procrustes, the same map by gradient
+                      descent, language-mean centering, language-subspace removal) for any model
+`xalign align train`  fine-tuning with the paper's L_JSD + L_NCE objective (sentence-transformers)
+`xalign align report` the before/after table and picture from MTEB result folders
+
+An aligned model is a model: its artifact folder is registered by name and by path (see
+`xalign_align.registry`). Only light imports here: every `import mteb` loads this module.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mteb_xalign import hookimpl
+
+
+@hookimpl
+def register_models(register):
+    from xalign_align import registry
+
+    found, errors = registry.listed()
+    for error in errors:
+        print(f"xalign-align: {error}", file=sys.stderr)
+    for typed in registry.command_line_folders():
+        found.setdefault(registry.name_for_path(typed), typed)
+    for name, folder in found.items():
+        try:
+            register(registry.meta_for(name, folder))
+        except Exception as exc:  # noqa: BLE001 -- one bad artifact must not hide the others
+            print(f"xalign-align: aligned model {name!r} ({folder}) skipped: {exc}", file=sys.stderr)
+
+
+@hookimpl
+def register_commands(cli):
+    from xalign_align.cli import add_parsers
+
+    add_parsers(cli)

@@ -1,0 +1,116 @@
+"""`xalign align train`, and the XQuAD cross-fitting runs shared by `fit` and `train` (`--folds`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mteb_xalign.errors import UserError
+
+
+def add_parser(cmds) -> None:
+    from xalign_align.losses import OBJECTIVES
+    from xalign_align.train import DEFAULT_LR
+
+    p = cmds.add_parser("train", help="fine-tune a sentence-transformers model with L_JSD + L_NCE (the paper's loss)")
+    p.add_argument("-m", "--model", required=True, help="a registered sentence-transformers model, or a local folder")
+    p.add_argument("--train", default="tatoeba", help="'tatoeba' (bundled pairs), 'xquad' (with --folds), or a "
+                   "folder of <lang>-en.jsonl pairs / <lang>-en.triples.jsonl triples")
+    p.add_argument("--languages", help="comma-separated target languages (default: all in the data)")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--name", help="registered name (default BASE+OBJECTIVE-ft-DATA)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="both",
+                   help="both = L_JSD + L_NCE (default); jsd / nce alone; doc-doc = InfoNCE English doc vs target doc")
+    p.add_argument("--ablation", action="store_true", help="train one model per objective (both, jsd, nce, doc-doc) "
+                   "into OUT/<objective>")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (default: the epochs)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=DEFAULT_LR)
+    p.add_argument("--warmup-ratio", type=float, default=0.15)
+    p.add_argument("--hybrid", type=float, metavar="FRACTION", default=None,
+                   help="hybrid batches: this share of each batch monolingual pairs (needs triples with query_x)")
+    p.add_argument("--folds", type=int, default=None, help="XQuAD cross-fitting with --train xquad: train per fold, "
+                   "evaluate each on its held-out half (task MultiRefCLIR-XQuAD-foldKofN)")
+    p.add_argument("--results", type=Path, default=None, help="with --folds: results folder (default OUT/results)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-register", action="store_true")
+    p.set_defaults(func=_train)
+
+    # `fit` gets --folds too (its parser was made first).
+    fit = cmds.choices["fit"]
+    fit.add_argument("--folds", type=int, default=None, help="XQuAD cross-fitting with --train xquad (see train)")
+    fit.add_argument("--results", type=Path, default=None, help="with --folds: results folder (default OUT/results)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mteb_xalign.mteb_bridge import ensure_registered
+
+    ensure_registered()
+    from xalign_align.cli import _register
+    from xalign_align.train import train
+
+    languages = [x.strip() for x in args.languages.split(",")] if args.languages else None
+    objectives = ["both", "jsd", "nce", "doc-doc"] if args.ablation else [args.objective]
+    settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_ratio=args.warmup_ratio,
+                    max_steps=args.max_steps, hybrid=args.hybrid, seed=args.seed, device=args.device)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.folds:
+        def build(data, out, extra, objective):
+            return train(args.model, data, out, objective=objective, extra_card=extra, log=log,
+                         name=_fold_name(args.name, objective, extra), **settings)
+        return cross_fit(args, objectives, build)
+    from xalign_align.pairs import load_training_set
+
+    data = load_training_set(args.train, languages)
+    for objective in objectives:
+        out = args.out / objective if args.ablation else args.out
+        name = args.name if not args.ablation else (f"{args.name}-{objective}" if args.name else None)
+        art = train(args.model, data, out, objective=objective, name=name, log=log, **settings)
+        _register(art, args.no_register)
+        print(art.folder)
+    return 0
+
+
+def _fold_name(name: str | None, what: str, extra: dict) -> str | None:
+    return f"{name}-fold{extra['cross_fitting']['fold']}" if name else None
+
+
+def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
+    """Per fold: build (fit or train) on the fold's training half, evaluate on its held-out half."""
+    import mteb
+    from mteb.cache import ResultCache
+
+    from mteb_xalign import mteb_compat
+
+    from xalign_align import folds as folds_mod
+    from xalign_align.cli import _register
+    from xalign_align.registry import meta_for
+
+    if args.train != "xquad":
+        raise UserError("--folds is the XQuAD cross-fitting protocol: use it with --train xquad")
+    folder = folds_mod.xquad_folder()
+    languages = [x.strip() for x in args.languages.split(",")] if args.languages else None
+    results = args.results or args.out / "results"
+    for fold in folds_mod.make_folds(folder, args.folds):
+        data = folds_mod.training_set(folder, fold, languages)
+        eval_folder = folds_mod.write_eval_folder(folder, fold, args.out / f"fold{fold.index}-eval-data")
+        task = folds_mod.eval_task(eval_folder, fold)
+        extra = {"cross_fitting": {"fold": fold.index, "of": fold.of, "eval_task": task.metadata.name,
+                                   "eval_data": str(eval_folder.resolve()),
+                                   "train_paragraphs": sorted(fold.train_contexts)}}
+        for variant in variants:
+            out = args.out / f"fold{fold.index}" / variant if len(variants) > 1 else args.out / f"fold{fold.index}"
+            art = build(data, out, extra, variant)
+            _register(art, args.no_register)
+            mteb_compat.add_model(meta_for(art.name, art.folder))
+            for name in (art.card["base_model"], art.name):
+                model = mteb.get_model_meta(name).load_model(device=args.device)
+                mteb.evaluate(model, [task], cache=ResultCache(results), overwrite_strategy="only-missing",
+                              show_progress_bar=False)
+            print(f"fold {fold.index}/{fold.of}: {art.name} evaluated on {task.metadata.name} -> {results}",
+                  file=sys.stderr)
+    print(results)
+    return 0
