@@ -322,7 +322,7 @@ class EmbeddingCache:
             self._conn.execute("DELETE FROM models WHERE name = ?", (model_name,))
         self._model_ids.clear()
         self._memory.clear()
-        self._conn.execute("VACUUM")
+        self._compact()
         return n
 
     def clear(self) -> int:
@@ -334,8 +334,13 @@ class EmbeddingCache:
             self._conn.execute("DELETE FROM models")
         self._model_ids.clear()
         self._memory.clear()
-        self._conn.execute("VACUUM")
+        self._compact()
         return n
+
+    def _compact(self) -> None:
+        # VACUUM goes through the WAL; the checkpoint hands the space back to the disk.
+        self._conn.execute("VACUUM")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _require_writable(self) -> None:
         if self._conn is None or not self.writable:
