@@ -11,7 +11,7 @@ from datasets import Dataset
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from mteb_xalign.tasks.multi_reference import Subset, _build_pool
+from mteb_xalign.tasks.multi_reference import Subset, build_pool
 
 
 def _metadata(name: str, subsets: list[str], main_score: str = "ndcg_at_10") -> TaskMetadata:
@@ -42,10 +42,11 @@ def plain_multiref(task) -> AbsTaskRetrieval:
     for name in task.hf_subsets:
         subset = Subset.parse(name)
         questions = corpus.questions[subset.query_lang]
-        pool = _build_pool(corpus, subset, questions, "paragraph", task.pivot)
+        pool = build_pool(corpus, subset, questions, "paragraph", task.pivot)
         texts = [corpus.contexts[lang][cid] for lang, cid in pool.doc_keys]
-        queries = [(q.id, q.text, [pool.doc_ids[d] for d in pool.gold[i]]) for i, q in enumerate(questions)]
-        dataset[name] = {"test": _split(pool.doc_ids, texts, queries)}
+        doc_ids = [f"{lang}:{cid}" for lang, cid in pool.doc_keys]
+        queries = [(q.id, q.text, [doc_ids[d] for d in pool.gold[i]]) for i, q in enumerate(questions)]
+        dataset[name] = {"test": _split(doc_ids, texts, queries)}
     return _in_memory("PlainMultiRefCLIR", dataset)
 
 

@@ -1,4 +1,4 @@
-"""Two-letter codes (as the data files use) to MTEB's ISO 639-3 + script codes, and back.
+"""Two-letter codes (as the data files use) to MTEB's ISO 639-3 + script codes; users' spellings to codes.
 
 mteb wants `eval_langs` as "<ISO 639-3>-<ISO 15924>" (e.g. "eng-Latn"); our data files and
 users speak ISO 639-1 ("en"). Chinese is Mandarin in simplified script ("cmn-Hans", which is
@@ -42,11 +42,6 @@ def to_mteb(lang: str) -> str:
         f"unknown language code {lang!r}: use a two-letter code from {sorted(_TO_MTEB)} "
         "or an MTEB code such as 'eng-Latn'"
     )
-
-
-def from_mteb(code: str) -> str:
-    """"eng-Latn" -> "en"; codes without a two-letter form are returned unchanged."""
-    return _FROM_MTEB.get(code, code)
 
 
 def normalise(name: str) -> str | None:

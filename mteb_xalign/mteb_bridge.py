@@ -27,7 +27,7 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
     global _registered
     if _registered:
         return
-    if from_import_hook and mteb_compat.module_initializing("mteb_xalign"):
+    if from_import_hook and mteb_compat.half_imported("mteb_xalign"):
         # mteb was first imported from inside one of our modules (e.g. a task module imported
         # before mteb): registering now would re-enter that half-imported module. Register on
         # the first lookup instead.
@@ -82,6 +82,10 @@ def _register() -> None:
             continue
         mteb_compat.add_task(task_cls)
         _sources[("task", name)] = plugin_name
+
+    from mteb_xalign.tasks import benchmark
+
+    mteb_compat.add_benchmark(benchmark())
 
 
 #: ("model"|"task", name) -> plugin name, for `xalign models` / `xalign tasks`.

@@ -7,10 +7,8 @@ pinned in pyproject.toml and checked by `check_version` before any registry is t
 
 - registries: `add_model`, `add_task`, `add_benchmark` (mteb builds them at import time)
 - `make_loader`: mteb's own DataLoader over a list of texts, so models see what mteb feeds them
-- `add_main_score`: what mteb's AbsTask does after each subset (copy the task's main score)
-- `split_statistics`: a task's statistics for one subset, from mteb's own hook
 - `known_meta`: mteb's own ModelMeta for a model name (plugins reuse its facts)
-- `module_initializing`: CPython's flag for a module whose body is still running
+- `half_imported`: whether a module's body is still running (CPython's import flag)
 """
 
 from __future__ import annotations
@@ -112,19 +110,8 @@ def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, b
     return create_dataloader(dataset, task_metadata=task_metadata, prompt_type=prompt_type, batch_size=batch_size)
 
 
-def add_main_score(task: Any, scores: dict) -> None:
-    """`scores["main_score"]` from the task's main score key, exactly as mteb's AbsTask does."""
-    task._add_main_score(scores)
-
-
-def split_statistics(task: Any, split: str, hf_subset: str) -> dict:
-    """A task's descriptive statistics for one subset of one split, computed from its data
-    (mteb's hook behind `calculate_descriptive_statistics`, without writing mteb's stats files)."""
-    return task._calculate_descriptive_statistics_from_split(split, hf_subset=hf_subset)
-
-
 # -- CPython import internals -------------------------------------------------------------
-def module_initializing(prefix: str) -> bool:
+def half_imported(prefix: str) -> bool:
     """True while the body of a module named `prefix...` is still running (half imported)."""
     return any(
         name.startswith(prefix) and getattr(getattr(module, "__spec__", None), "_initializing", False)

@@ -72,6 +72,10 @@ class Column:
     decimals: int = 1
     #: True: higher is better; False: lower is better; None: neither (a diagnostic)
     higher_is_better: bool | None = True
+    #: this column is the chance level (a random model's value) of the column with this id
+    chance_of: str | None = None
+    #: for per-language views: the language a selected subset stands for (None: no such view)
+    language_of: Callable[[str], str | None] | None = None
 
 
 def subset_regex(pattern: str) -> Callable[[str], bool]:

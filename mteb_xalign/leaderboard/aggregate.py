@@ -1,8 +1,8 @@
 """Read the store and turn each (model, revision) into one leaderboard row.
 
-Works from the stored files alone (no task needs to be importable to build the page):
-results are parsed with mteb's TaskResult, and each column averages its key over the
-subsets it selects (columns.py). A task a model has no result for gives None ("—").
+Results are parsed with mteb's TaskResult; each column (declared by its task, columns.py)
+averages its key over the subsets it selects. A task a model has no result for gives None
+("—"). The per-language view is the first column that says which language a subset stands for.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mteb_xalign.errors import DataError
-from mteb_xalign.leaderboard.columns import COLUMNS, MAXR, SEMANTIC_AFFINITY, Column, tier
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, Column, all_columns, headline, tier
 from mteb_xalign.leaderboard.store import RESULTS
-from mteb_xalign.leaderboard.subsets import multi_target_language
 from mteb_xalign.leaderboard.validate import MODEL_META
 
 
@@ -27,7 +26,7 @@ class Entry:
     meta: dict
     files: dict[str, Path] = field(default_factory=dict)  # task name -> file, relative
     values: dict[str, float | None] = field(default_factory=dict)  # column id -> shown value
-    per_language: dict[str, float] = field(default_factory=dict)  # target language -> Max@R_norm
+    per_language: dict[str, float] = field(default_factory=dict)  # language -> the language column's value
     tier: str | None = None
 
 
@@ -35,7 +34,8 @@ class Entry:
 class Leaderboard:
     entries: list[Entry]
     columns: tuple[Column, ...]
-    languages: list[str]  # heatmap columns (target languages), sorted
+    languages: list[str]  # heatmap columns (the languages of `language_column`), sorted
+    language_column: Column | None = None
 
 
 def pick_split(scores: dict) -> str | None:
@@ -60,6 +60,8 @@ def load(leaderboard_dir: str | Path) -> Leaderboard:
     from mteb.results.task_result import TaskResult
 
     root = Path(leaderboard_dir)
+    columns = all_columns()
+    by_language = next((c for c in columns if c.language_of is not None), None)
     entries: list[Entry] = []
     languages: set[str] = set()
     for meta_path in sorted((root / RESULTS).glob(f"*/*/{MODEL_META}")):
@@ -81,16 +83,19 @@ def load(leaderboard_dir: str | Path) -> Leaderboard:
             entry.files[result.task_name] = path.relative_to(root)
             split = pick_split(result.scores)
             subsets_by_task[result.task_name] = {s["hf_subset"]: s for s in result.scores.get(split, [])}
-        for column in COLUMNS:
+        for column in columns:
             subsets = subsets_by_task.get(column.task)
             entry.values[column.id] = column_value(column, subsets) if subsets is not None else None
-        for subset, scores in subsets_by_task.get(MAXR.task, {}).items():
-            lang = multi_target_language(subset)
-            value = scores.get(MAXR.key)
-            if lang is not None and isinstance(value, (int, float)) and math.isfinite(value):
-                entry.per_language[lang] = float(value) * MAXR.scale
-                languages.add(lang)
-        entry.tier = tier(entry.values.get(SEMANTIC_AFFINITY.id))
+        if by_language is not None:
+            for subset, scores in subsets_by_task.get(by_language.task, {}).items():
+                lang = by_language.language_of(subset) if by_language.selects(subset) else None
+                value = scores.get(by_language.key)
+                if lang is not None and isinstance(value, (int, float)) and math.isfinite(value):
+                    entry.per_language[lang] = float(value) * by_language.scale
+                    languages.add(lang)
+        entry.tier = tier(entry.values.get(TIER_COLUMN))
         entries.append(entry)
-    entries.sort(key=lambda e: (e.values.get(MAXR.id) is None, -(e.values.get(MAXR.id) or 0.0), e.name))
-    return Leaderboard(entries=entries, columns=COLUMNS, languages=sorted(languages))
+    top = headline(columns)
+    if top is not None:
+        entries.sort(key=lambda e: (e.values.get(top.id) is None, -(e.values.get(top.id) or 0.0), e.name))
+    return Leaderboard(entries=entries, columns=columns, languages=sorted(languages), language_column=by_language)

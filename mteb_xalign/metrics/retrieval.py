@@ -113,12 +113,13 @@ def average_precision(res: RankResult) -> np.ndarray:
     return np.array([float(np.mean(np.arange(1, len(p) + 1) / p)) for p in pessimistic_positions(res)])
 
 
-def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "") -> dict[str, float]:
-    """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R."""
+def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "", *, nominal_pool: float | None = None) -> dict[str, float]:
+    """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R
+    (`nominal_pool`: see max_at_r_norm_of_mean)."""
     out = {
         "max_at_r": float(max_at_r(res).mean()),
         "max_at_r_norm": float(max_at_r_norm(res).mean()),
-        "max_at_r_norm_of_mean": max_at_r_norm_of_mean(res),
+        "max_at_r_norm_of_mean": max_at_r_norm_of_mean(res, nominal_pool=nominal_pool),
     }
     for k in ks:
         out[f"complete_at_{k}"] = float(complete_at_k(res, k).mean())

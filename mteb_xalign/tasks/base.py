@@ -1,18 +1,25 @@
-"""What every xalign task shares: local data instead of the hub, and one encoding pass.
+"""What every xalign task kind shares: local data instead of the hub, one encoding pass, declared rules.
 
-mteb calls `task.evaluate(..., subsets_to_run=[one subset])` once per subset (saving the
-result file after each). Our tasks encode every text the whole task needs on the first
-call (one batched pass per role, through the shared embedding cache), then score each
-subset from those vectors, so no text is sent to the model twice.
+mteb's `AbsTask.evaluate` loads the data, then calls `_evaluate_subset` once per subset (and
+saves the result file after each). Our `_evaluate_subset` encodes, on its first call for a
+model, every text that the task's selected subsets need (one batched pass per role, through
+the shared embedding cache), then scores each subset from those vectors: no text is sent to
+the model twice, within a task or across tasks sharing a corpus.
+
+`self.dataset[subset][split]` holds what that subset is made of (its queries, pool and gold
+documents, or its languages), built when the data are read; mteb hands it to
+`_evaluate_subset`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mteb.abstasks.abstask import AbsTask
+
+from mteb_xalign.task_rules import Column, ScoreRule
 
 
 def folder_revision(*paths: Path) -> str:
@@ -29,14 +36,30 @@ def folder_revision(*paths: Path) -> str:
 class LocalDataTask(AbsTask):
     """An AbsTask whose data are local files and whose scores come from cached embeddings."""
 
+    #: {regex on a score key: ScoreRule}: the task's own ranges (mteb_xalign.task_rules)
+    score_rules: ClassVar[dict[str, ScoreRule]] = {}
+    #: the leaderboard columns this task contributes
+    leaderboard_columns: ClassVar[tuple[Column, ...]] = ()
+
+    def consistency_problems(self, subset: str, scores: dict) -> list[str]:
+        """Contradictions between the keys of one subset's scores, one sentence each."""
+        return []
+
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
             return
         self._read_data()
-        self.dataset = {subset: {split: None for split in self.metadata.eval_splits} for subset in self.metadata.hf_subsets}
+        self.dataset = {
+            subset: {split: self._subset_data(subset) for split in self.metadata.eval_splits}
+            for subset in self.metadata.hf_subsets
+        }
         self.data_loaded = True
 
     def _read_data(self) -> None:
+        raise NotImplementedError
+
+    def _subset_data(self, subset: str) -> Any:
+        """What `subset` is made of, from the data just read."""
         raise NotImplementedError
 
     def unload_data(self) -> None:
@@ -44,40 +67,32 @@ class LocalDataTask(AbsTask):
         self._embeddings = None
         self._embedded_for = None
 
+    def _evaluate_subset(self, model, data_split, *, hf_split: str, hf_subset: str, encode_kwargs, **kwargs: Any):
+        from mteb_xalign.encoding import model_id
+
+        wanted = (model_id(model), tuple(self.hf_subsets))
+        covered = getattr(self, "_embedded_for", None)
+        if covered is None or covered[0] != wanted[0] or hf_subset not in covered[1]:
+            # The first subset for this model (or one outside those encoded): everything the
+            # selected subsets need, in one pass per role.
+            self._embeddings = self._embed_all(model, encode_kwargs=encode_kwargs, split=hf_split)
+            self._embedded_for = wanted
+        return self._score_subset(data_split, self._embeddings)
+
+    def _embed_all(self, model, *, encode_kwargs, split):
+        raise NotImplementedError
+
+    def _score_subset(self, data, embeddings) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _calculate_descriptive_statistics_from_split(self, split: str, hf_subset: str | None = None,
                                                      compute_overall: bool = False, **kwargs: Any) -> dict[str, Any]:
         if not self.data_loaded:
             self.load_data()
         subsets = [hf_subset] if hf_subset else list(self.metadata.hf_subsets)
-        per_subset = [self._subset_statistics(s) for s in subsets]
+        per_subset = [self._subset_statistics(self.dataset[s][split]) for s in subsets]
         return {key: sum(stats[key] for stats in per_subset) for key in per_subset[0]}
 
-    def _subset_statistics(self, subset: str) -> dict[str, int]:
+    def _subset_statistics(self, data) -> dict[str, int]:
         """Counts for one subset (e.g. number of queries and documents)."""
-        raise NotImplementedError
-
-    def _evaluate_subset(self, *args: Any, **kwargs: Any):  # evaluate() below does the work
-        raise NotImplementedError
-
-    def evaluate(self, model, split: str = "test", subsets_to_run=None, *, encode_kwargs, **kwargs):
-        if not self.data_loaded:
-            self.load_data()
-        subsets = [s for s in self.hf_subsets if subsets_to_run is None or s in subsets_to_run]
-        from mteb_xalign.encoding import model_id
-
-        key = model_id(model)
-        if getattr(self, "_embedded_for", None) != key:
-            # Everything the selected subsets need, in one pass per role.
-            self._embeddings = self._embed_all(model, encode_kwargs=encode_kwargs, split=split)
-            self._embedded_for = key
-        scores = {}
-        for subset in subsets:
-            scores[subset] = self._score_subset(subset, self._embeddings)
-            self._add_main_score(scores[subset])
-        return scores
-
-    def _embed_all(self, model, *, encode_kwargs, split):
-        raise NotImplementedError
-
-    def _score_subset(self, subset: str, embeddings):
         raise NotImplementedError

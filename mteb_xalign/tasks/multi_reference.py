@@ -36,7 +36,7 @@ from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import ParallelQA, Question, read_parallel_qa
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, folder_revision, languages_kw
+from mteb_xalign.tasks.base import LocalDataTask, folder_revision
 from mteb_xalign.tasks.multiref_subset import Subset
 
 POOL_MODES = ("paragraph", "per-question")
@@ -186,10 +186,10 @@ class MultiReferenceRetrieval(LocalDataTask):
         common = dict(task_metadata=self.metadata, hf_split=split, encode_kwargs=encode_kwargs)
         doc_vecs = embed_texts(model, [corpus.contexts[lang][cid] for lang, cid in doc_order],
                                prompt_type=PromptType.document, **common,
-                               **languages_kw([lang for lang, _ in doc_order]))
+                               languages=[lang for lang, _ in doc_order])
         query_vecs = embed_texts(model, [corpus.questions[lang][i].text for lang, i in query_order],
                                  prompt_type=PromptType.query, **common,
-                                 **languages_kw([lang for lang, _ in query_order]))
+                                 languages=[lang for lang, _ in query_order])
         docs: dict[str, dict[str, np.ndarray]] = {}
         for (lang, cid), vec in zip(doc_order, doc_vecs):
             docs.setdefault(lang, {})[cid] = vec

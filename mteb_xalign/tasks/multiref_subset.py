@@ -1,8 +1,8 @@
 """MultiRefCLIR subset names: `<scenario>_<document languages joined by +>_q-<query language>`.
 
 e.g. `multi_en+ar_q-ar`, `multi1_en+ar_q-en`, `monosame_ar_q-ar`, `monocross_en_q-ar`.
-The first document language is the pivot (English in the bundled task). Pure and light:
-the task builds names with it, the leaderboard reads them without importing the task.
+The first document language is the pivot (English in the bundled tasks). Pure and light:
+the tasks build names with it, and their leaderboard columns select subsets with it.
 """
 
 from __future__ import annotations
@@ -42,3 +42,14 @@ class Subset:
         if subset is None:
             raise ValueError(f"not a MultiRefCLIR subset name (<scenario>_<doc langs>_q-<query lang>): {name!r}")
         return subset
+
+
+def target_language(name: str) -> str | None:
+    """The target language X of a `multi_<pivot>+X_q-X` subset (queries in X), else None."""
+    parsed = Subset.try_parse(name)
+    if parsed is None or parsed.scenario != "multi" or len(parsed.doc_langs) != 2:
+        return None
+    pivot, other = parsed.doc_langs
+    if parsed.query_lang != other or other == pivot:
+        return None
+    return other
