@@ -7,7 +7,13 @@ pairs in its uncertainty band (see exact.py). Everything returned is numpy.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+# Below this many multiply-adds a ranking runs its BLAS on one thread: extra threads spin and
+# synchronise on such small products for little gain (a MultiRefCLIR subset is 2e8).
+SMALL_WORK = 2**30
 
 
 class NumpyBackend:
@@ -30,6 +36,16 @@ class NumpyBackend:
             self._inband = np.zeros(padded, bool)
         return (self._scores[:size].reshape(shape), self._above[:size].reshape(shape),
                 self._inband[:size].reshape(shape), self._inband)
+
+    def threads_for(self, multiply_adds: int):
+        """One BLAS thread for small work (threadpoolctl when installed; else BLAS's own setting)."""
+        if multiply_adds >= SMALL_WORK:
+            return contextlib.nullcontext()
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=1, user_api="blas")
 
     def queries(self, Qb: np.ndarray):
         return Qb
@@ -95,6 +111,9 @@ class TorchBackend:
                 self.input_rounding = 2.0**-11  # TF32 keeps 10 mantissa bits
             if precision == "medium":
                 self.input_rounding = 2.0**-8  # bf16 keeps 7
+
+    def threads_for(self, multiply_adds: int):
+        return contextlib.nullcontext()  # a device's own scheduling; torch's CPU threads as configured
 
     def _t(self, x):
         return self.torch.from_numpy(np.ascontiguousarray(x)).to(self.device)

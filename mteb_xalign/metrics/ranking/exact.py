@@ -67,21 +67,29 @@ def band(thresholds: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.where(never, np.float32(np.inf), lo), np.where(never, np.float32(np.inf), hi)
 
 
-def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, doc_rows: np.ndarray) -> np.ndarray:
-    """score(queries[query_rows[i]], docs[doc_rows[i]]) for every i, as float32 (see module docstring)."""
+def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, doc_rows: np.ndarray,
+                 doc_norm_max: float | None = None) -> np.ndarray:
+    """score(queries[query_rows[i]], docs[doc_rows[i]]) for every i, as float32 (see module docstring).
+
+    A float64 dot product of float32 vectors has exact products, so any summation order is within
+    gamma_n(float64) * |q| |d| of the exact value: about 1e-14 relative, against float32's 6e-8.
+    doc_norm_max bounds |d| (computed from the rows when not given).
+    """
     query_rows = np.asarray(query_rows, np.int64)
     doc_rows = np.asarray(doc_rows, np.int64)
     out = np.empty(len(query_rows), np.float32)
     g = gamma(queries.shape[1], _U64)
     for a in range(0, len(query_rows), _PAIRS_PER_PIECE):
-        b = a + _PAIRS_PER_PIECE
-        products = queries[query_rows[a:b]].astype(np.float64) * docs[doc_rows[a:b]]  # exact in float64
-        approx = products.sum(axis=1)  # any summation order: the bound below holds for all
-        err = g * np.abs(products).sum(axis=1) * _SAFETY
+        q, d = queries[query_rows[a:a + _PAIRS_PER_PIECE]], docs[doc_rows[a:a + _PAIRS_PER_PIECE]]
+        approx = np.einsum("ij,ij->i", q, d, dtype=np.float64)  # inputs cast first: products exact
+        q_norm = np.sqrt(np.einsum("ij,ij->i", q, q, dtype=np.float64))
+        d_norm = (np.sqrt(np.einsum("ij,ij->i", d, d, dtype=np.float64)) if doc_norm_max is None
+                  else doc_norm_max)
+        err = (g * q_norm * d_norm + 2.0**-1070) * _SAFETY * (1.0 + 4.0 * g)  # + the norms' own rounding
         low = np.nextafter(approx - err, -np.inf).astype(np.float32)
         high = np.nextafter(approx + err, np.inf).astype(np.float32)
-        out[a:b] = low  # exact lies in [approx - err, approx + err]; both ends round alike => so does it
+        out[a:a + len(q)] = low  # the exact value lies between; both ends round alike => so does it
         for i in np.flatnonzero(low != high):
-            out[a + i] = np.float32(math.fsum(products[i].tolist()))
+            products = q[i].astype(np.float64) * d[i].astype(np.float64)
+            out[a + i] = np.float32(math.fsum(products.tolist()))
     return out + np.float32(0.0)  # -0.0 -> +0.0: one bit pattern per score
-

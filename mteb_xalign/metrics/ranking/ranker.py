@@ -86,8 +86,8 @@ class _ShardLoop:
 
         Qd = be.queries(plan.queries[start:stop])
         for b, (a, z) in enumerate(self.blocks):
-            err = sgemm_error(plan.query_norms[start:stop], self._doc_norm(b, a, z), plan.queries.shape[1],
-                              be.input_rounding)
+            doc_norm = self._doc_norm(b, a, z)
+            err = sgemm_error(plan.query_norms[start:stop], doc_norm, plan.queries.shape[1], be.input_rounding)
             lo, hi = band(T, err[:, None])
             S = be.scores(Qd, self.docs[a:z])
             sel = slice(*np.searchsorted(excl_col, [a, z]))
@@ -96,9 +96,9 @@ class _ShardLoop:
             for j in range(T.shape[1]):
                 above, band_row, band_col = be.count_and_band(S, lo[:, j], hi[:, j], self._weights(a, z))
                 counts[:, j, :] += above
-                self._count_band(counts[:, j, :], T[:, j], start, band_row, a + band_col)
+                self._count_band(counts[:, j, :], T[:, j], start, band_row, a + band_col, doc_norm)
             if plan.top_k:
-                top.update(self, S, err, start, a, z)
+                top.update(self, S, err, start, a, z, doc_norm)
         return counts[g_row, g_slot], top.indices(self.offset), top.scores
 
     def _weights(self, a, z):
@@ -113,11 +113,11 @@ class _ShardLoop:
         order = np.argsort(docs[inside], kind="stable")
         return rows[inside][order], docs[inside][order]
 
-    def _count_band(self, counts, thresholds, start, rows, cols):
+    def _count_band(self, counts, thresholds, start, rows, cols, doc_norm):
         """Pairs whose BLAS score is too close to call: count those whose exact score >= threshold."""
         if not rows.size:
             return
-        hit = exact_scores(self.plan.queries, self.docs, start + rows, cols) >= thresholds[rows]
+        hit = exact_scores(self.plan.queries, self.docs, start + rows, cols, doc_norm) >= thresholds[rows]
         np.add.at(counts[:, 0], rows[hit], 1)
         for m in range(self.plan.masks.shape[1]):
             in_mask = hit & self.plan.masks[self.offset + cols, m]
@@ -132,7 +132,7 @@ class _TopK:
         self.best_s = np.full((rows, k), -np.inf, np.float32)
         self.best_i = np.full((rows, k), -1, np.int64)  # shard-local
 
-    def update(self, loop: _ShardLoop, S, err, start, a, z):
+    def update(self, loop: _ShardLoop, S, err, start, a, z, doc_norm):
         k, be = self.k, loop.be
         # A document can still enter only if its BLAS score reaches `cut` (see _floor).
         cut = np.where(self.best_i[:, -1] >= 0, _floor(self.best_s[:, -1], err), -np.inf).astype(np.float32)
@@ -142,7 +142,7 @@ class _TopK:
         rows, cols, blas = be.at_least(S, cut)
         keep = blas > -np.inf  # excluded documents
         rows, cols = rows[keep], cols[keep] + a
-        scores = exact_scores(loop.plan.queries, loop.docs, start + rows, cols)
+        scores = exact_scores(loop.plan.queries, loop.docs, start + rows, cols, doc_norm)
         have = self.best_i >= 0
         all_r = np.concatenate([np.nonzero(have)[0], rows])
         all_i = np.concatenate([self.best_i[have], cols])

@@ -50,7 +50,9 @@ def rank_shard(plan: RankPlan, shard_docs, shard_offset: int, *, chunk_size: int
         raise ValueError(f"shard {offset}..{offset + docs.shape[0] - 1} lies outside the pool 0..{plan.n_docs - 1}")
     chunk_size = min(checks.positive_int("chunk_size", chunk_size), _MAX_CHUNK)
     query_batch = checks.positive_int("query_batch", query_batch)
-    return rank_block_loop(plan, docs, offset, make_backend(device), chunk_size=chunk_size, query_batch=query_batch)
+    backend = make_backend(device)
+    with backend.threads_for(plan.n_queries * docs.shape[0] * docs.shape[1]):
+        return rank_block_loop(plan, docs, offset, backend, chunk_size=chunk_size, query_batch=query_batch)
 
 
 def merge_partials(plan: RankPlan, partials: Sequence[ShardPartial]) -> RankResult:
