@@ -83,14 +83,16 @@ def multiref_columns():
     return (
         Column("maxr", "MultiRefCLIR", "max_at_r_norm", subset_regex(r"multi_.*"), "Max@R_norm",
                "Mean Max@R_norm over all subsets, both query languages", scale=100.0),
+        Column("maxr_qx", "MultiRefCLIR", "max_at_r_norm", q_x, "Max@R_norm, X queries",
+               "Max@R_norm with questions in X", scale=100.0, language_of=lambda s: s.split("_q-")[1]),
         Column("pref_x", "MultiRefCLIR", "language_preference", q_x, "English pref. (q-X) %",
                "English preference with questions in X", scale=100.0, higher_is_better=False),
         Column("pref_x_chance", "MultiRefCLIR", "language_preference_chance", q_x, "chance %",
-               "its chance level", scale=100.0, higher_is_better=None),
+               "its chance level", scale=100.0, higher_is_better=None, chance_of="pref_x"),
         Column("pref_en", "MultiRefCLIR", "language_preference", q_en, "X pref. (q-en) %",
                "the mirror, with English questions", scale=100.0, higher_is_better=False),
         Column("pref_en_chance", "MultiRefCLIR", "language_preference_chance", q_en, "chance %",
-               "its chance level", scale=100.0, higher_is_better=None),
+               "its chance level", scale=100.0, higher_is_better=None, chance_of="pref_en"),
     )
 
 
@@ -118,7 +120,7 @@ def _tasks():
                              0.0, None, nan_allowed=lambda s, e: e.get("status") in ("collapsed", "no_data"))},
             consistency_problems=_sa_consistency,
             leaderboard_columns=(Column("sa", "SemanticAffinity", "semantic_affinity", subset_regex(r"en-.+"), "SA",
-                                        "Semantic Affinity 0-1", decimals=3),)),
+                                        "Semantic Affinity 0-1", decimals=3, language_of=lambda s: s[3:]),)),
     }
 
 
@@ -458,10 +460,13 @@ def test_failure_midway_leaves_the_leaderboard_as_it_was(tmp_path, lb, monkeypat
 
 # -- building ----------------------------------------------------------------------------
 
+TASK_ORDER = ["MultiRefCLIR", "LAReQA", "SemanticAffinity"]
+
+
 def build(lb, known_models=None):
     from mteb_xalign.leaderboard import build as _build
 
-    return _build(lb, get_task=get_task, known_models=known_models or {})
+    return _build(lb, get_task=get_task, known_models=known_models or {}, task_order=TASK_ORDER)
 
 
 EVIL = "evil/<script>alert(1)</script>"
@@ -483,8 +488,8 @@ def _build_three(tmp_path, lb, known_models=None) -> Path:
 def test_build_shows_what_the_tasks_declare(tmp_path, lb):
     _build_three(tmp_path, lb)
     summary = json.loads((lb / "leaderboard.json").read_text())
-    assert [c["id"] for c in summary["columns"]] == ["lareqa_map", "maxr", "pref_x", "pref_x_chance", "pref_en",
-                                                     "pref_en_chance", "sa"]  # tasks by name, columns as declared
+    assert [c["id"] for c in summary["columns"]] == ["maxr", "maxr_qx", "pref_x", "pref_x_chance", "pref_en",
+                                                     "pref_en_chance", "lareqa_map", "sa"]  # as declared
     rows = {m["name"]: m for m in summary["models"]}
     strong = rows["org/strong"]["values"]
     # Headline: mean over all four subsets, both query languages: 0.7 (de) and 0.8 (zh), x100.
@@ -494,6 +499,8 @@ def test_build_shows_what_the_tasks_declare(tmp_path, lb):
     assert strong["lareqa_map"] == pytest.approx(100 * (0.5 + 0.51 + 0.52) / 3)
     assert strong["sa"] == pytest.approx(0.6)
     assert rows["org/middle"]["values"]["lareqa_map"] is None
+    assert rows["org/strong"]["per_language"]["maxr_qx"] == {"de": pytest.approx(70.0), "zh": pytest.approx(80.0)}
+    assert rows["org/strong"]["per_language"]["sa"] == {"de": pytest.approx(0.62), "zh": pytest.approx(0.58)}
     # mteb's task score (mean main score over every subset) is what the rank uses.
     assert rows["org/strong"]["task_scores"]["MultiRefCLIR"] == pytest.approx(0.75)
     assert rows["org/middle"]["subset_scores"]["MultiRefCLIR"]["multi_en+zh_q-zh"] == pytest.approx(0.5)
@@ -896,10 +903,10 @@ def _slice_jsonl(src: Path, dst: Path, keep) -> None:
 @pytest.fixture(scope="module")
 def tiny_tasks(tmp_path_factory):
     """The real task classes (same names, code and result format) over small slices of the bundled data."""
-    from mteb_xalign.tasks import DATASETS, read_card
-    from mteb_xalign.tasks.lareqa import make_lareqa_task
-    from mteb_xalign.tasks.multi_reference import make_multiref_task
-    from mteb_xalign.tasks.semantic_affinity import make_semantic_affinity_task
+    from mteb_xalign.tasks import DATASETS
+    from mteb_xalign.tasks.lareqa import LAReQA
+    from mteb_xalign.tasks.multiref_clir import MultiRefCLIR
+    from mteb_xalign.tasks.semantic_affinity import SemanticAffinity
 
     root = tmp_path_factory.mktemp("tiny-data")
     xquad, xquad_r = root / "xquad", root / "xquad_r"
@@ -917,11 +924,10 @@ def tiny_tasks(tmp_path_factory):
     lines = (DATASETS / "swadesh207" / "swadesh207.jsonl").read_text(encoding="utf-8").splitlines()[:30]
     words.write_text("\n".join(json.dumps({**o, "words": {k: v for k, v in o["words"].items() if k in TINY_LANGS}},
                                           ensure_ascii=False) for o in map(json.loads, lines)) + "\n", encoding="utf-8")
-    card = read_card(DATASETS / "xquad_r")
     return {
-        "MultiRefCLIR": make_multiref_task("MultiRefCLIR", xquad, card={"languages": list(TINY_LANGS)}),
-        "LAReQA": make_lareqa_task("LAReQA", xquad_r, xquad, {**card, "languages": list(TINY_LANGS)}),
-        "SemanticAffinity": make_semantic_affinity_task("SemanticAffinity", words, languages=list(TINY_LANGS)),
+        "MultiRefCLIR": MultiRefCLIR.from_folder(xquad, "MultiRefCLIR"),
+        "LAReQA": LAReQA.from_folder(xquad_r, "LAReQA", questions=xquad),
+        "SemanticAffinity": SemanticAffinity.from_folder(words, "SemanticAffinity"),
     }
 
 

@@ -45,6 +45,7 @@ class Row:
     task_scores: dict[str, float | None] = field(default_factory=dict)  # task -> mean main_score (0-1)
     subset_scores: dict[str, dict[str, float | None]] = field(default_factory=dict)  # task -> subset -> main
     values: dict[str, float | None] = field(default_factory=dict)  # column id -> shown value
+    per_language: dict[str, dict[str, float]] = field(default_factory=dict)  # column id -> language -> shown
     provenance: dict[str, Provenance] = field(default_factory=dict)  # task -> what produced it
     borda_points: float = 0.0
     rank: int | None = None
@@ -64,6 +65,11 @@ class Board:
     @property
     def columns(self) -> list[Column]:
         return [c for view in self.tasks.values() for c in view.columns]
+
+    @property
+    def language_columns(self) -> list[Column]:
+        """Columns that also have a per-language view (they say which language a subset stands for)."""
+        return [c for c in self.columns if c.language_of is not None]
 
 
 def pick_split(scores: dict) -> str | None:
@@ -149,6 +155,19 @@ def _fill_scores(row: Row, results: dict[str, dict], views: dict[str, TaskView])
         for column in view.columns:
             subsets = results.get(column.task)
             row.values[column.id] = column_value(column, subsets) if subsets is not None else None
+            if column.language_of is not None and subsets is not None:
+                row.per_language[column.id] = _per_language(column, subsets)
+
+
+def _per_language(column: Column, subsets: dict[str, dict]) -> dict[str, float]:
+    """{language: the column's key there, times its scale} over the subsets it selects."""
+    found: dict[str, list[float]] = {}
+    for name, entry in subsets.items():
+        language = column.language_of(name) if column.selects(name) else None
+        value = _number(entry.get(column.key))
+        if language is not None and value is not None:
+            found.setdefault(language, []).append(value)
+    return {lang: sum(v) / len(v) * column.scale for lang, v in sorted(found.items())}
 
 
 def flag_rows(rows: list[Row], known_models: dict[str, str | None]) -> None:
@@ -170,11 +189,14 @@ def flag_rows(rows: list[Row], known_models: dict[str, str | None]) -> None:
 
 
 def load_board(leaderboard_dir: str | Path, get_task: Callable[[str], Any] | None = None,
-               known_models: dict[str, str | None] | None = None) -> Board:
+               known_models: dict[str, str | None] | None = None, task_order: list[str] | None = None) -> Board:
+    """The board; tasks in `task_order` (registration order: the bundled benchmark first), then by name."""
     root = Path(leaderboard_dir)
     subset_languages: dict[str, dict[str, list[str]]] = {}
     loaded = [_read_row(root, p, subset_languages) for p in sorted((root / RESULTS).glob(f"*/*/{MODEL_META}"))]
-    views = {task: task_view(task, get_task) for task in sorted({t for _, r in loaded for t in r})}
+    order = {name: i for i, name in enumerate(task_order or [])}
+    tasks = sorted({t for _, r in loaded for t in r}, key=lambda t: (order.get(t, len(order)), t))
+    views = {task: task_view(task, get_task) for task in tasks}
     for row, results in loaded:
         _fill_scores(row, results, views)
     rows = [row for row, _ in loaded]

@@ -19,7 +19,7 @@ def summary(board: Board) -> dict:
                      "description": c.title} for c in board.columns],
         "tasks": {name: {"main_score": v.main_score, "scale": v.scale} for name, v in board.tasks.items()},
         "models": [{"name": r.name, "revision": r.revision, "rank": r.rank, "borda_points": r.borda_points,
-                    "values": r.values, "task_scores": r.task_scores, "subset_scores": r.subset_scores,
+                    "values": r.values, "per_language": r.per_language, "task_scores": r.task_scores, "subset_scores": r.subset_scores,
                     "flags": r.flags, "provenance": {t: vars(p) for t, p in sorted(r.provenance.items())},
                     "files": {task: path.as_posix() for task, path in sorted(r.files.items())}}
                    for r in board.rows],
@@ -45,13 +45,25 @@ def registered_task(name: str):
     return mteb.get_task(name)
 
 
+def registered_task_order() -> list[str]:
+    """Task names in registration order (the bundled benchmark's tasks first)."""
+    from mteb_xalign import plugins
+
+    return [task_cls.metadata.name for _, task_cls in plugins.get_tasks()]
+
+
 def build(leaderboard_dir: str | Path = "leaderboards", *, get_task: Callable[[str], Any] | None = None,
-          known_models: dict[str, str | None] | None = None) -> Board:
-    """Write the three pages together (all or nothing) and return what they show."""
+          known_models: dict[str, str | None] | None = None, task_order: list[str] | None = None) -> Board:
+    """Write the three pages together (all or nothing) and return what they show.
+
+    By default the tasks, their order and the known model names come from the registry
+    (mteb and our plugins); tests pass their own.
+    """
     root = Path(leaderboard_dir)
     with locked(root):
         board = load_board(root, get_task or registered_task,
-                           registered_models() if known_models is None else known_models)
+                           registered_models() if known_models is None else known_models,
+                           registered_task_order() if task_order is None else task_order)
         write_files_atomically({
             root / "index.html": render_html(board).encode("utf-8"),
             root / "README.md": render_markdown(board).encode("utf-8"),

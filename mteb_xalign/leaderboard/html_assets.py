@@ -40,12 +40,16 @@ tbody tr:hover { background: #f6f8fa; }
 .rev { color: var(--muted); font-family: ui-monospace, monospace; font-size: .82em; overflow-wrap: anywhere; }
 .flag { display: block; color: var(--warn); font-size: .8em; margin-top: .15rem; }
 .flag::before { content: "\\26A0\\FE0E  "; }
-.prov { color: var(--muted); font-size: .8em; min-width: 11rem; }
+.prov { display: block; color: var(--muted); font-size: .78em; }
 .missing { color: #8c959f; }
 .chance { color: var(--muted); }
 .files a { display: block; white-space: nowrap; font-size: .85em; }
 a { color: var(--accent); }
-table.heat td.cell { text-align: center; min-width: 3.3rem; }
+#leaderboard { font-size: .9em; }
+#leaderboard thead th { vertical-align: bottom; }
+#leaderboard th.num { min-width: 4.6rem; }
+table.heat { width: auto; }
+table.heat td.cell { text-align: center; min-width: 3.6rem; }
 table.heat td.empty { background: #eaeef2; color: #8c959f; text-align: center; }
 table.heat th[scope="row"] { font-weight: 400; min-width: 13rem; }
 .legend { display: flex; align-items: center; gap: .6rem; margin: .4rem 0 .6rem; font-size: .85em; color: var(--muted); }
@@ -100,7 +104,8 @@ JS = """
   function words(value) { return (value || "").split(" "); }
   function rowVisible(row, f) {
     if (f.search && row.getAttribute("data-search").indexOf(f.search) < 0) { return false; }
-    if (f.language && words(row.getAttribute("data-langs")).indexOf(f.language) < 0) { return false; }
+    var langs = words(row.getAttribute("data-langs"));  // "*": the model declares no languages
+    if (f.language && langs.indexOf("*") < 0 && langs.indexOf(f.language) < 0) { return false; }
     if (f.size && row.getAttribute("data-size") !== f.size) { return false; }
     if (f.license && row.getAttribute("data-license") !== f.license) { return false; }
     if (f.open && row.getAttribute("data-open") !== f.open) { return false; }

@@ -52,3 +52,13 @@ def facts(meta: dict) -> ModelFacts:
         open_weights="unknown" if open_weights is None else ("yes" if open_weights else "no"),
         languages=tuple(lang for lang in languages if isinstance(lang, str)),
     )
+
+
+def mteb_code(lang: str) -> str:
+    """'de' -> 'deu-Latn' (the codes the language filter uses); unknown codes stay as they are."""
+    from mteb_xalign.languages import to_mteb
+
+    try:
+        return to_mteb(lang)
+    except (KeyError, ValueError):
+        return lang

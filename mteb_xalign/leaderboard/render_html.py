@@ -61,15 +61,15 @@ def _model_cell(row: Row) -> str:
         name = f'<a href="{escape(reference)}" rel="noopener noreferrer">{name}</a>'
     flags = "".join(f'<span class="flag">{escape(flag)}</span>' for flag in row.flags)
     return (f'<td class="modelcell" data-value="{escape(row.name.lower())}"><span class="model">{name}</span>'
-            f'<br><span class="rev" title="revision">{escape(row.revision)}</span>{flags}</td>')
+            f'<br><span class="rev" title="revision">{escape(row.revision)}</span>{_provenance(row)}{flags}</td>')
 
 
-def _provenance_cell(row: Row) -> str:
-    lines = sorted({p.describe() for p in row.provenance.values()})
-    data = {task: p.dataset_revision for task, p in sorted(row.provenance.items()) if p.dataset_revision}
-    text = "<br>".join(escape(line.rsplit(", data ", 1)[0]) for line in lines)
-    tip = "; ".join(f"{task}: data {rev}" for task, rev in data.items())
-    return f'<td class="prov" title="{escape(tip)}">{text or MISSING}</td>'
+def _provenance(row: Row) -> str:
+    """One muted line per distinct producer (usually one), the data revisions on hover."""
+    lines = sorted({p.describe().rsplit(", data ", 1)[0] for p in row.provenance.values()})
+    tip = "; ".join(f"{task}: data {p.dataset_revision}" for task, p in sorted(row.provenance.items())
+                    if p.dataset_revision)
+    return "".join(f'<span class="prov" title="{escape(tip)}">{escape(line)}</span>' for line in lines)
 
 
 def _files_cell(row: Row) -> str:
@@ -97,16 +97,17 @@ def _main_row(row: Row, board: Board) -> str:
     for column in board.columns:
         value = row.values.get(column.id)
         shown = MISSING if value is None else f"{value:.{column.decimals}f}"
-        extra = "chance" if column.higher_is_better is None else ""
+        extra = "chance" if column.chance_of or column.higher_is_better is None else ""
         cells.append(_td(shown, value, numeric=True, extra_class=extra))
-    cells += [_provenance_cell(row), _files_cell(row)]
+    cells.append(_files_cell(row))
     return f"<tr{_filter_attrs(row)}>" + "".join(cells) + "</tr>"
 
 
 def _main_table(board: Board) -> str:
     heads = [_th("Rank", kind="number", sort="ascending", first="ascending",
                  title="Borda rank over the tasks (1 = best), as mteb's leaderboard computes it"),
-             _th("Model", kind="text", title="Model name, its revision below"),
+             _th("Model", kind="text", title="Model name; below it the revision and the provenance (mteb, "
+                                            "mteb-xalign and plugin versions; dataset revisions on hover)"),
              _th("Params", kind="number", title="Number of parameters (model_meta.json)"),
              _th("Dim", kind="number", title="Embedding dimension (model_meta.json)"),
              _th("Max tokens", kind="number", title="Longest input in tokens (model_meta.json)"),
@@ -114,21 +115,49 @@ def _main_table(board: Board) -> str:
     for column in board.columns:
         first = "ascending" if column.higher_is_better is False else None
         heads.append(_th(column.label, kind="number", title=column.title, first=first))
-    heads += ['<th scope="col" title="mteb, mteb-xalign and plugin versions that produced the results">Provenance</th>',
-              '<th scope="col">Result files</th>']
+    heads.append('<th scope="col">Result files</th>')
     body = "\n".join(_main_row(row, board) for row in board.rows)
     return ('<div class="scroll"><table id="leaderboard" class="sortable" aria-label="Models">\n'
             "<thead><tr>" + "".join(heads) + "</tr></thead>\n<tbody>\n" + body + "\n</tbody></table></div>")
 
 
-def _heat_cell(value: float | None, view: TaskView, langs: list[str], label: str) -> str:
+def _heat_cell(shown: float | None, scale: float, decimals: int, langs: list[str], label: str,
+               higher_is_better: bool | None = True) -> str:
+    """A coloured cell; `shown` is on the page's scale (x100, or 0-1 for a task shown on 0-1)."""
     attrs = f' data-langs="{escape(" ".join(langs))}"'
-    if value is None:
+    if shown is None:
         return f'<td class="empty"{attrs} data-value="">{MISSING}</td>'
-    shown = value * view.scale
-    background, colour = heat_colour(shown if view.scale == 100.0 else shown * 100)
+    level = shown if scale == 100.0 else shown * 100
+    background, colour = heat_colour(100 - level if higher_is_better is False else level)
     return (f'<td class="cell"{attrs} data-value="{shown!r}" style="background:{background};color:{colour}" '
-            f'title="{escape(label)}: {shown:.{view.decimals}f}">{shown:.{view.decimals}f}</td>')
+            f'title="{escape(label)}: {shown:.{decimals}f}">{shown:.{decimals}f}</td>')
+
+
+def _row_head(row: Row) -> str:
+    return (f'<th scope="row"><span class="model">{escape(row.name)}</span> '
+            f'<span class="rev">{escape(row.revision)}</span></th>')
+
+
+def _language_table(board: Board, column) -> str:
+    """Models x languages for one column that says which language each subset stands for."""
+    langs = sorted({lang for row in board.rows for lang in row.per_language.get(column.id, {})})
+    if not langs:
+        return ""
+    codes = {lang: model_facts.mteb_code(lang) for lang in langs}
+    head = "".join(f'<th scope="col" class="num" data-langs="{escape(codes[lang])}">{escape(lang)}</th>'
+                   for lang in langs)
+    rows = []
+    for row in board.rows:
+        values = row.per_language.get(column.id)
+        if values is None:
+            continue
+        cells = "".join(_heat_cell(values.get(lang), column.scale, column.decimals, [codes[lang]],
+                                   f"{row.name}, {lang}", column.higher_is_better) for lang in langs)
+        rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{cells}</tr>')
+    return (f'<h3 id="lang-{escape(column.id)}" title="{escape(column.title)}">{escape(column.label)} '
+            f'<span class="rev">({escape(column.task)}) per language</span></h3><p class="intro">{escape(column.title)}</p>'
+            f'<div class="scroll"><table class="heat" aria-label="{escape(column.label)} per language"><thead><tr>'
+            f'<th scope="col">Model</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _task_table(board: Board, view: TaskView) -> str:
@@ -141,9 +170,9 @@ def _task_table(board: Board, view: TaskView) -> str:
         if view.name not in row.subset_scores:
             continue
         scores = row.subset_scores[view.name]
-        cells = "".join(_heat_cell(scores.get(s), view, langs[s], f"{row.name}, {s}") for s in subsets)
-        rows.append(f'<tr data-key="{escape(row.key)}"><th scope="row"><span class="model">{escape(row.name)}</span> '
-                    f'<span class="rev">{escape(row.revision)}</span></th>{cells}</tr>')
+        cells = "".join(_heat_cell(None if scores.get(s) is None else scores[s] * view.scale, view.scale,
+                                   view.decimals, langs[s], f"{row.name}, {s}") for s in subsets)
+        rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{cells}</tr>')
     if not rows:
         return ""
     return (f'<h3 id="task-{escape(view.name)}">{escape(view.name)}: {escape(view.main_score)} per subset</h3>'
@@ -175,6 +204,7 @@ def render_html(board: Board) -> str:
     gradient = ", ".join(f"{heat_colour(v)[0]} {v:g}%" for v, _ in STOPS)
     tasks = "".join(_task_table(board, view) for view in board.tasks.values()) or \
         '<p class="missing">No results yet.</p>'
+    by_language = "".join(_language_table(board, column) for column in board.language_columns)
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -193,11 +223,14 @@ def render_html(board: Board) -> str:
 <h2 id="models">Models</h2>
 {_controls(board)}
 {_main_table(board)}
-<h2 id="per-language">Per language: every task, every subset</h2>
-<p class="intro">Each task's main score per subset (scores x100 unless the task shows them on 0-1); a subset's
-languages are in its name. Choose a language above to keep only the subsets in it. "{MISSING}" means no result.</p>
-<div class="legend" id="heat-legend"><span>0</span><div class="bar" role="img"
-aria-label="colour scale from 0 (dark purple) to 100 (yellow)"></div><span>100</span></div>
+<h2 id="per-language">Per language</h2>
+<p class="intro">Columns above that are means over languages, shown per language; then every task's main score
+per subset (its languages are in its name). Choose a language above to keep only the cells in it.
+"{MISSING}" means no result. Colour: yellow is best (for a "lower is better" column, the lowest value).</p>
+<div class="legend" id="heat-legend"><span>worst</span><div class="bar" role="img"
+aria-label="colour scale from dark purple (worst) to yellow (best)"></div><span>best</span></div>
+{by_language}
+<h2 id="per-subset">Every task, every subset</h2>
 {tasks}
 <footer>{len(board.rows)} model revision(s), {n_files} result file(s). Built by
 <code>xalign leaderboard build</code>; results are checked by <code>xalign leaderboard submit</code>.
