@@ -251,6 +251,10 @@ def run_command(args: argparse.Namespace) -> int:
     for model_name in models:  # all refusals before the first model loads
         model_meta(model_name)
     options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
+    if options.quiet:
+        from mteb_xalign import progress
+
+        progress.set_quiet(True)
     other_scores = []  # tasks the leaderboard has no column for (e.g. --data runs): main score means
     if args.executor == "ray":
         from mteb_xalign.distributed.grid import run_grid_for_args
