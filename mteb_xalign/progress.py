@@ -46,4 +46,13 @@ def bar(total: int, description: str, unit: str = "text") -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=description, unit=unit, disable=not shown(), file=sys.stderr,
-                dynamic_ncols=True, leave=False, smoothing=0.1)
+                leave=True, smoothing=0.1, **_width())
+
+
+def _width() -> dict[str, Any]:
+    # A terminal that reports no size (some pseudo-terminals) would get a bar of width 0.
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        columns = 0
+    return {"dynamic_ncols": True} if columns > 0 else {"ncols": 100, "nrows": 20}
