@@ -39,9 +39,10 @@ def _host(url: Any) -> str:
 
 def availability(meta: Any) -> Availability:
     """Whether `meta`'s model can run here; never loads weights or sends a request."""
+    from mteb_xalign.public_meta import loader_arguments
     from mteb_xalign.weights import WeightsNotFound, hub_offline, parse_source, resolve
 
-    kwargs = dict(meta.loader_kwargs or {})
+    kwargs = loader_arguments(meta)  # the real sources, not the hashed ones the meta publishes
     if "api_key_env" in kwargs or "base_url" in kwargs:
         env = kwargs.get("api_key_env")
         host = _host(kwargs.get("base_url", ""))

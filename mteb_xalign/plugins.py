@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from mteb_xalign import hookspecs
+from mteb_xalign.public_meta import public_model_meta
 
 ENTRY_POINT_GROUP = "mteb_xalign"
 DEFAULT_PLUGINS = ("mteb_xalign.default_plugins.tasks",)
@@ -105,7 +106,8 @@ _collected: dict[str, list[tuple[str, Any]]] = {}
 def get_models() -> list[tuple[str, Any]]:
     """(plugin name, mteb ModelMeta) for every registered model, one entry per model name.
 
-    A name registered by two plugins is ambiguous: the one whose plugin name sorts first is
+    Local paths in a meta's loader_kwargs are replaced by hashed tokens (the loader still
+    gets the real ones: mteb_xalign/public_meta.py). A name registered by two plugins is ambiguous: the one whose plugin name sorts first is
     kept (never the directory order of installed packages), a warning names both, and
     `model_conflicts` records it so `xalign run` refuses the name instead of guessing.
     """
@@ -122,7 +124,9 @@ def get_models() -> list[tuple[str, Any]]:
                        f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "
                        f"{plugins_of_name[0]!r}, and `xalign run` refuses the name. Load only one of "
                        "them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
-        kept.append(entries[0])
+        plugin, meta = entries[0]
+        # No absolute local path or URL credential in what mteb writes to model_meta.json.
+        kept.append((plugin, public_model_meta(meta)))
     return kept
 
 

@@ -17,19 +17,18 @@ Only public mteb API is used (`ResultCache`, `TaskResult.to_disk/from_disk`,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import sys
 import tempfile
-import urllib.parse
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
 
 from mteb.cache import ResultCache
+
+from mteb_xalign.public_meta import public_meta_dict
 
 RUN_SETTINGS = "run_settings.jsonl"
 MODEL_META = "model_meta.json"
@@ -167,53 +166,6 @@ def read_provenance(folder: Path, task_name: str) -> dict[str, Any] | None:
         if isinstance(row, dict) and row.get("task") == task_name:
             return row
     return None
-
-
-# -- no local paths, no credentials -------------------------------------------------------
-_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
-_SOURCE_PREFIX = re.compile(r"^(path|file|dir):(.*)$", re.S)
-
-
-def _local_path_token(path: str) -> str:
-    """A stable stand-in for a local path: its last component and a short hash of the whole."""
-    digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    name = re.split(r"[\\/]", path.rstrip("\\/"))[-1] or "root"
-    return f"<local:{name}#{digest}>"
-
-
-def _is_local_path(text: str) -> bool:
-    return text.startswith(("/", "~", "\\\\")) or bool(_WINDOWS_PATH.match(text))
-
-
-def _public_string(text: str) -> str:
-    parts = urllib.parse.urlsplit(text) if "://" in text else None
-    if parts is not None and parts.scheme and parts.netloc:
-        if parts.scheme == "file":
-            return _local_path_token(parts.path)
-        if "@" in parts.netloc:  # user:secret@host: keep the host only
-            return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-        return text
-    if _is_local_path(text):
-        return _local_path_token(text)
-    match = _SOURCE_PREFIX.match(text)
-    if match and _is_local_path(match.group(2)):
-        return f"{match.group(1)}:{_local_path_token(match.group(2))}"
-    return text
-
-
-def public_meta_dict(value: Any) -> Any:
-    """A ModelMeta dict with every absolute local path hashed and every URL's credentials dropped.
-
-    A model loaded from `/home/me/models/x` is recorded as `<local:x#1a2b3c4d5e6f>`: the same
-    folder gives the same token, and nothing about the machine is published.
-    """
-    if isinstance(value, str):
-        return _public_string(value)
-    if isinstance(value, Mapping):
-        return {key: public_meta_dict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [public_meta_dict(item) for item in value]
-    return value
 
 
 # -- stale and partial results --------------------------------------------------------------

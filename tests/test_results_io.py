@@ -186,3 +186,29 @@ def test_rerun_after_the_data_changed_recomputes_instead_of_printing_old_scores(
     second = json.loads(path.read_text())
     assert second["dataset_revision"] != first["dataset_revision"]
     assert ("document", "Cats purr. And they sleep.") in model.sent
+
+
+def test_registered_metas_publish_no_local_path_yet_load_from_it(tmp_path, monkeypatch):
+    """Also under `mteb run`, whose ResultCache writes loader_kwargs as they are."""
+    from mteb_xalign import plugins
+    from mteb_xalign.model_availability import availability
+
+    weights = tmp_path / "private" / "my-model"
+    weights.mkdir(parents=True)
+    received = {}
+
+    def load_fake(name, revision=None, **kwargs):
+        received.update(kwargs)
+        model = CountingEncoder(name, dim=32)
+        return model
+
+    meta = fake_meta(name="test/local-model", loader=load_fake,
+                     loader_kwargs={"sources": [f"path:{weights}", "hf:org/my-model"], "pooling": "mean"})
+    monkeypatch.setitem(plugins._collected, "register_models", [("local-plugin", meta)])
+    [(plugin, public)] = plugins.get_models()
+    assert str(tmp_path) not in json.dumps(public.to_dict(), default=str)
+    assert public.loader_kwargs["sources"][0].startswith("path:<local:my-model#")
+    assert public.loader_kwargs["pooling"] == "mean" and public.to_dict()["loader"] == "load_fake"
+    public.load_model()
+    assert received["sources"] == [f"path:{weights}", "hf:org/my-model"] and received["pooling"] == "mean"
+    assert availability(public).status == "local"
