@@ -2,12 +2,12 @@
 
 What runs where:
 - the driver (where `xalign run` was typed) resolves models and tasks, skips the pairs whose
-  results already exist in `--output` (as a local run does), submits the rest, and writes every
-  result file itself with mteb's own `ResultCache.save_to_cache`, so files land exactly where a
-  local run puts them; it shows one progress bar over all pairs.
-- a worker loads the model (with the GPUs/CPUs the pair asked Ray for), runs `mteb.evaluate` on
-  the one task into a private temporary result folder, and returns the result JSON text: no
-  file system is shared with the driver.
+  results already exist in `--output` (the rule of run.evaluate_pair), submits the rest, and
+  writes every result file itself with the same `ResultStore.save_to_cache` a local run uses, so
+  files land exactly where a local run puts them; it shows one progress bar over all pairs.
+- a worker (with the GPUs/CPUs the pair asked Ray for) runs `run.evaluate_pair` on the one task
+  into a private temporary result folder, seeded with the stored partial result if there is one,
+  and returns the result JSON text: no file system is shared with the driver.
 
 A worker that dies (killed, out of memory, node lost) is retried by Ray (`max_retries`); an
 attempt that died returned nothing, and the driver writes a pair's result only once, from the
@@ -18,6 +18,7 @@ naming every failed pair.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -73,8 +74,13 @@ def plan_pairs(model_names: list[str], tasks: list, output: Path, overwrite: boo
     return todo, done
 
 
-def evaluate_pair_json(pair: Pair, options: Any) -> str:
-    """Run one (model, task) pair here and return its MTEB result JSON text (runs on a worker)."""
+def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
+    """Run one (model, task) pair here (on a worker): its result JSON text, model_meta.json text and
+    the encode_kwargs its run_settings.jsonl row records.
+
+    Both are what the local run writes and the driver cannot rebuild: the loaded model's meta (its
+    loader arguments include the device) and the encode_kwargs as mteb completed them (defaults added).
+    """
     import dataclasses
 
     from mteb_xalign import mteb_bridge, progress
@@ -82,7 +88,7 @@ def evaluate_pair_json(pair: Pair, options: Any) -> str:
     mteb_bridge.ensure_registered()
     import mteb
 
-    from mteb_xalign.result_store import ResultStore
+    from mteb_xalign.result_store import MODEL_META, RUN_SETTINGS, ResultStore
     from mteb_xalign.run import evaluate_pair
 
     progress.set_quiet(True)  # the driver shows progress over pairs
@@ -98,7 +104,9 @@ def evaluate_pair_json(pair: Pair, options: Any) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(pair.existing_json, encoding="utf-8")
         evaluate_pair(pair.model_name, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
-        return path.read_text(encoding="utf-8")
+        rows = [json.loads(line) for line in (path.parent / RUN_SETTINGS).read_text(encoding="utf-8").splitlines()]
+        used = next((r.get("encode_kwargs", {}) for r in rows if r.get("task") == pair.task.metadata.name), {})
+        return path.read_text(encoding="utf-8"), (path.parent / MODEL_META).read_text(encoding="utf-8"), used
 
 
 def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path, address: str | None = None,
@@ -111,15 +119,34 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
     from mteb.results import TaskResult
     from tqdm import tqdm
 
-    from mteb_xalign.result_store import ResultStore
+    from mteb_xalign.result_store import MODEL_META, ResultStore, write_atomically
 
-    encode_kwargs = {"batch_size": options.batch_size} if options.batch_size else {}
     todo, done = plan_pairs(model_names, tasks, output, options.overwrite)
     results = list(done)
     if not todo:
         return results
     store = ResultStore(output)
     failures: list[str] = []
+    # A model's files are written in task order, as a local run writes them (run_settings.jsonl
+    # rows follow the order of writing): a pair that finishes early waits for the ones before it.
+    queues = {name: [p for p in todo if p.model_name == name] for name in model_names}
+    finished: dict[int, tuple | None] = {}  # id(pair) -> worker output, None if it failed
+
+    def write_ready(model_name: str) -> None:
+        queue = queues[model_name]
+        while queue and id(queue[0]) in finished:
+            pair = queue.pop(0)
+            output = finished.pop(id(pair))
+            if output is None:
+                continue
+            text, meta_text, used_kwargs = output
+            result = TaskResult.model_validate_json(text)
+            # The driver writes every file, through the same call a local run makes.
+            store.save_to_cache(result, pair.meta, encode_kwargs=used_kwargs)
+            path = store.get_task_result_path(task_name=result.task_name, model_name=pair.meta)
+            write_atomically(path.parent / MODEL_META, meta_text)
+            results.append((pair.model_name, result))
+
     with ray_session(address, num_cpus=num_cpus) as ray:
         remote = ray.remote(evaluate_pair_json)
         in_cluster = cluster_gpus(ray)
@@ -135,14 +162,11 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
                 pair = pending.pop(ref)
                 bar.update(1)
                 try:
-                    text = ray.get(ref)
+                    finished[id(pair)] = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - reported per pair below, the grid goes on
                     failures.append(f"{pair.model_name} x {pair.task.metadata.name}: {_first_line(exc)}")
-                    continue
-                result = TaskResult.model_validate_json(text)
-                # The driver writes every file, through the same call a local run makes.
-                store.save_to_cache(result, pair.meta, encode_kwargs=encode_kwargs)
-                results.append((pair.model_name, result))
+                    finished[id(pair)] = None
+                write_ready(pair.model_name)
     if failures:
         raise UserError(f"{len(failures)} of {len(todo)} pairs failed: " + "; ".join(failures))
     return results

@@ -1,0 +1,96 @@
+"""Sharded exact ranking on Ray against the single-process ranking, on one random pool.
+
+    python -m mteb_xalign.distributed.bench [--docs 1000000] [--queries 1000] [--shards 4] [--cpus N]
+
+prints name=value lines (as `make bench` does):
+  sharded_rank_{N}_single_seconds   metrics.ranking.gold_ranks in this process
+  sharded_rank_{N}_seconds          the map-reduce over --shards Ray tasks (plan, shards, merge)
+  sharded_rank_{N}_ratio            the two divided (same run, same machine)
+  sharded_rank_{N}_driver_peak_mb   the driver's peak numpy memory during the sharded run
+                                    (tracemalloc): plan and partials, not the pool
+  sharded_rank_{N}_pool_mb          the pool's size, for comparison
+  sharded_rank_{N}_equal            1 when every rank, mask count and top-k equals the single run
+The pool is generated inside the shard workers (the driver never holds it for the sharded run);
+generation is not timed. Ray runs embedded on THIS machine: workers share its cores, so the ratio
+measures the map-reduce's overhead and parallelism on one machine, not a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+
+BLOCK = 65536
+
+
+def pool_rows(seed: int, start: int, stop: int, dim: int) -> np.ndarray:
+    """Rows start..stop-1 of a random unit-vector pool, the same whoever generates them (blocks seeded by index)."""
+    out = np.empty((stop - start, dim), np.float32)
+    for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+        rng = np.random.default_rng([seed, block])
+        rows = rng.standard_normal((BLOCK, dim), dtype=np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        a, b = max(start, block * BLOCK), min(stop, (block + 1) * BLOCK)
+        out[a - start:b - start] = rows[a - block * BLOCK:b - block * BLOCK]
+    return out
+
+
+def run_sharded_bench(n_docs: int = 1_000_000, n_queries: int = 1000, dim: int = 384, n_shards: int = 4,
+                      num_cpus: int | None = None) -> list[tuple[str, float]]:
+    from mteb_xalign.distributed.cluster import ray_session
+    from mteb_xalign.distributed.ranking import rank_on_shards, shard_bounds
+    from mteb_xalign.metrics.ranking import gold_ranks
+
+    rng = np.random.default_rng(2)
+    Q = pool_rows(1, 0, n_queries, dim)
+    gold = [rng.choice(n_docs, size=2, replace=False).tolist() for _ in range(n_queries)]
+    D = pool_rows(3, 0, n_docs, dim)
+    t0 = time.perf_counter()
+    single = gold_ranks(Q, D, gold, top_k=10)
+    single_s = time.perf_counter() - t0
+    pool_mb = D.nbytes / 2**20
+    del D
+
+    with ray_session(None, num_cpus=num_cpus) as ray:
+        make = ray.remote(pool_rows)
+        shards = [(a, make.remote(3, a, b, dim)) for a, b in shard_bounds(n_docs, n_shards)]
+        ray.wait([ref for _, ref in shards], num_returns=len(shards))  # generated, not timed
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        sharded = rank_on_shards(Q, shards, gold, n_docs=n_docs, top_k=10)
+        sharded_s = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    equal = (all(np.array_equal(a, b) for a, b in zip(sharded.ranks, single.ranks))
+             and np.array_equal(sharded.top_indices, single.top_indices)
+             and sharded.top_scores.tobytes() == single.top_scores.tobytes())
+    name = f"sharded_rank_{n_docs}"
+    return [
+        (f"{name}_single_seconds", round(single_s, 3)),
+        (f"{name}_seconds", round(sharded_s, 3)),
+        (f"{name}_ratio", round(sharded_s / single_s, 3)),
+        (f"{name}_shards", n_shards),
+        (f"{name}_driver_peak_mb", round(peak / 2**20, 1)),
+        (f"{name}_pool_mb", round(pool_mb, 1)),
+        (f"{name}_equal", int(equal)),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--docs", type=int, default=1_000_000)
+    p.add_argument("--queries", type=int, default=1000)
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--shards", type=int, default=4)
+    p.add_argument("--cpus", type=int, default=None, help="CPUs given to the embedded Ray (default: all)")
+    args = p.parse_args(argv)
+    for key, value in run_sharded_bench(args.docs, args.queries, args.dim, args.shards, args.cpus):
+        print(f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
