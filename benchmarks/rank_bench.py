@@ -1,26 +1,95 @@
-"""Ranking cost vs pool size for `make bench`: exact gold ranks against the bare matrix product.
+"""Ranking cost for `make bench`: exact gold ranks against the bare matrix product, measured honestly.
 
-run_rank_bench() returns (name, value) pairs and prints nothing; benchmarks/run.py prints them.
-For each pool size N (random unit vectors, 2 random gold documents per query):
-  rank_{N}_seconds         gold_ranks over the full pool (best of 5 up to 10k, of 3 up to 100k documents)
-  rank_{N}_matmul_seconds  the bare Q.D^T in the same blocks (query_batch x chunk_size), no ranking
-  rank_{N}_ratio           the two divided: the cost of exact ranking over the product itself
-  rank_{N}_peak_mb         peak numpy memory of the ranking (tracemalloc), inputs excluded
-and rank_10000_correct = 1 when every rank at 10k agrees with a float64 brute force (up to
-float32 rounding: a rank must lie between the counts of documents clearly above and level).
+run_rank_bench() returns (name, value) pairs and prints nothing; benchmarks/run.py prints them
+(`python benchmarks/rank_bench.py` prints them too). Pools are random unit vectors (dim 384) with
+ties built in: ~1% of documents are copies of others, every gold document has copies elsewhere in
+the pool, and each query excludes 5 documents (one a copy of its gold when there is one).
+
+Per pool size N (1,000 queries, 2 gold documents each):
+  rank_{N}_seconds, rank_{N}_matmul_seconds   best of R interleaved runs of gold_ranks and of the
+                                              bare Q.D^T in the same blocks; rank_{N}_ratio = their quotient
+  rank_{N}_peak_mb                            peak numpy memory of the ranking (tracemalloc), inputs excluded
+  rank_{N}_correct                            1 when the ranks of a sample of queries equal an independent
+                                              brute force (float64 products + fsum on near ties), else 0
+  rank_{N}_brute_force_queries                how many queries that sample holds
+  rank_{N}_load1, rank_{N}_others_cpu         the 1-minute load average before the runs, and the share of
+                                              the machine's CPUs other processes used during them
+  rank_{N}_under_load                         1 when others used more than UNDER_LOAD of the CPUs: the
+                                              figure is then not a quiet-machine figure
+The tasks' own shapes (rank_multirefclir_*: 1,190 queries x 480 paragraphs, 2 golds, a language
+mask; rank_lareqa_*: 1,190 x 12,932 sentences, 11 golds) get the same figures. At the largest
+size, rank_sharded_{N}_*: the map-reduce over 4 shards (plan, 4 workers run one after the other
+here, merge) against the single-process ranking in the same run, whether it is equal bit for bit,
+and the driver's peak memory (plan + merging the 4 partials). Thread counts are printed once
+(rank_blas_threads, rank_torch_threads, rank_cpus).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import time
 import tracemalloc
 
 import numpy as np
 
 from mteb_xalign.metrics.ranking import gold_ranks
+from mteb_xalign.metrics.ranking.sharded import merge_partials, plan_ranking, rank_shard
 
 CHUNK = 8192
 QUERY_BATCH = 1024
+UNDER_LOAD = 0.25  # share of all CPUs busy with other processes during a measurement
+
+
+# ----------------------------------------------------------------------------- the machine
+
+
+def cpu_busy_seconds() -> float | None:
+    """Seconds of CPU time the whole machine has spent busy (Linux /proc/stat), None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class LoadWatch:
+    """The share of the machine's CPUs used by OTHER processes between start() and stop()."""
+
+    def start(self):
+        self.wall, self.own, self.busy = time.perf_counter(), time.process_time(), cpu_busy_seconds()
+        return self
+
+    def stop(self) -> float:
+        busy = cpu_busy_seconds()
+        if busy is None or self.busy is None:
+            return math.nan
+        wall = time.perf_counter() - self.wall
+        others = (busy - self.busy) - (time.process_time() - self.own)
+        return max(0.0, others) / (wall * (os.cpu_count() or 1))
+
+
+def thread_counts() -> list[tuple[str, float | str]]:
+    out: list[tuple[str, float | str]] = [("rank_cpus", os.cpu_count() or 0)]
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        out.append(("rank_blas_threads", max(blas) if blas else "unknown"))
+    except ImportError:
+        out.append(("rank_blas_threads", "unknown (threadpoolctl not installed)"))
+    try:
+        import torch
+
+        out.append(("rank_torch_threads", torch.get_num_threads()))
+    except ImportError:
+        pass
+    return out
+
+
+# ----------------------------------------------------------------------------- pools
 
 
 def unit_vectors(n: int, dim: int, seed: int, block: int = 65536) -> np.ndarray:
@@ -34,21 +103,31 @@ def unit_vectors(n: int, dim: int, seed: int, block: int = 65536) -> np.ndarray:
     return out
 
 
-def bare_matmul_seconds(Q: np.ndarray, D: np.ndarray, device=None) -> float:
-    """Q.D^T block by block into one reused buffer, exactly the products gold_ranks computes."""
-    if device not in (None, "cpu"):
-        import torch
+def pool_with_ties(Q: np.ndarray, n_docs: int, n_gold: int, seed: int):
+    """Documents, gold lists and exclusions with exact duplicates, gold copies and excluded copies."""
+    rng = np.random.default_rng(seed)
+    D = unit_vectors(n_docs, Q.shape[1], seed)
+    copies = max(1, n_docs // 100)
+    D[rng.integers(0, n_docs, copies)] = D[rng.integers(0, n_docs, copies)]
+    gold, exclude = [], []
+    for _ in range(len(Q)):
+        g = rng.choice(n_docs, size=n_gold, replace=False)
+        targets = np.setdiff1d(rng.choice(n_docs, size=3, replace=False), g)
+        D[targets] = D[g[0]]  # the first gold ties with up to 3 copies of itself
+        rest = rng.choice(n_docs, size=5, replace=False)
+        ex = np.setdiff1d(np.union1d(rest, targets[:1]), g)  # one copy of the gold leaves the pool
+        gold.append(g)
+        exclude.append(ex)
+    # A copy made for a later query may have overwritten an earlier gold vector: that is fine,
+    # gold documents are positions, and the ties are whatever the final vectors say.
+    return D, gold, exclude
 
-        dev = torch.device("cpu" if device == "torch-cpu" else device)
-        t0 = time.perf_counter()
-        for s in range(0, len(Q), QUERY_BATCH):
-            Qd = torch.from_numpy(Q[s:s + QUERY_BATCH]).to(dev)
-            for a in range(0, len(D), CHUNK):
-                S = Qd @ torch.from_numpy(D[a:a + CHUNK]).to(dev).T
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        del S
-        return time.perf_counter() - t0
+
+# ----------------------------------------------------------------------------- measurements
+
+
+def bare_matmul_seconds(Q: np.ndarray, D: np.ndarray) -> float:
+    """Q.D^T block by block into one reused buffer: the products gold_ranks computes, nothing else."""
     buf = np.empty(QUERY_BATCH * CHUNK, np.float32)
     t0 = time.perf_counter()
     for s in range(0, len(Q), QUERY_BATCH):
@@ -59,53 +138,119 @@ def bare_matmul_seconds(Q: np.ndarray, D: np.ndarray, device=None) -> float:
     return time.perf_counter() - t0
 
 
-def ranks_agree_with_brute_force(Q, D, gold, ranks, eps: float = 1e-6) -> bool:
-    S = Q.astype(np.float64) @ D.astype(np.float64).T
-    for q, g in enumerate(gold):
-        s = S[q, g][:, None]
-        clearly_above = (S[q] > s + eps).sum(axis=1)
-        level_or_above = (S[q] >= s - eps).sum(axis=1)
-        if not ((clearly_above < ranks[q]) & (ranks[q] <= level_or_above)).all():
-            return False
-    return True
+def brute_force_ranks(Q, D, gold, exclude, sample) -> list[list[int]]:
+    """The tie rule by definition for the sampled queries, by other means than the library's:
+    float64 products (exact for float32 inputs) summed by BLAS, whose error is far below `window`;
+    every document within `window` of a gold's score is scored exactly with math.fsum."""
+    Qs = Q[sample].astype(np.float64)
+    thresholds = [[np.float32(math.fsum((Qs[i] * D[g].astype(np.float64)).tolist())) for g in gold[q]]
+                  for i, q in enumerate(sample)]
+    windows = 1e-6 * np.linalg.norm(Qs, axis=1)  # unit documents: >> float64 error, >> a float32 ulp of a score
+    counts = [[0] * len(gold[q]) for q in sample]
+    for a in range(0, len(D), 16384):
+        S = D[a:a + 16384].astype(np.float64) @ Qs.T  # (chunk, sampled queries)
+        for i, q in enumerate(sample):
+            in_pool = np.ones(len(S), bool)
+            ex = np.asarray(exclude[q], np.int64)
+            in_pool[ex[(ex >= a) & (ex < a + len(S))] - a] = False
+            for j, t in enumerate(thresholds[i]):
+                near = np.flatnonzero(in_pool & (np.abs(S[:, i] - t) <= windows[i]))
+                exact = [np.float32(math.fsum((Qs[i] * D[a + d].astype(np.float64)).tolist())) for d in near]
+                counts[i][j] += int((in_pool & (S[:, i] > t + windows[i])).sum()) + sum(e >= t for e in exact)
+    return counts
+
+
+def measure(name: str, Q, D, gold, exclude, *, repeats: int, sample_size: int, masks=None):
+    """Best-of-`repeats` ranking and matmul times, memory, a brute-force check and the load."""
+    out: list[tuple[str, float | str]] = [(f"{name}_load1", round(os.getloadavg()[0], 2))]
+    kwargs = dict(exclude=exclude, masks=masks, chunk_size=CHUNK, query_batch=QUERY_BATCH)
+    watch = LoadWatch().start()
+    seconds = matmul = math.inf
+    for _ in range(repeats):  # interleaved: a burst of load hits both alike; others only ever add time
+        t0 = time.perf_counter()
+        res = gold_ranks(Q, D, gold, **kwargs)
+        seconds = min(seconds, time.perf_counter() - t0)
+        matmul = min(matmul, bare_matmul_seconds(Q, D))
+    others = watch.stop()
+    tracemalloc.start()
+    gold_ranks(Q, D, gold, **kwargs)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    sample = np.random.default_rng(5).choice(len(Q), size=min(sample_size, len(Q)), replace=False)
+    correct = brute_force_ranks(Q, D, gold, exclude, sample) == [res.ranks[q].tolist() for q in sample]
+    out += [
+        (f"{name}_seconds", round(seconds, 4)),
+        (f"{name}_matmul_seconds", round(matmul, 4)),
+        (f"{name}_ratio", round(seconds / matmul, 3)),
+        (f"{name}_peak_mb", round(peak / 2**20, 1)),
+        (f"{name}_correct", int(correct)),
+        (f"{name}_brute_force_queries", len(sample)),
+        (f"{name}_others_cpu", round(others, 2)),
+        (f"{name}_under_load", int(not others <= UNDER_LOAD)),  # NaN (unknown) counts as loaded
+    ]
+    return out, seconds, res
+
+
+def measure_sharded(name: str, Q, D, gold, exclude, single_seconds: float, single, n_shards: int = 4):
+    """The map-reduce over n_shards (run one after the other here) against the single process."""
+    watch = LoadWatch().start()
+    t0 = time.perf_counter()
+    tracemalloc.start()
+    flat = np.concatenate(gold)
+    plan = plan_ranking(Q, gold, D[flat], n_docs=len(D), exclude=exclude)
+    driver_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    bounds = np.linspace(0, len(D), n_shards + 1).astype(int)
+    partials = [rank_shard(plan, D[a:b], a, chunk_size=CHUNK, query_batch=QUERY_BATCH)
+                for a, b in zip(bounds[:-1], bounds[1:])]
+    tracemalloc.start()
+    merged = merge_partials(plan, partials)
+    driver_peak = max(driver_peak, tracemalloc.get_traced_memory()[1])
+    tracemalloc.stop()
+    seconds = time.perf_counter() - t0
+    partial_bytes = sum(p.counts.nbytes + p.top_indices.nbytes + p.top_scores.nbytes for p in partials)
+    equal = all(a.tolist() == b.tolist() for a, b in zip(merged.ranks, single.ranks))
+    others = watch.stop()
+    return [
+        (f"{name}_seconds", round(seconds, 3)),
+        (f"{name}_ratio", round(seconds / single_seconds, 3)),
+        (f"{name}_equal", int(equal)),
+        (f"{name}_driver_peak_mb", round((driver_peak + partial_bytes) / 2**20, 2)),
+        (f"{name}_others_cpu", round(others, 2)),
+        (f"{name}_under_load", int(not others <= UNDER_LOAD)),
+    ]
 
 
 def run_rank_bench(sizes=(10_000, 100_000, 1_000_000), n_queries: int = 1000, dim: int = 384,
-                   device=None) -> list[tuple[str, float | str]]:
-    out: list[tuple[str, float | str]] = []
+                   tasks: bool = True) -> list[tuple[str, float | str]]:
+    out = thread_counts()
     Q = unit_vectors(n_queries, dim, seed=1)
-    rng = np.random.default_rng(2)
     for n in sizes:
-        D = unit_vectors(n, dim, seed=3)
-        gold = [rng.choice(n, size=2, replace=False) for _ in range(n_queries)]
-        kwargs = dict(chunk_size=CHUNK, query_batch=QUERY_BATCH, device=device)
-
-        # Best of a few interleaved runs where cheap: other processes only ever add time.
-        seconds = matmul = float("inf")
-        for _ in range(5 if n <= 10_000 else 3 if n <= 100_000 else 1):
-            t0 = time.perf_counter()
-            res = gold_ranks(Q, D, gold, **kwargs)
-            seconds = min(seconds, time.perf_counter() - t0)
-            matmul = min(matmul, bare_matmul_seconds(Q, D, device))
-
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-        gold_ranks(Q, D, gold, **kwargs)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-
-        out += [
-            (f"rank_{n}_seconds", round(seconds, 3)),
-            (f"rank_{n}_matmul_seconds", round(matmul, 3)),
-            (f"rank_{n}_ratio", round(seconds / matmul, 3)),
-            (f"rank_{n}_peak_mb", round(peak / 2**20, 1)),
-        ]
-        if n == 10_000:
-            out.append((f"rank_{n}_correct", int(ranks_agree_with_brute_force(Q, D, gold, res.ranks))))
+        D, gold, exclude = pool_with_ties(Q, n, n_gold=2, seed=3)
+        repeats, sample = (5, 200) if n <= 10_000 else (3, 50) if n <= 100_000 else (1, 20)
+        figures, seconds, res = measure(f"rank_{n}", Q, D, gold, exclude, repeats=repeats, sample_size=sample)
+        out += figures
+        if n == max(sizes):
+            out += measure_sharded(f"rank_sharded_{n}", Q, D, gold, exclude, seconds, res)
         del D
+    if tasks:
+        out += task_shapes(dim)
+    return out
+
+
+def task_shapes(dim: int) -> list[tuple[str, float | str]]:
+    """The two retrieval tasks' real sizes, with random vectors (what is timed is the shape)."""
+    out: list[tuple[str, float | str]] = []
+    Q = unit_vectors(1190, dim, seed=7)
+    D, gold, exclude = pool_with_ties(Q, 480, n_gold=2, seed=8)
+    mask = np.arange(480) < 240  # the pivot half of an English + X pool
+    out += measure("rank_multirefclir", Q, D, gold, exclude, repeats=5, sample_size=100, masks={"pivot": mask})[0]
+    D, gold, exclude = pool_with_ties(Q, 12932, n_gold=11, seed=9)
+    out += measure("rank_lareqa", Q, D, gold, exclude, repeats=3, sample_size=50)[0]
     return out
 
 
 if __name__ == "__main__":
-    for name, value in run_rank_bench():
-        print(f"{name}={value}")
+    sizes = tuple(int(s) for s in os.environ.get("BENCH_RANK_SIZES", "10000,100000,1000000").split(","))
+    for key, value in run_rank_bench(sizes=sizes):
+        print(f"{key}={value}", flush=True)

@@ -27,6 +27,7 @@ def assert_identical(a, b):
     assert a.n_relevant.tolist() == b.n_relevant.tolist()
     assert {k: [c.tolist() for c in v] for k, v in a.mask_counts.items()} == \
         {k: [c.tolist() for c in v] for k, v in b.mask_counts.items()}
+    assert {k: v.tolist() for k, v in a.mask_sizes.items()} == {k: v.tolist() for k, v in b.mask_sizes.items()}
     if a.top_indices is None:
         assert b.top_indices is None
     else:
@@ -78,15 +79,26 @@ def test_four_shards_equal_one_machine(case):
     assert_identical(single, four)
 
 
-def test_shards_on_torch_equal_numpy():
+@pytest.mark.parametrize("device, tf32", [("torch-cpu", False), ("cuda", False), ("cuda", True)])
+def test_shards_on_torch_equal_numpy(device, tf32):
+    """Another device, and on CUDA even TF32 matmuls (10-bit inputs): the same ranks and top-k."""
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device here")
     rng = np.random.default_rng(4)
     base = rng.standard_normal((50, 384)).astype(np.float32)
     D = base[rng.integers(0, 50, size=300)]
     Q = rng.standard_normal((12, 384)).astype(np.float32)
     gold = [rng.choice(300, size=3, replace=False) for _ in range(12)]
-    single = gold_ranks(Q, D, gold, top_k=7)
-    pytest.importorskip("torch")
-    assert_identical(single, sharded(Q, D, gold, [0, 13, 150, 151, 300], top_k=7, chunk_size=29, device="torch-cpu"))
+    masks = {"first half": np.arange(300) < 150}
+    single = gold_ranks(Q, D, gold, top_k=7, masks=masks)
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        assert_identical(single, sharded(Q, D, gold, [0, 13, 150, 151, 300], top_k=7, chunk_size=29,
+                                         masks=masks, device=device))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 
 
 def test_lost_or_repeated_shards_are_refused():
