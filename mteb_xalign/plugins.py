@@ -106,19 +106,21 @@ _collected: dict[str, list[tuple[str, Any]]] = {}
 def get_models() -> list[tuple[str, Any]]:
     """(plugin name, mteb ModelMeta) for every registered model, one entry per model name.
 
-    Local paths in a meta's loader_kwargs are replaced by hashed tokens (the loader still
-    gets the real ones: mteb_xalign/public_meta.py). A name registered by two plugins is ambiguous: the one whose plugin name sorts first is
-    kept (never the directory order of installed packages), a warning names both, and
-    `model_conflicts` records it so `xalign run` refuses the name instead of guessing.
+    Local paths in a meta's loader_kwargs are replaced by hashed tokens (the loader still gets
+    the real ones: mteb_xalign/public_meta.py). A plugin registering a name twice means its
+    later entry (a models-file entry over a built-in). A name registered by two plugins is
+    ambiguous: the one whose plugin name sorts first is kept (never the directory order of
+    installed packages), a warning names both, and `model_conflicts` records it so `xalign
+    run` refuses the name instead of guessing.
     """
-    by_name: dict[str, list[tuple[str, Any]]] = {}
+    by_name: dict[str, dict[str, Any]] = {}  # name -> plugin -> meta (a plugin's later entry wins)
     for plugin, meta in _collect("register_models"):
-        by_name.setdefault(meta.name, []).append((plugin, meta))
+        by_name.setdefault(meta.name, {})[plugin] = meta
     kept = []
-    for name, entries in by_name.items():
-        entries.sort(key=lambda entry: entry[0])
-        plugins_of_name = list(dict.fromkeys(plugin for plugin, _ in entries))
+    for name, per_plugin in by_name.items():
+        entries = sorted(per_plugin.items())
         if len(entries) > 1:
+            plugins_of_name = [plugin for plugin, _ in entries]
             model_conflicts[name] = plugins_of_name
             _warn_once(f"mteb-xalign: model {name!r} is registered by {len(entries)} plugins "
                        f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "

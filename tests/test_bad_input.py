@@ -255,3 +255,21 @@ def test_two_plugins_registering_one_model_name_are_named_and_refused(monkeypatc
     monkeypatch.setattr("mteb.get_model_meta", lambda name: registered[0][1])
     with pytest.raises(UserError, match=r"registered by several plugins \('alpha-plugin', 'zeta-plugin'\)"):
         run.model_meta("acme/twice")
+
+
+def test_one_plugin_registering_a_name_twice_means_its_later_entry(monkeypatch):
+    """A models-file entry overriding the plugin's built-in of that name is not a conflict."""
+    from mteb.models import ModelMeta
+
+    def meta(reference):
+        return ModelMeta(loader=None, name="acme/override", revision="1", release_date=None, languages=None,
+                         n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=8, license=None,
+                         open_weights=True, public_training_code=None, public_training_data=None,
+                         framework=["NumPy"], similarity_fn_name="cosine", use_instructions=False,
+                         training_datasets=None, reference=reference)
+
+    monkeypatch.setitem(plugins._collected, "register_models",
+                        [("openai", meta("https://builtin.example/")), ("openai", meta("https://configured.example/"))])
+    monkeypatch.setattr(plugins, "model_conflicts", {})
+    assert [m.reference for _, m in plugins.get_models()] == ["https://configured.example/"]
+    assert plugins.model_conflicts == {}
