@@ -193,3 +193,29 @@ def test_custom_data_cli_reports_bad_line(tmp_path, cli):
     assert out.returncode == 2
     assert "de.questions.jsonl:3:" in out.stderr and "unknown context_id 'nope'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def _run_args(**overrides):
+    import argparse
+
+    values = dict(task=["MultiRefCLIR"], all=False, data=None, name=None, pivot="en", pool="paragraph", subsets=None)
+    return argparse.Namespace(**{**values, **overrides})
+
+
+def test_run_names_no_task_options_pick_the_variant_or_build_from_the_folder(tmp_path):
+    from mteb_xalign.errors import UserError
+    from mteb_xalign.run import build_tasks
+    from mteb_xalign.tasks.multiref_clir import MultiRefCLIRPerQuestion
+
+    [task] = build_tasks(_run_args(pool="per-question"))
+    assert type(task) is MultiRefCLIRPerQuestion
+    with pytest.raises(UserError, match="no registered variant of MultiRefCLIR-MonoSame with --pool per-question"):
+        build_tasks(_run_args(task=["MultiRefCLIR-MonoSame"], pool="per-question"))
+    write_corpus(tmp_path)
+    [custom] = build_tasks(_run_args(task=["MultiRefCLIR-Multi1"], data=tmp_path, name="Mine", pool="per-question"))
+    assert custom.metadata.name == "Mine" and custom.pool == "per-question" and custom.scenarios == ("multi1",)
+    assert custom.data_loaded  # read and checked before any model loads
+    with pytest.raises(UserError, match="--pool does not apply to SemanticAffinity"):
+        build_tasks(_run_args(task=["SemanticAffinity"], data=tmp_path, pool="per-question"))
+    with pytest.raises(UserError, match="cannot be built from a folder"):
+        build_tasks(_run_args(task=["STS12"], data=tmp_path))
