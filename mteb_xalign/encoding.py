@@ -108,12 +108,16 @@ def check_texts(texts: Sequence[Any], role: str) -> None:
     """Every text is a str that UTF-8 can encode (a lone surrogate cannot: say which text)."""
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise UserError(f"{role} text #{i + 1} is {type(text).__name__}, not a string: {text!r:.60}")
+            raise UserError(f"{_label(role)} #{i + 1} is {type(text).__name__}, not a string: {text!r:.60}")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise UserError(f"{role} text #{i + 1} is not valid Unicode ({exc.reason} "
+            raise UserError(f"{_label(role)} #{i + 1} is not valid Unicode ({exc.reason} "
                             f"{text[exc.start]!r} at character {exc.start}): {shorten(text)}") from None
+
+
+def _label(role: str) -> str:
+    return "text" if role == "none" else f"{role} text"
 
 
 def expected_dims(model: Any) -> tuple[int, ...]:
@@ -139,7 +143,7 @@ def check_output(model: Any, vectors: np.ndarray, texts: Sequence[str], role: st
     finite = np.isfinite(vectors).all(axis=1)
     if not finite.all():
         first = int(np.argmin(finite))
-        raise ModelOutputError(f"model {name} returned NaN or inf for {role} text {shorten(texts[first])} "
+        raise ModelOutputError(f"model {name} returned NaN or inf for {_label(role)} {shorten(texts[first])} "
                                f"({int((~finite).sum())} of {len(texts)} texts in the batch); nothing of it was cached")
 
 

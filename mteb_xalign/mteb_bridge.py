@@ -63,6 +63,7 @@ def _register_on_first_lookup() -> None:
 
 def _register() -> None:
     mteb_compat.check_version()
+    mteb_compat.spare_sentence_transformers_import()
     from mteb_xalign import plugins
 
     for plugin_name, meta in plugins.get_models():

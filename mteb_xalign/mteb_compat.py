@@ -8,6 +8,7 @@ pinned in pyproject.toml and checked by `check_version` before any registry is t
 - registries: `add_model`, `add_task`, `add_benchmark` (mteb builds them at import time)
 - `make_loader`: mteb's own DataLoader over a list of texts, so models see what mteb feeds them
 - `known_meta`: mteb's own ModelMeta for a model name (plugins reuse its facts)
+- `spare_sentence_transformers_import`: mteb.evaluate without a needless sentence-transformers import
 - `half_imported`: whether a module's body is still running (CPython's import flag)
 """
 
@@ -108,6 +109,34 @@ def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, b
 
     dataset = Dataset.from_dict({**(columns or {}), "id": [str(i) for i in range(len(texts))], "text": list(texts)})
     return create_dataloader(dataset, task_metadata=task_metadata, prompt_type=prompt_type, batch_size=batch_size)
+
+
+def spare_sentence_transformers_import() -> None:
+    """Let `mteb.evaluate` skip importing sentence-transformers when no model can be one of its.
+
+    mteb's `_sanitize_model` imports the package (about 14 s here: it pulls in transformers)
+    only to ask whether the model is a `SentenceTransformer` or `CrossEncoder`. An object can
+    only be one if the package is already imported; until then a model carrying its
+    ModelMeta (every mteb and xalign model) is answered as mteb's own branch would.
+    """
+    module = importlib.import_module("mteb.evaluate")
+    original = module._sanitize_model
+    if getattr(original, "_xalign_spares_import", False):
+        return
+
+    def _sanitize_model(model: Any):
+        if "sentence_transformers" not in sys.modules:
+            from mteb.models import ModelMeta
+
+            if isinstance(model, ModelMeta):
+                return model, model, model.name, model.revision
+            meta = getattr(model, "mteb_model_meta", None)
+            if isinstance(meta, ModelMeta):
+                return model, meta, meta.name, meta.revision
+        return original(model)
+
+    _sanitize_model._xalign_spares_import = True
+    module._sanitize_model = _sanitize_model
 
 
 # -- CPython import internals -------------------------------------------------------------

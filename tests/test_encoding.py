@@ -335,3 +335,21 @@ def test_disk_full_keeps_what_was_written_and_the_run_goes_on(tmp_path):
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0 and f"SENT {n - kept}" in out, err[-2000:]
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+NO_ST = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import mteb
+    from test_encoding import Scripted
+    task = mteb.get_task("SemanticAffinity", hf_subsets=["en-de"])
+    result = mteb.evaluate(Scripted(dim=16), [task], cache=None, show_progress_bar=False)
+    print(result.task_results[0].get_score() > 0, "sentence_transformers" in sys.modules)
+""")
+
+
+def test_models_that_do_not_use_sentence_transformers_never_import_it(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", NO_ST, os.path.dirname(__file__)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "XALIGN_CACHE": "off"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "False"]
