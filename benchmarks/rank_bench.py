@@ -104,16 +104,19 @@ def unit_vectors(n: int, dim: int, seed: int, block: int = 65536) -> np.ndarray:
 
 
 def pool_with_ties(Q: np.ndarray, n_docs: int, n_gold: int, seed: int):
-    """Documents, gold lists and exclusions with exact duplicates, gold copies and excluded copies."""
+    """Documents, gold lists and exclusions with exact duplicates, gold copies and excluded copies.
+    About 1% of the documents are copies (of random documents, and of some queries' first gold)."""
     rng = np.random.default_rng(seed)
     D = unit_vectors(n_docs, Q.shape[1], seed)
-    copies = max(1, n_docs // 100)
+    copies = max(1, n_docs // 200)
     D[rng.integers(0, n_docs, copies)] = D[rng.integers(0, n_docs, copies)]
+    copied_golds = max(1, n_docs // 600)  # x 3 copies: 0.5% of the pool
     gold, exclude = [], []
-    for _ in range(len(Q)):
+    for q in range(len(Q)):
         g = rng.choice(n_docs, size=n_gold, replace=False)
         targets = np.setdiff1d(rng.choice(n_docs, size=3, replace=False), g)
-        D[targets] = D[g[0]]  # the first gold ties with up to 3 copies of itself
+        if q < copied_golds:
+            D[targets] = D[g[0]]  # the first gold ties with up to 3 copies of itself
         rest = rng.choice(n_docs, size=5, replace=False)
         ex = np.setdiff1d(np.union1d(rest, targets[:1]), g)  # one copy of the gold leaves the pool
         gold.append(g)

@@ -68,28 +68,27 @@ def band(thresholds: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, doc_rows: np.ndarray,
-                 doc_norm_max: float | None = None) -> np.ndarray:
+                 query_norms: np.ndarray | None = None, doc_norm_max: float | None = None) -> np.ndarray:
     """score(queries[query_rows[i]], docs[doc_rows[i]]) for every i, as float32 (see module docstring).
 
     A float64 dot product of float32 vectors has exact products, so any summation order is within
     gamma_n(float64) * |q| |d| of the exact value: about 1e-14 relative, against float32's 6e-8.
-    doc_norm_max bounds |d| (computed from the rows when not given).
+    query_norms (per query) and doc_norm_max bound |q| and |d| (computed from the rows when not given).
     """
     query_rows = np.asarray(query_rows, np.int64)
     doc_rows = np.asarray(doc_rows, np.int64)
     out = np.empty(len(query_rows), np.float32)
     g = gamma(queries.shape[1], _U64)
     for a in range(0, len(query_rows), _PAIRS_PER_PIECE):
-        q, d = queries[query_rows[a:a + _PAIRS_PER_PIECE]], docs[doc_rows[a:a + _PAIRS_PER_PIECE]]
-        approx = np.einsum("ij,ij->i", q, d, dtype=np.float64)  # inputs cast first: products exact
-        q_norm = np.sqrt(np.einsum("ij,ij->i", q, q, dtype=np.float64))
-        d_norm = (np.sqrt(np.einsum("ij,ij->i", d, d, dtype=np.float64)) if doc_norm_max is None
-                  else doc_norm_max)
+        rows, cols = query_rows[a:a + _PAIRS_PER_PIECE], doc_rows[a:a + _PAIRS_PER_PIECE]
+        q, d = queries[rows].astype(np.float64), docs[cols].astype(np.float64)
+        approx = np.einsum("ij,ij->i", q, d)  # products of float32 values are exact in float64
+        q_norm = np.sqrt(np.einsum("ij,ij->i", q, q)) if query_norms is None else query_norms[rows]
+        d_norm = np.sqrt(np.einsum("ij,ij->i", d, d)) if doc_norm_max is None else doc_norm_max
         err = (g * q_norm * d_norm + 2.0**-1070) * _SAFETY * (1.0 + 4.0 * g)  # + the norms' own rounding
         low = np.nextafter(approx - err, -np.inf).astype(np.float32)
         high = np.nextafter(approx + err, np.inf).astype(np.float32)
-        out[a:a + len(q)] = low  # the exact value lies between; both ends round alike => so does it
+        out[a:a + len(rows)] = low  # the exact value lies between; both ends round alike => so does it
         for i in np.flatnonzero(low != high):
-            products = q[i].astype(np.float64) * d[i].astype(np.float64)
-            out[a + i] = np.float32(math.fsum(products.tolist()))
+            out[a + i] = np.float32(math.fsum((q[i] * d[i]).tolist()))
     return out + np.float32(0.0)  # -0.0 -> +0.0: one bit pattern per score

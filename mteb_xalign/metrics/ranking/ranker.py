@@ -117,7 +117,8 @@ class _ShardLoop:
         """Pairs whose BLAS score is too close to call: count those whose exact score >= threshold."""
         if not rows.size:
             return
-        hit = exact_scores(self.plan.queries, self.docs, start + rows, cols, doc_norm) >= thresholds[rows]
+        plan = self.plan
+        hit = exact_scores(plan.queries, self.docs, start + rows, cols, plan.query_norms, doc_norm) >= thresholds[rows]
         np.add.at(counts[:, 0], rows[hit], 1)
         for m in range(self.plan.masks.shape[1]):
             in_mask = hit & self.plan.masks[self.offset + cols, m]
@@ -142,7 +143,7 @@ class _TopK:
         rows, cols, blas = be.at_least(S, cut)
         keep = blas > -np.inf  # excluded documents
         rows, cols = rows[keep], cols[keep] + a
-        scores = exact_scores(loop.plan.queries, loop.docs, start + rows, cols, doc_norm)
+        scores = exact_scores(loop.plan.queries, loop.docs, start + rows, cols, loop.plan.query_norms, doc_norm)
         have = self.best_i >= 0
         all_r = np.concatenate([np.nonzero(have)[0], rows])
         all_i = np.concatenate([self.best_i[have], cols])
