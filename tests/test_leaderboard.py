@@ -609,7 +609,7 @@ def test_markdown_is_inert_and_complete(tmp_path, lb):
     _build_three(tmp_path, lb)
     md = (lb / "README.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
-    for term in ("Max@R_norm", "English pref", "LAReQA mAP", "SA", "Rank", "Provenance", "xalign-test-plugin 1.2.3"):
+    for term in ("Max@R\\_norm", "English pref", "LAReQA mAP", "SA", "Rank", "Provenance", "xalign-test-plugin 1.2.3"):
         assert term in md
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == table[0].count(" | ") for line in table[:5])
@@ -758,6 +758,17 @@ def test_cli_submit_check_and_build(tmp_path, lb, stand_in_tasks, capsys):
     assert cli.main(["leaderboard", "build", "--leaderboard", str(lb)]) == 0
     assert (lb / "index.html").is_file() and (lb / "README.md").is_file()
     assert not math.isnan(json.loads((lb / "leaderboard.json").read_text())["models"][0]["values"]["maxr"])
+
+
+def test_submit_warns_about_lookalike_names(tmp_path, lb, stand_in_tasks, capsys):
+    from mteb_xalign import cli
+
+    write_results(tmp_path / "one", "org/model")
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "one"), "--leaderboard", str(lb)]) == 0
+    write_results(tmp_path / "two", "org/rnodel")
+    assert cli.main(["leaderboard", "submit", "--check", str(tmp_path / "two"), "--leaderboard", str(lb)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: org/rnodel (r1): looks like org/model" in err
 
 
 def test_a_300_character_name_is_one_line_not_a_traceback(tmp_path, lb, stand_in_tasks, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 #: (filter value, label) of the parameter-count filter; "unknown" when the meta does not say.
@@ -28,7 +29,9 @@ class ModelFacts:
 
 
 def _positive_int(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+    """A count from the meta; None when absent, not a number, NaN, infinite (some metas say
+    max_tokens=Infinity for "no limit") or not positive."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         return None
     return int(value)
 

@@ -88,34 +88,35 @@ def _filter_attrs(row: Row) -> str:
 
 def _main_row(row: Row, board: Board) -> str:
     facts = model_facts.facts(row.meta)
-    cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row),
-             _td(format_count(facts.parameters), facts.parameters, numeric=True),
-             _td(str(facts.dim) if facts.dim else MISSING, facts.dim, numeric=True),
-             _td(format_count(facts.max_tokens), facts.max_tokens, numeric=True),
-             _td(facts.license or MISSING, facts.license, numeric=False),
-             _td(facts.release or MISSING, facts.release, numeric=False)]
+    cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row)]
     for column in board.columns:
         value = row.values.get(column.id)
         shown = MISSING if value is None else f"{value:.{column.decimals}f}"
         extra = "chance" if column.chance_of or column.higher_is_better is None else ""
         cells.append(_td(shown, value, numeric=True, extra_class=extra))
-    cells.append(_files_cell(row))
+    cells += [_td(format_count(facts.parameters), facts.parameters, numeric=True),
+              _td(str(facts.dim) if facts.dim else MISSING, facts.dim, numeric=True),
+              _td(str(facts.max_tokens) if facts.max_tokens else MISSING, facts.max_tokens, numeric=True),
+              _td(facts.license or MISSING, facts.license, numeric=False),
+              _td(facts.release or MISSING, facts.release, numeric=False),
+              _files_cell(row)]
     return f"<tr{_filter_attrs(row)}>" + "".join(cells) + "</tr>"
 
 
 def _main_table(board: Board) -> str:
+    """Rank, model, the tasks' columns (what a reader came for), then the model's metadata."""
     heads = [_th("Rank", kind="number", sort="ascending", first="ascending",
                  title="Borda rank over the tasks (1 = best), as mteb's leaderboard computes it"),
              _th("Model", kind="text", title="Model name; below it the revision and the provenance (mteb, "
-                                            "mteb-xalign and plugin versions; dataset revisions on hover)"),
-             _th("Params", kind="number", title="Number of parameters (model_meta.json)"),
-             _th("Dim", kind="number", title="Embedding dimension (model_meta.json)"),
-             _th("Max tokens", kind="number", title="Longest input in tokens (model_meta.json)"),
-             _th("Licence", kind="text"), _th("Released", kind="text", title="Release date (model_meta.json)")]
+                                            "mteb-xalign and plugin versions; dataset revisions on hover)")]
     for column in board.columns:
         first = "ascending" if column.higher_is_better is False else None
         heads.append(_th(column.label, kind="number", title=column.title, first=first))
-    heads.append('<th scope="col">Result files</th>')
+    heads += [_th("Params", kind="number", title="Number of parameters (model_meta.json)"),
+              _th("Dim", kind="number", title="Embedding dimension (model_meta.json)"),
+              _th("Max tokens", kind="number", title="Longest input in tokens (model_meta.json)"),
+              _th("Licence", kind="text"), _th("Released", kind="text", title="Release date (model_meta.json)"),
+              '<th scope="col">Result files</th>']
     body = "\n".join(_main_row(row, board) for row in board.rows)
     return ('<div class="scroll"><table id="leaderboard" class="sortable" aria-label="Models">\n'
             "<thead><tr>" + "".join(heads) + "</tr></thead>\n<tbody>\n" + body + "\n</tbody></table></div>")

@@ -39,19 +39,20 @@ def _row(cells) -> str:
 
 
 def _main_table(board: Board) -> list[str]:
-    head = ["Rank", "Model", "Revision", "Params", "Dim", "Licence"] + [c.label for c in board.columns] \
-        + ["Provenance", "Result files"]
-    out = [_row(head), _row(["---:", "---", "---", "---:", "---:", "---"] + ["---:"] * len(board.columns)
-                            + ["---", "---"])]
+    """Rank, model, the tasks' columns, then the model's metadata, provenance and files."""
+    head = ["Rank", "Model", "Revision"] + [md_escape(c.label) for c in board.columns] \
+        + ["Params", "Dim", "Licence", "Provenance", "Result files"]
+    out = [_row(head), _row(["---:", "---", "---"] + ["---:"] * (len(board.columns) + 2) + ["---"] * 3)]
     for row in board.rows:
         facts = model_facts.facts(row.meta)
         name = md_escape(row.name) + "".join(f" ⚠ {md_escape(flag)}" for flag in row.flags)
         files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(row.files.items()))
         prov = "; ".join(sorted({md_escape(p.describe().rsplit(', data ', 1)[0]) for p in row.provenance.values()}))
-        cells = [str(row.rank), name, md_escape(row.revision), format_count(facts.parameters),
-                 str(facts.dim) if facts.dim else MISSING, md_escape(facts.license or MISSING)]
+        cells = [str(row.rank), name, md_escape(row.revision)]
         cells += [format_value(c, row.values.get(c.id)) for c in board.columns]
-        out.append(_row(cells + [prov or MISSING, files]))
+        cells += [format_count(facts.parameters), str(facts.dim) if facts.dim else MISSING,
+                  md_escape(facts.license or MISSING), prov or MISSING, files]
+        out.append(_row(cells))
     if not board.rows:
         out.append(_row(["", "*no results yet*"] + [""] * (len(head) - 2)))
     return out
