@@ -353,3 +353,24 @@ def test_models_that_do_not_use_sentence_transformers_never_import_it(tmp_path):
                           text=True, timeout=600, env={**os.environ, "XALIGN_CACHE": "off"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["True", "False"]
+
+
+def _xalign_tasks():
+    import mteb
+
+    return [task.metadata.name for task in mteb.get_benchmark("XAlign").tasks]
+
+
+@pytest.mark.parametrize("task_name", _xalign_tasks())
+def test_nan_fails_every_task_naming_model_and_text(task_name, isolated_cache):
+    import mteb
+
+    class NaNModel(Scripted):
+        def embed(self, texts, **kwargs):
+            return super().embed(texts, **kwargs) * np.nan
+
+    task = mteb.get_task(task_name)
+    task = mteb.get_task(task_name, hf_subsets=[task.metadata.hf_subsets[0]])
+    with pytest.raises(ModelOutputError, match=r"model test/scripted returned NaN or inf for .*text '"):
+        mteb.evaluate(NaNModel(), [task], cache=None, show_progress_bar=False)
+    assert len(EmbeddingCache(isolated_cache)) == 0
