@@ -726,6 +726,19 @@ def test_a_50_mb_result_is_refused_before_it_is_read(tmp_path, lb):
         submit(tmp_path / "run", lb)
 
 
+def test_provenance_records_are_checked(tmp_path, lb):
+    from mteb_xalign.leaderboard import SubmissionError
+
+    folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
+    settings = folder / "run_settings.jsonl"
+    settings.write_text(settings.read_text().replace('"9.9.0"', '"9.9.0\\u202e"') + "{not json\n")
+    with pytest.raises(SubmissionError) as err:
+        submit(tmp_path / "run", lb)
+    message = str(err.value)
+    assert "run_settings.jsonl: line 1: 'version' must map names to short strings" in message
+    assert "run_settings.jsonl: line 2: not valid JSON" in message
+
+
 # -- command line ------------------------------------------------------------------------
 
 @pytest.fixture

@@ -58,3 +58,34 @@ def provenance_of(row: dict | None, dataset_revision: str | None, mteb_version: 
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
+
+
+def run_settings_problems(raw: bytes) -> list[tuple[int, str]]:
+    """(line number, what is wrong) for a submitted run_settings.jsonl: every row a JSON object;
+    the versions and plugin it records (shown on the page) short strings or null."""
+    found = []
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            found.append((number, f"not valid JSON ({exc})"))
+            continue
+        if not isinstance(row, dict):
+            found.append((number, f"expected a JSON object, got {type(row).__name__}"))
+            continue
+        for key in ("version", "model_plugin"):
+            value = row.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, dict) or not all(_shown_text(v) for v in value.values()):
+                found.append((number, f"{key!r} must map names to short strings or null (it is shown as "
+                                      f"provenance), got {json.dumps(value)[:120]}"))
+    return found
+
+
+def _shown_text(value) -> bool:
+    from mteb_xalign.leaderboard.names import hidden_characters
+
+    return value is None or (isinstance(value, str) and len(value) <= 100 and not hidden_characters(value))

@@ -13,6 +13,7 @@ from pathlib import Path
 from mteb_xalign.leaderboard import limits
 from mteb_xalign.leaderboard.meta_file import MODEL_META, load_model_meta
 from mteb_xalign.leaderboard.problems import Problem, SubmissionError
+from mteb_xalign.leaderboard.provenance import run_settings_problems
 from mteb_xalign.leaderboard.result_file import ResultChecker, TaskResolver, ValidResult
 
 RUN_SETTINGS = "run_settings.jsonl"  # written by mteb next to the results; kept as provenance
@@ -83,7 +84,9 @@ def _run_settings(path: Path, problems: list[Problem]) -> bytes | None:
     if big:
         problems.append(Problem(path, big))
         return None
-    return path.read_bytes()
+    raw = path.read_bytes()
+    problems += [Problem(path, f"line {line}: {message}") for line, message in run_settings_problems(raw)]
+    return raw
 
 
 def _duplicates(models: list[ValidModel]) -> list[Problem]:
