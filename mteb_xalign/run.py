@@ -173,9 +173,6 @@ def _select_task_names(args: argparse.Namespace) -> None:
         try:
             benchmark = mteb.get_benchmark(name)
         except (KeyError, ValueError) as exc:
-            if name == BENCHMARK and args.all:  # the benchmark is not registered: the bundled tasks
-                args.task.extend(BUNDLED_TASKS)
-                continue
             raise UserError(f"unknown benchmark {name!r} ({str(exc).strip(chr(39))[:200]})") from None
         args.task.extend(t.metadata.name for t in benchmark.tasks if t.metadata.name not in args.task)
 
@@ -239,6 +236,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
+    if args.data is not None and args.data.is_symlink() and not args.data.exists():
+        raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
     _select_task_names(args)
     tasks = build_tasks(args)
     for task in tasks:

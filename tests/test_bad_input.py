@@ -193,6 +193,18 @@ def test_cli_task_names_that_are_not_file_names_are_refused(xalign, tmp_path, na
     assert not (tmp_path / "out").exists() and not (tmp_path / "escaped.json").exists()
 
 
+def test_cli_data_that_is_a_symlink_loop_or_a_folder_for_a_word_list(xalign, tmp_path):
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(tmp_path / "a"), "-m", "xalign/use-multilingual-v3",
+                       "--output", str(tmp_path / "out"))
+    assert code == 2 and "a symbolic link that loops or points nowhere" in err
+    (tmp_path / "words.jsonl").mkdir()
+    code, err = xalign("run", "-t", "SemanticAffinity", "--data", str(tmp_path / "words.jsonl"),
+                       "-m", "xalign/use-multilingual-v3", "--output", str(tmp_path / "out"))
+    assert code == 2 and "words.jsonl: is a folder, not a file" in err and err.count("\n") == 1
+
+
 def test_cli_output_that_is_a_file_is_refused(xalign, tmp_path):
     target = tmp_path / "results.txt"
     target.write_text("not a folder", encoding="utf-8")
