@@ -1,45 +1,7 @@
-"""Shared fixtures. Tests import the *installed* package (make setup installs wheels), and
-run subprocesses from a temporary folder so the checkout never shadows it."""
+"""Fixtures for tests/: defined once in xalign_testing.py, which plugins' tests share.
 
-from __future__ import annotations
+Import helpers from `xalign_testing`, never from this file. The names below other than the
+fixtures are re-exported only for tests not yet switched to `xalign_testing`.
+"""
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    """Each test gets its own embedding cache file, so no test sees another's vectors."""
-    path = tmp_path / "embeddings.sqlite3"
-    monkeypatch.setenv("XALIGN_CACHE", str(path))
-    return path
-
-
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Run a console script of this venv (`mteb`, `xalign`) as a user would."""
-    exe = args[0]
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [str(VENV_BIN / exe), *args[1:]],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-@pytest.fixture
-def cli(tmp_path):
-    def _run(*args, env=None, timeout=1800):
-        return run_cli(*args, cwd=tmp_path, env=env, timeout=timeout)
-
-    return _run
-
-
-def has_chromium() -> bool:
-    return shutil.which("chromium") is not None
+from xalign_testing import REPO, VENV_BIN, cli, has_chromium, isolated_cache, run_cli  # noqa: F401

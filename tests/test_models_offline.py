@@ -7,7 +7,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import VENV_BIN
+from xalign_testing import VENV_BIN
 
 E5 = "xalign/multilingual-e5-small-q4"
 USE = "xalign/use-multilingual-v3"

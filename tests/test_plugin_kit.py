@@ -15,7 +15,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO, run_cli
+from xalign_testing import REPO, run_cli
 
 README = REPO / "plugins" / "README.md"
 

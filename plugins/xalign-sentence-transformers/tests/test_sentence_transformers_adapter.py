@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from xalign_testing import run_cli
 
 from mteb_xalign import weights
 from mteb_xalign.errors import DataError
