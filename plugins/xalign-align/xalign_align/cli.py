@@ -67,6 +67,9 @@ def _fit(args: argparse.Namespace) -> int:
                        log=lambda msg: print(msg, file=sys.stderr))
     _register(art, args.no_register)
     print(art.folder)
+    from xalign_align.train_cli import evaluate_after
+
+    evaluate_after(args, [art])
     return 0
 
 

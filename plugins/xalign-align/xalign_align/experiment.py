@@ -9,27 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 XQUAD_TARGETS = ("ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 EVAL_TASKS = ("MultiRefCLIR", "MultiRefCLIR-MonoSame")
-
-
-def evaluate(model_names: list[str], tasks: list[str], output: Path) -> None:
-    import mteb
-    from mteb.cache import ResultCache
-
-    from mteb_xalign.mteb_bridge import ensure_registered
-
-    ensure_registered()
-    task_objs = [mteb.get_task(name) for name in tasks]
-    for name in model_names:
-        started = time.perf_counter()
-        model = mteb.get_model_meta(name).load_model()
-        mteb.evaluate(model, task_objs, cache=ResultCache(output), overwrite_strategy="only-missing",
-                      show_progress_bar=False)
-        print(f"evaluated {name} in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--languages", default=",".join(XQUAD_TARGETS))
     p.add_argument("--roles", default="document")
     p.add_argument("--tasks", default=",".join(EVAL_TASKS))
+    p.add_argument("--eval-languages", default=None, help="evaluate only subsets of these target languages")
     p.add_argument("--artifacts", type=Path, required=True)
     p.add_argument("--output", type=Path, required=True)
     args = p.parse_args(argv)
@@ -51,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     from xalign_align.registry import meta_for
 
     data = load_training_set("tatoeba", args.languages.split(","))
+    from xalign_align.evaluate import evaluate
+
     tasks = args.tasks.split(",")
-    evaluate([args.model], tasks, args.output)
+    eval_langs = args.eval_languages.split(",") if args.eval_languages else None
+    evaluate([args.model], tasks, args.output, languages=eval_langs)
     import mteb
 
     from mteb_xalign import mteb_compat
@@ -63,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
         mteb_compat.add_model(meta_for(art.name, folder))  # this process registered before the fit
         assert mteb.get_model_meta(art.name).revision == art.revision
-        evaluate([art.name], tasks, args.output)
+        evaluate([art.name], tasks, args.output, languages=eval_langs)
     return 0
 
 

@@ -125,7 +125,7 @@ def linear_sgd(x: np.ndarray, y: np.ndarray, *, steps: int = 3000, lr: float = 0
         loss.backward()
         opt.step()
         sched.step()
-    return net.weight.detach().double().numpy().T, {"final_loss": float(loss)}
+    return net.weight.detach().double().numpy().T, {"final_loss": float(loss.detach())}
 
 
 def language_subspace(means: np.ndarray, rank: int) -> np.ndarray:

@@ -117,9 +117,15 @@ def fmt(metric: Metric, value: float | None, delta: bool = False) -> str:
 
 
 def mean(values: dict[str, float], langs) -> float | None:
-    """Mean over `langs`, only when every one of them has a value (a partial mean would mislead)."""
+    """Mean over `langs`, only when every one of them has a value."""
     vals = [values.get(lang) for lang in langs]
     return None if not vals or any(v is None for v in vals) else sum(vals) / len(vals)
+
+
+def common_languages(metric: Metric, per_model: list[dict]) -> list[str]:
+    """The languages of `metric` with a value for every model (a mean over others would mislead)."""
+    langs = ("en", *LANGS) if "{l}" in metric.subset else LANGS
+    return [lang for lang in langs if all(lang in d.get(metric.key, {}) for d in per_model)]
 
 
 def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") -> tuple[str, dict]:
@@ -132,20 +138,20 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     short = [_short(n, names[0]) for n in names]
     lines = [f"# Alignment repair: before/after for `{names[0]}`", "",
              "Scores ×100 (SemanticAffinity on 0-1); Δ = aligned − base. English/X preference: lower is better. "
-             "Mean over the 11 XQuAD target languages (Mono-Same: also English), only where every language has "
-             "a result.", ""]
-    lines += ["## Averages", "", "| metric | " + " | ".join(f"`{s}`" for s in short) + " |",
-              "|---|" + "---:|" * len(short)]
+             "Averages are over the target languages (Mono-Same: also English) that every model in the table has "
+             "a result for; the column `langs` says how many.", ""]
+    lines += ["## Averages", "", "| metric | langs | " + " | ".join(f"`{s}`" for s in short) + " |",
+              "|---|---:|" + "---:|" * len(short)]
     summary: dict[str, list] = {}
     for metric in METRICS:
-        langs = ("en", *LANGS) if "{l}" in metric.subset else LANGS
+        langs = common_languages(metric, [data[n] for n in names])
         means = [mean(data[n].get(metric.key, {}), langs) for n in names]
         summary[metric.key] = means
         cells = [fmt(metric, means[0])]
         for m in means[1:]:
             d = None if m is None or means[0] is None else m - means[0]
             cells.append(f"{fmt(metric, m)} ({fmt(metric, d, delta=True)})" if m is not None else "—")
-        lines.append(f"| {metric.label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {metric.label} | {len(langs) or '—'} | " + " | ".join(cells) + " |")
     for metric in METRICS:
         langs = ("en", *LANGS) if "{l}" in metric.subset else LANGS
         if not any(data[n].get(metric.key) for n in names):
@@ -154,8 +160,9 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                   "|---|" + "---:|" * (len(langs) + 1)]
         for name, s in zip(names, short):
             vals = data[name].get(metric.key, {})
+            common = common_languages(metric, [data[n] for n in names])
             lines.append(f"| `{s}` | " + " | ".join(fmt(metric, vals.get(l)) for l in langs)
-                         + f" | {fmt(metric, mean(vals, langs))} |")
+                         + f" | {fmt(metric, mean(vals, common))} |")
     sources = sorted({d["_path"] for n in names for t in {m.task + suffix for m in METRICS}
                       if (d := find_result(results, lookup[n], t)) is not None})
     lines += ["", "Result files:", ""] + [f"- `{p}`" for p in sources]

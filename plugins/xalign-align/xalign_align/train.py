@@ -113,6 +113,14 @@ def load_base(model_name: str, device: str | None):
     raise UserError(f"unknown model {model_name!r}: a registered sentence-transformers model or a local folder")
 
 
+def _warmup(ratio: float) -> dict:
+    """Transformers 5 takes the warm-up ratio as a float `warmup_steps`; 4 as `warmup_ratio`."""
+    import transformers
+
+    return {"warmup_steps": float(ratio)} if int(transformers.__version__.split(".")[0]) >= 5 \
+        else {"warmup_ratio": ratio}
+
+
 def train(model_name: str, data: TrainingSet, out: Path, *, objective: str = "both", epochs: float = 1.0,
           batch_size: int = 32, lr: float = DEFAULT_LR, warmup_ratio: float = 0.15, max_steps: int = -1,
           hybrid: float | None = None, seed: int = 0, device: str | None = None, name: str | None = None,
@@ -136,7 +144,7 @@ def train(model_name: str, data: TrainingSet, out: Path, *, objective: str = "bo
     with tempfile.TemporaryDirectory(prefix="xalign-align-train-") as scratch:
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch, num_train_epochs=epochs, max_steps=max_steps,
-            per_device_train_batch_size=batch_size, learning_rate=lr, warmup_ratio=warmup_ratio,
+            per_device_train_batch_size=batch_size, learning_rate=lr, **_warmup(warmup_ratio),
             lr_scheduler_type="linear", optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.99,
             weight_decay=0.01, bf16=bf16, fp16=on_gpu and not bf16, seed=seed, data_seed=seed,
             logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,

@@ -37,12 +37,41 @@ def add_parser(cmds) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--no-register", action="store_true")
+    add_evaluate_options(p)
     p.set_defaults(func=_train)
 
     # `fit` gets --folds too (its parser was made first).
     fit = cmds.choices["fit"]
     fit.add_argument("--folds", type=int, default=None, help="XQuAD cross-fitting with --train xquad (see train)")
     fit.add_argument("--results", type=Path, default=None, help="with --folds: results folder (default OUT/results)")
+    add_evaluate_options(fit)
+
+
+def add_evaluate_options(p) -> None:
+    p.add_argument("--evaluate", nargs="?", const="MultiRefCLIR,MultiRefCLIR-MonoSame", default=None,
+                   metavar="TASKS", help="then evaluate the base and the new model(s) on these tasks "
+                   "(default MultiRefCLIR,MultiRefCLIR-MonoSame), results in --results (default OUT/results)")
+    p.add_argument("--eval-languages", default=None, help="with --evaluate: only subsets of these target languages")
+
+
+def evaluate_after(args: argparse.Namespace, artifacts: list) -> None:
+    """`--evaluate`: the base model and each new model on the chosen tasks, into --results."""
+    if not args.evaluate or not artifacts:
+        return
+    from mteb_xalign import mteb_compat
+
+    from xalign_align.evaluate import evaluate
+    from xalign_align.registry import meta_for
+
+    for art in artifacts:
+        mteb_compat.add_model(meta_for(art.name, art.folder))
+    results = args.results or args.out / "results"
+    languages = args.eval_languages.split(",") if args.eval_languages else None
+    evaluate([artifacts[0].card["base_model"], *[a.name for a in artifacts]], args.evaluate.split(","), results,
+             languages=languages, device=args.device)
+    names = " ".join(a.name for a in artifacts)
+    print(f"results in {results}; compare with: xalign align report {artifacts[0].card['base_model']} {names} "
+          f"--results {results}", file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -65,12 +94,15 @@ def _train(args: argparse.Namespace) -> int:
     from xalign_align.pairs import load_training_set
 
     data = load_training_set(args.train, languages)
+    made = []
     for objective in objectives:
         out = args.out / objective if args.ablation else args.out
         name = args.name if not args.ablation else (f"{args.name}-{objective}" if args.name else None)
         art = train(args.model, data, out, objective=objective, name=name, log=log, **settings)
         _register(art, args.no_register)
+        made.append(art)
         print(art.folder)
+    evaluate_after(args, made)
     return 0
 
 

@@ -1,0 +1,163 @@
+"""An aligned model is a model: fitted, registered by name and by folder, checked by check-plugin,
+run by `mteb run`; per-language maps use the languages the task passes; bad artifacts are refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import mteb_bin, read_json, subprocess_env, xalign_bin
+
+pytest.importorskip("sentence_transformers")
+
+
+def _run(args, env, cwd, timeout=900):
+    proc = subprocess.run(args, env=subprocess_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_fit_register_check_plugin_and_mteb_run(tmp_path, isolated_env, tiny_pairs):
+    art = tmp_path / "art-subspace"
+    rc, out = _run([xalign_bin(), "align", "fit", "-m", "test/tiny-random", "--method", "subspace", "--rank", "1",
+                    "--train", str(tiny_pairs), "--out", str(art)], isolated_env, tmp_path)
+    assert rc == 0, out
+    card = read_json(art / "card.json")
+    assert card["base_model"] == "test/tiny-random" and card["base_revision"] == "tiny-1"
+    assert card["method"] == "subspace" and card["languages"] == []  # language-free
+    assert card["training_data"]["digest"] and card["training_data"]["per_language"] == {"de": 48, "zh": 48}
+    name = card["name"]
+    assert name == "test/tiny-random+subspace-pairs"
+
+    rc, out = _run([xalign_bin(), "models"], isolated_env, tmp_path)
+    assert rc == 0 and name in out, out
+
+    rc, out = _run([xalign_bin(), "check-plugin", str(art)], isolated_env, tmp_path)
+    assert rc == 0, out
+
+    results = tmp_path / "mteb-results"
+    rc, out = _run([mteb_bin(), "run", "-m", str(art), "-t", "SemanticAffinity", "--output-folder", str(results)],
+                   isolated_env, tmp_path)
+    assert rc == 0, out
+    files = list(results.rglob("SemanticAffinity.json"))
+    assert len(files) == 1, out
+    meta = read_json(files[0].parent / "model_meta.json")
+    digest = card["digest"][:12]
+    assert meta["revision"] == f"tiny-1+{digest}" and meta["adapted_from"] == "test/tiny-random"
+
+
+@pytest.fixture
+def registered_tiny(isolated_env, tiny_model):
+    """The tiny model registered in this process (the bridge registered before the env was set)."""
+    from mteb_xalign import mteb_compat
+    from mteb_xalign.mteb_bridge import ensure_registered
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    ensure_registered()
+    mteb_compat.add_model(sentence_transformer_meta("test/tiny-random", sources=[f"path:{tiny_model}"],
+                                                    inherit_mteb_meta=False, revision="tiny-1", embed_dim=32))
+    return "test/tiny-random"
+
+
+def _fit(tmp_path, tiny_pairs, method="procrustes", unfitted="error"):
+    from xalign_align.fit import fit_artifact
+    from xalign_align.pairs import load_training_set
+
+    return fit_artifact("test/tiny-random", method, load_training_set(tiny_pairs), tmp_path / f"art-{method}",
+                        unfitted=unfitted, roles=["document"], log=lambda m: None)
+
+
+def _aligned(art):
+    import mteb
+
+    from mteb_xalign import mteb_compat
+    from xalign_align.registry import meta_for
+
+    mteb_compat.add_model(meta_for(art.name, art.folder))
+    return mteb.get_model(art.name)
+
+
+def test_per_language_map_uses_the_task_languages(tmp_path, registered_tiny, tiny_pairs):
+    import mteb
+    from mteb.types import PromptType
+
+    from mteb_xalign.encoding import embed_texts
+
+    art = _fit(tmp_path, tiny_pairs)
+    model = _aligned(art)
+    task = mteb.get_task("MultiRefCLIR").metadata
+    base = mteb.get_model("test/tiny-random")
+    texts = ["Wo ist der Bahnhof?", "车站在哪里？", "Where is the station?", "Hand"]
+    langs = ["de", "zh", "en", "de"]
+    got = embed_texts(model, texts, prompt_type=PromptType.document, task_metadata=task, languages=langs)
+    base_vecs = embed_texts(base, texts, prompt_type=PromptType.document, task_metadata=task)
+    expected = art.load_map().apply(base_vecs, langs)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(got[2], base_vecs[2], atol=1e-6)  # English: the pivot, unchanged
+    # the same text in another language is another vector (and another cache entry)
+    again = embed_texts(model, ["Hand"], prompt_type=PromptType.document, task_metadata=task, languages=["zh"])
+    assert not np.allclose(again[0], got[3])
+
+
+def test_unfitted_language_is_an_error_naming_the_model_or_a_loud_identity(tmp_path, registered_tiny, tiny_pairs,
+                                                                          capsys):
+    import mteb
+    from mteb.types import PromptType
+
+    from mteb_xalign.encoding import embed_texts
+    from xalign_align.adapter import UnfittedLanguageError
+
+    task = mteb.get_task("MultiRefCLIR").metadata
+    model = _aligned(_fit(tmp_path, tiny_pairs))
+    with pytest.raises(UnfittedLanguageError, match=r"test/tiny-random\+procrustes-pairs .*no map for language\(s\) "
+                                                    r"\['fr'\]"):
+        embed_texts(model, ["Bonjour"], prompt_type=PromptType.query, task_metadata=task, languages=["fr"])
+    loose = _aligned(_fit(tmp_path / "loose", tiny_pairs, method="lstsq", unfitted="identity"))
+    embed_texts(loose, ["Bonjour"], prompt_type=PromptType.query, task_metadata=task, languages=["fr"])
+    assert "no map for 'fr'" in capsys.readouterr().err
+
+
+def test_without_languages_the_identifier_in_the_card_decides(tmp_path, registered_tiny, tiny_pairs):
+    art = _fit(tmp_path, tiny_pairs)
+    assert art.card["language_identifier"].startswith("py3langid==")
+    model = _aligned(art)
+    from mteb.types import PromptType
+
+    vecs = model.embed(["车站在哪里？", "Where is the station?"], prompt_type=PromptType.query)
+    assert model.identified == 2 and vecs.shape == (2, 32)
+
+
+def test_bad_artifacts_are_refused_with_the_folder_or_model_named(tmp_path, registered_tiny, tiny_pairs):
+    from mteb_xalign.errors import DataError
+    from xalign_align import artifact
+    from xalign_align.adapter import AlignedEncoder
+
+    art = _fit(tmp_path, tiny_pairs)
+    card = read_json(art.folder / "card.json")
+
+    other_revision = tmp_path / "other-revision"
+    artifact.save(other_revision, {**{k: v for k, v in card.items() if k not in ("digest", "weights_sha256")},
+                                   "base_revision": "tiny-0"}, art.load_map().tensors())
+    with pytest.raises(DataError, match=r"other-revision: fitted on test/tiny-random revision 'tiny-0', but the "
+                                        r"installed model has revision 'tiny-1'"):
+        AlignedEncoder("x/y", artifact=str(other_revision))
+
+    other_model = tmp_path / "other-model"
+    artifact.save(other_model, {**{k: v for k, v in card.items() if k not in ("digest", "weights_sha256")},
+                                "base_model": "nobody/no-such-model"}, art.load_map().tensors())
+    with pytest.raises(DataError, match=r"other-model: fitted on model 'nobody/no-such-model', which is not installed"):
+        AlignedEncoder("x/y", artifact=str(other_model))
+
+    weights = art.folder / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(DataError, match=r"weights.safetensors: weights do not match"):
+        artifact.load(art.folder)
+
+    edited = read_json(art.folder / "card.json")
+    edited["method"] = "lstsq"
+    (other_model / "card.json").write_text(json.dumps(edited))
+    with pytest.raises(DataError, match=r"card.json: "):
+        artifact.load(other_model)

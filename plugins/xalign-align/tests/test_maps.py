@@ -1,0 +1,100 @@
+"""The maps against oracles that hold by construction (float64 linear algebra, loose tolerances)."""
+
+import numpy as np
+import pytest
+
+from xalign_align import maps
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _rotation(dim, rng):
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return q * np.sign(np.diag(r))
+
+
+def test_procrustes_recovers_a_known_rotation():
+    rng = _rng(1)
+    rot = _rotation(16, rng)
+    x = rng.standard_normal((200, 16))
+    w = maps.procrustes(x, x @ rot)
+    np.testing.assert_allclose(w, rot, atol=1e-8)
+    np.testing.assert_allclose(w.T @ w, np.eye(16), atol=1e-10)  # orthogonal even for noisy targets
+
+
+def test_lstsq_equals_the_normal_equations():
+    rng = _rng(2)
+    x = rng.standard_normal((300, 12))
+    y = x @ rng.standard_normal((12, 12)) + 0.1 * rng.standard_normal((300, 12))
+    normal = np.linalg.solve(x.T @ x, x.T @ y)
+    np.testing.assert_allclose(maps.lstsq(x, y), normal, atol=1e-9)
+
+
+def test_single_layer_net_converges_to_the_least_squares_map():
+    pytest.importorskip("torch")
+    rng = _rng(3)
+    x = rng.standard_normal((400, 8))
+    y = x @ rng.standard_normal((8, 8)) + 0.2 * rng.standard_normal((400, 8))
+    w, info = maps.linear_sgd(x, y, steps=3000, lr=0.05)
+    target = maps.lstsq(x, y)
+    assert np.abs(w - target).max() < 2e-3
+    residual = np.mean(np.sum((x @ target - y) ** 2, axis=1))
+    assert info["final_loss"] == pytest.approx(residual, rel=1e-3)
+
+
+def _pairs(rng, langs=("de", "zh"), n=60, dim=6):
+    out = {}
+    for lang in langs:
+        e = rng.standard_normal((n, dim))
+        out[lang] = (e @ _rotation(dim, rng).T + 0.5, e)  # rotated and shifted copies of the English rows
+    return out
+
+
+def test_fit_and_apply_per_language_with_english_as_identity():
+    rng = _rng(4)
+    pairs = _pairs(rng)
+    m = maps.fit("lstsq", pairs)
+    x_de, e_de = pairs["de"]
+    # lstsq has no bias, so the shift is only approximated; the map must beat doing nothing
+    mapped = m.apply(x_de, ["de"] * len(x_de))
+    assert np.linalg.norm(mapped - e_de) < 0.5 * np.linalg.norm(x_de - e_de)
+    english = rng.standard_normal((3, 6)).astype(np.float32)
+    np.testing.assert_array_equal(m.apply(english, ["en"] * 3), english)
+    with pytest.raises(KeyError):
+        m.apply(english, ["en", "fr", "en"])
+    assert m.languages == ["de", "en", "zh"]
+
+
+def test_center_subtracts_each_language_mean():
+    rng = _rng(5)
+    pairs = _pairs(rng)
+    m = maps.fit("center", pairs)
+    x_zh = pairs["zh"][0]
+    out = m.apply(x_zh, ["zh"] * len(x_zh))
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-5)
+    english = np.concatenate([e for _, e in pairs.values()])
+    np.testing.assert_allclose(m.offsets["en"], english.mean(axis=0), atol=1e-6)
+
+
+def test_subspace_removes_the_span_of_the_language_means_without_labels():
+    rng = _rng(6)
+    pairs = _pairs(rng, langs=("de", "zh", "ar"))
+    m = maps.fit("subspace", pairs, rank=4)  # 4 means (de, zh, ar, en): rank 4 spans them all
+    means = [x.mean(axis=0) for x, _ in pairs.values()]
+    for mu in means:
+        np.testing.assert_allclose(m.apply(mu[None].astype(np.float32), None), 0, atol=1e-5)
+    v = rng.standard_normal((5, 6)).astype(np.float32)
+    once = m.apply(v, None)
+    np.testing.assert_allclose(m.apply(once, None), once, atol=1e-5)  # a projection
+    with pytest.raises(ValueError):
+        maps.fit("subspace", pairs, rank=9)
+
+
+def test_tensors_round_trip():
+    rng = _rng(7)
+    m = maps.fit("procrustes", _pairs(rng))
+    back = maps.AlignmentMap.from_tensors(m.method, m.dim, m.pivot, m.tensors())
+    v = rng.standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(back.apply(v, ["de", "zh", "en", "de"]), m.apply(v, ["de", "zh", "en", "de"]))
