@@ -54,6 +54,10 @@ def test_full_run_encodes_each_text_once_and_cache_serves_the_rerun(isolated_cac
     for key in list(paragraphs) + list(questions):
         assert model.sent[key] == 1
     assert [len(r.scores["test"]) for r in results.task_results] == [22, 22, 12, 22, 11]
+    # Every honest result passes the task's own consistency checks (the leaderboard runs them).
+    for task, result in zip(tasks, results.task_results):
+        for entry in result.scores["test"]:
+            assert task.consistency_problems(entry["hf_subset"], entry) == [], (task.metadata.name, entry["hf_subset"])
     # mteb's task score is the mean main score over all subsets: the number the leaderboard shows.
     multi = results.task_results[0]
     assert multi.get_score() == pytest.approx(np.mean([s["max_at_r_norm"] for s in multi.scores["test"]]))

@@ -92,6 +92,9 @@ def test_full_swadesh_run_encodes_each_word_once_and_writes_readable_results(tmp
         assert 0.4 < s["semantic_affinity"] < 0.6, name
         assert s["main_score"] == s["semantic_affinity"]
     assert scores["en-ja"]["n_concepts"] == 202 and scores["en-de"]["n_concepts"] == 207
+    for task, result in zip(tasks, results):
+        for name, entry in by_subset(result).items():
+            assert task.consistency_problems(name, entry) == [], name
     # mteb's task score is the mean over the en-X pairs: the number the leaderboard shows
     assert results[0].get_score() == pytest.approx(np.mean([scores[f"en-{x}"]["semantic_affinity"]
                                                             for x in words.languages if x != "en"]))

@@ -57,7 +57,8 @@ def test_honest_results_pass_every_check(pool):
     scores = on_disk(retrieval.summarize(result))
     n_gold = float(min(len(g) for g in gold))
     pool_size = float(result.pool_sizes[0])
-    assert consistency.retrieval_problems(scores, n_gold=n_gold, pool_size=pool_size,
+    mean_gold = float(np.mean([len(g) for g in gold]))
+    assert consistency.retrieval_problems(scores, n_gold=n_gold, pool_size=pool_size, mean_gold=mean_gold,
                                           same_pool_for_every_query=True, same_gold_count=same_gold) == []
     if same_gold:
         assert consistency.norm_of_mean_problem(scores, pool=pool_size, n_gold=n_gold) == []
@@ -95,6 +96,7 @@ def test_bundled_multiref_checks_pass_honest_and_catch_the_fake():
         ("language_preference_chance", 0.5, "language_preference_chance"),
         ("max_at_r", 1.5, "below the number of gold documents"),
         ("mrr", 0.0, "below 1/max_at_r"),
+        ("map", 1.0, "map is 1 (every gold document on top)"),
     ):
         found = task.consistency_problems("multi_en+de_q-de", {**honest, key: value})
         assert any(words in p for p in found), (key, found)

@@ -31,13 +31,18 @@ def norm(max_r: float, pool: float, n_gold: float) -> float:
 
 
 def retrieval_problems(scores: dict, *, n_gold: float = 1.0, pool_size: float | None = None,
-                       same_pool_for_every_query: bool = False, same_gold_count: bool = True) -> list[str]:
-    """Bounds between the Max@R family, complete_at_k, MRR and nDCG@1 of one subset.
+                       same_pool_for_every_query: bool = False, same_gold_count: bool = True,
+                       mean_gold: float | None = None) -> list[str]:
+    """Bounds between the Max@R family, complete_at_k, MRR, mAP and nDCG@1 of one subset.
 
     `n_gold`: |R| (with `same_gold_count`), else the fewest gold documents any query has;
+    `mean_gold`: the mean |R| over queries when known (default: `n_gold` if `same_gold_count`);
     `pool_size`: |D| (with `same_pool_for_every_query`), else the mean pool size.
     """
     problems: list[str] = []
+    if mean_gold is None and same_gold_count:
+        mean_gold = n_gold
+    problems += _perfect_problems(scores, mean_gold)
     max_r = _number(scores, "max_at_r")
     pool = pool_size if pool_size is not None else _number(scores, "mean_pool_size")
     rank_slack = TOL * max(1.0, max_r or 1.0)
@@ -90,6 +95,24 @@ def retrieval_problems(scores: dict, *, n_gold: float = 1.0, pool_size: float | 
         if not (low - slack <= normed <= high + slack):
             problems.append(f"max_at_r_norm ({normed:g}) is outside [{low:.6f}, {high:.6f}], the range "
                             f"max_at_r = {max_r:g} allows with |D| = {pool:g} and |R| = {n_gold:g}")
+    return problems
+
+
+def _perfect_problems(scores: dict, mean_gold: float | None) -> list[str]:
+    """A query is perfect (Max@R = |R|) iff its AP is 1 iff its Max@R_norm is 1, and Max@R >= |R|
+    per query: so mean Max@R = mean |R| iff map = 1 iff max_at_r_norm = 1 (over the whole subset)."""
+    max_r = _number(scores, "max_at_r")
+    if max_r is None or mean_gold is None:
+        return []
+    problems = []
+    if max_r < mean_gold - TOL * max(1.0, mean_gold):
+        problems.append(f"max_at_r ({max_r:g}) is below the mean number of gold documents ({mean_gold:g})")
+    imperfect = max_r > mean_gold + TOL * max(1.0, max_r)
+    for key in ("map", "max_at_r_norm"):
+        value = _number(scores, key)
+        if value is not None and imperfect and value >= 1 - 1e-9:
+            problems.append(f"{key} is 1 (every gold document on top) but max_at_r ({max_r:g}) exceeds the mean "
+                            f"number of gold documents ({mean_gold:g})")
     return problems
 
 

@@ -54,8 +54,8 @@ class LanguageAgnosticRetrieval(LocalDataTask):
     @classmethod
     def from_folder(cls, path: str | Path, name: str, *, questions: str | Path | None = None,
                     **options: Any) -> type[LanguageAgnosticRetrieval]:
-        """This kind over `<lang>.sentences.jsonl` + `<lang>.qrels.jsonl` in `path`, with the questions
-        (`<lang>.questions.jsonl`) in `questions` (default: the same folder), under `name`."""
+        """This kind over `<lang>.sentences.jsonl` + `<lang>.qrels.jsonl` in `path`, with the questions in
+        `questions`, a folder in the XQuAD layout (default: `path` itself), under `name`."""
         from mteb.abstasks.task_metadata import TaskMetadata
 
         from mteb_xalign.languages import to_mteb
@@ -170,7 +170,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         same_gold_count = all(len(g) == len(data.gold[0]) for g in data.gold)
         problems = consistency.retrieval_problems(scores, n_gold=float(min(len(g) for g in data.gold)),
                                                   pool_size=pool, same_pool_for_every_query=True,
-                                                  same_gold_count=same_gold_count)
+                                                  same_gold_count=same_gold_count, mean_gold=n_gold)
         problems += consistency.equal_count_problem(scores, "n_queries", len(data.questions),
                                                     "the task's number of questions")
         problems += consistency.equal_count_problem(scores, "mean_pool_size", pool, "the task's pool size")
