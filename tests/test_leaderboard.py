@@ -119,7 +119,7 @@ def _tasks():
                          "semantic_ratio|(horizontal|vertical)_spread": ScoreRule(
                              0.0, None, nan_allowed=lambda s, e: e.get("status") in ("collapsed", "no_data"))},
             consistency_problems=_sa_consistency,
-            leaderboard_columns=(Column("sa", "SemanticAffinity", "semantic_affinity", subset_regex(r"en-.+"), "SA",
+            leaderboard_columns=(Column("semantic_affinity", "SemanticAffinity", "semantic_affinity", subset_regex(r"en-.+"), "SA",
                                         "Semantic Affinity 0-1", decimals=3, language_of=lambda s: s[3:]),)),
     }
 
@@ -489,7 +489,7 @@ def test_build_shows_what_the_tasks_declare(tmp_path, lb):
     _build_three(tmp_path, lb)
     summary = json.loads((lb / "leaderboard.json").read_text())
     assert [c["id"] for c in summary["columns"]] == ["maxr", "maxr_qx", "pref_x", "pref_x_chance", "pref_en",
-                                                     "pref_en_chance", "lareqa_map", "sa"]  # as declared
+                                                     "pref_en_chance", "lareqa_map", "semantic_affinity"]  # as declared
     rows = {m["name"]: m for m in summary["models"]}
     strong = rows["org/strong"]["values"]
     # Headline: mean over all four subsets, both query languages: 0.7 (de) and 0.8 (zh), x100.
@@ -497,10 +497,10 @@ def test_build_shows_what_the_tasks_declare(tmp_path, lb):
     assert strong["pref_x"] == pytest.approx(20.0) and strong["pref_en"] == pytest.approx(40.0)
     assert strong["pref_x_chance"] == pytest.approx(99.0) == strong["pref_en_chance"]
     assert strong["lareqa_map"] == pytest.approx(100 * (0.5 + 0.51 + 0.52) / 3)
-    assert strong["sa"] == pytest.approx(0.6)
+    assert strong["semantic_affinity"] == pytest.approx(0.6)
     assert rows["org/middle"]["values"]["lareqa_map"] is None
     assert rows["org/strong"]["per_language"]["maxr_qx"] == {"de": pytest.approx(70.0), "zh": pytest.approx(80.0)}
-    assert rows["org/strong"]["per_language"]["sa"] == {"de": pytest.approx(0.62), "zh": pytest.approx(0.58)}
+    assert rows["org/strong"]["per_language"]["semantic_affinity"] == {"de": pytest.approx(0.62), "zh": pytest.approx(0.58)}
     # mteb's task score (mean main score over every subset) is what the rank uses.
     assert rows["org/strong"]["task_scores"]["MultiRefCLIR"] == pytest.approx(0.75)
     assert rows["org/middle"]["subset_scores"]["MultiRefCLIR"]["multi_en+zh_q-zh"] == pytest.approx(0.5)
@@ -598,7 +598,7 @@ def test_missing_task_shows_a_dash_not_zero(tmp_path, lb):
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     heads = re.findall(r'<th scope="col"[^>]*>(?:<button type="button">)?([^<]*)<', html.split("</thead>")[0])
     assert cells[heads.index("LAReQA mAP")] == "—"
-    assert cells[heads.index("SA")] == "0.500"
+    assert cells[heads.index("SA")].startswith("0.500<br><span class=\"tier tier-good\"")  # Semanscope tier
     md = (lb / "README.md").read_text()
     md_row = next(line for line in md.splitlines() if "| org/middle |" in line)
     md_head = next(line for line in md.splitlines() if line.startswith("| Rank"))

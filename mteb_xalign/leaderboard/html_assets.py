@@ -43,6 +43,10 @@ tbody tr:hover { background: #f6f8fa; }
 .prov { display: block; color: var(--muted); font-size: .78em; }
 .missing { color: #8c959f; }
 .chance { color: var(--muted); }
+.tier { display: inline-block; margin-top: .15rem; padding: 0 .45rem; border-radius: 1rem; font-size: .8em; white-space: nowrap; }
+.tier-great { background: #dafbe1; color: #116329; }
+.tier-good { background: #fff8c5; color: #7d4e00; }
+.tier-none { background: #ffebe9; color: #a40e26; }
 .files a { display: block; white-space: nowrap; font-size: .85em; }
 a { color: var(--accent); }
 #leaderboard { font-size: .9em; }

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from mteb_xalign.leaderboard import model_facts
 from mteb_xalign.leaderboard.board import Board, Row, TaskView
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
 from mteb_xalign.leaderboard.html_assets import CSS, JS
 from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, intro
 
@@ -89,11 +90,7 @@ def _filter_attrs(row: Row) -> str:
 def _main_row(row: Row, board: Board) -> str:
     facts = model_facts.facts(row.meta)
     cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row)]
-    for column in board.columns:
-        value = row.values.get(column.id)
-        shown = MISSING if value is None else f"{value:.{column.decimals}f}"
-        extra = "chance" if column.chance_of or column.higher_is_better is None else ""
-        cells.append(_td(shown, value, numeric=True, extra_class=extra))
+    cells += [_score_cell(column, row.values.get(column.id)) for column in board.columns]
     cells += [_td(format_count(facts.parameters), facts.parameters, numeric=True),
               _td(str(facts.dim) if facts.dim else MISSING, facts.dim, numeric=True),
               _td(str(facts.max_tokens) if facts.max_tokens else MISSING, facts.max_tokens, numeric=True),
@@ -101,6 +98,19 @@ def _main_row(row: Row, board: Board) -> str:
               _td(facts.release or MISSING, facts.release, numeric=False),
               _files_cell(row)]
     return f"<tr{_filter_attrs(row)}>" + "".join(cells) + "</tr>"
+
+
+def _score_cell(column, value: float | None) -> str:
+    """A column's value; chance levels muted; SA with its Semanscope tier (columns.TIERS) below."""
+    shown = MISSING if value is None else f"{value:.{column.decimals}f}"
+    extra = "chance" if column.chance_of or column.higher_is_better is None else ""
+    cell = _td(shown, value, numeric=True, extra_class=extra)
+    name = tier(value) if column.id == TIER_COLUMN else None
+    if name is None:
+        return cell
+    css = "tier-none" if name == "no alignment" else f"tier-{name}"
+    return cell.replace("</td>", f'<br><span class="tier {css}" title="Semanscope alignment tier">{escape(name)}'
+                                 "</span></td>")
 
 
 def _main_table(board: Board) -> str:

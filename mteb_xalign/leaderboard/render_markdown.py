@@ -9,6 +9,7 @@ import re
 
 from mteb_xalign.leaderboard import model_facts
 from mteb_xalign.leaderboard.board import Board, TaskView
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
 from mteb_xalign.leaderboard.render_html import href
 from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, format_value, intro
 
@@ -49,13 +50,19 @@ def _main_table(board: Board) -> list[str]:
         files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(row.files.items()))
         prov = "; ".join(sorted({md_escape(p.describe().rsplit(', data ', 1)[0]) for p in row.provenance.values()}))
         cells = [str(row.rank), name, md_escape(row.revision)]
-        cells += [format_value(c, row.values.get(c.id)) for c in board.columns]
+        cells += [_score(c, row.values.get(c.id)) for c in board.columns]
         cells += [format_count(facts.parameters), str(facts.dim) if facts.dim else MISSING,
                   md_escape(facts.license or MISSING), prov or MISSING, files]
         out.append(_row(cells))
     if not board.rows:
         out.append(_row(["", "*no results yet*"] + [""] * (len(head) - 2)))
     return out
+
+
+def _score(column, value: float | None) -> str:
+    """The value; SA with its Semanscope tier, as on the HTML page."""
+    name = tier(value) if column.id == TIER_COLUMN else None
+    return format_value(column, value) + (f" ({name})" if name else "")
 
 
 def _task_table(board: Board, view: TaskView) -> list[str]:

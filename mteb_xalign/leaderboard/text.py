@@ -37,6 +37,13 @@ def explanations(board) -> list[tuple[str, str]]:
     pairs += [(f"{c.label} ({c.task})", c.title) for c in board.columns]
     if any("preference" in c.key for c in board.columns):
         pairs.append(BIAS)
+    from mteb_xalign.leaderboard.columns import TIER_COLUMN, TIERS
+
+    if any(c.id == TIER_COLUMN for c in board.columns):
+        bounds = ", ".join(f"{name} (SA >= {low:g})" if low > float("-inf") else f"{name} (below)"
+                           for low, name in TIERS)
+        pairs.append(("Tier", f"The Semanscope alignment tier on SA, shown under it: {bounds}. Unrelated "
+                              "(random) vectors score SA close to 0.5."))
     pairs.append(PROVENANCE)
     return pairs
 
