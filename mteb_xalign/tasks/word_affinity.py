@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.errors import DataError
