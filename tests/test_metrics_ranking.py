@@ -340,3 +340,27 @@ def test_no_queries_and_float64_input():
     assert res.ranks == [] and res.top_indices.shape == (0, 2)
     res = gold_ranks(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0], [1.0, 0.0]]), [[1]])
     assert res.ranks[0].tolist() == [1]
+
+
+@pytest.mark.parametrize("golds_at", ["top", "bottom"])
+def test_sparse_and_dense_counting_paths(golds_at, monkeypatch):
+    """Golds near the top take the one-pass sparse path, golds low in the pool the per-gold dense
+    passes; both against the definition, with exclusions, masks and gold copies."""
+    from mteb_xalign.metrics.ranking import ranker
+
+    calls = []
+    real = ranker._ShardLoop._count_sparse
+    monkeypatch.setattr(ranker._ShardLoop, "_count_sparse", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(21)
+    D = unit(rng.standard_normal((400, 24)))
+    Q = unit(rng.standard_normal((30, 24)))
+    S = Q @ D.T
+    order = np.argsort(-S, axis=1) if golds_at == "top" else np.argsort(S, axis=1)
+    gold = [order[q, [0, 2, 5]] for q in range(30)]
+    D[order[:, 1]] = D[order[:, 0]]  # each query's first gold has a copy right beside it
+    exclude = [np.setdiff1d(order[q, 3:5], gold[q]) for q in range(30)]
+    masks = {"half": np.arange(400) % 2 == 0}
+    ref, _ = brute_force(Q, D, gold, exclude=exclude, masks=masks)
+    for kw in ({}, {"chunk_size": 64, "query_batch": 8}):
+        assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, **kw), ref, 0, masks)
+    assert bool(calls) == (golds_at == "top")

@@ -76,8 +76,13 @@ class NumpyBackend:
     def kth_largest(self, S, k: int) -> np.ndarray:
         return -np.partition(-S, k - 1, axis=1)[:, k - 1]
 
-    def at_least(self, S, cut: np.ndarray):
-        rows, cols = np.nonzero(S >= cut[:, None])
+    def at_least(self, S, cut: np.ndarray, limit: int | None = None):
+        """(rows, columns, scores) of the entries >= their row's cut; None if more than `limit`."""
+        _, flags, *_ = self._buffers(S.shape)
+        np.greater_equal(S, cut[:, None], out=flags)
+        if limit is not None and np.count_nonzero(flags) > limit:
+            return None
+        rows, cols = np.nonzero(flags)
         return rows, cols, S[rows, cols]
 
 
@@ -143,8 +148,11 @@ class TorchBackend:
     def kth_largest(self, S, k: int) -> np.ndarray:
         return self.torch.topk(S, k, dim=1).values[:, -1].cpu().numpy()
 
-    def at_least(self, S, cut):
-        rows, cols = self.torch.nonzero(S >= self._t(cut)[:, None], as_tuple=True)
+    def at_least(self, S, cut, limit: int | None = None):
+        flags = S >= self._t(cut)[:, None]
+        if limit is not None and int(flags.sum()) > limit:
+            return None
+        rows, cols = self.torch.nonzero(flags, as_tuple=True)
         return rows.cpu().numpy(), cols.cpu().numpy(), S[rows, cols].cpu().numpy()
 
 

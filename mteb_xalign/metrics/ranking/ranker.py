@@ -85,6 +85,7 @@ class _ShardLoop:
         top = _TopK(plan.top_k, rows)
 
         Qd = be.queries(plan.queries[start:stop])
+        self.dense = False  # until a block shows that most scores reach the band of some gold
         for b, (a, z) in enumerate(self.blocks):
             doc_norm = self._doc_norm(b, a, z)
             err = sgemm_error(plan.query_norms[start:stop], doc_norm, plan.queries.shape[1], be.input_rounding)
@@ -93,13 +94,34 @@ class _ShardLoop:
             sel = slice(*np.searchsorted(excl_col, [a, z]))
             if sel.stop > sel.start:
                 be.blank(S, excl_row[sel], excl_col[sel] - a)
-            for j in range(T.shape[1]):
-                above, band_row, band_col = be.count_and_band(S, lo[:, j], hi[:, j], self._weights(a, z))
-                counts[:, j, :] += above
-                self._count_band(counts[:, j, :], T[:, j], start, band_row, a + band_col, doc_norm)
+            self._count_block(S, T, lo, hi, counts, start, a, z, doc_norm)
             if plan.top_k:
                 top.update(self, S, err, start, a, z, doc_norm)
         return counts[g_row, g_slot], top.indices(self.offset), top.scores
+
+    def _count_block(self, S, T, lo, hi, counts, start, a, z, doc_norm):
+        """Add the block's documents scoring >= each gold threshold to counts[:, j]."""
+        if not self.dense:
+            # Gold documents usually score near the top: then few scores reach the lowest band
+            # limit of the row, and one pass extracting those serves every gold at once.
+            found = self.be.at_least(S, lo.min(axis=1), limit=(z - a) * len(T) // 8)
+            if found is not None:
+                return self._count_sparse(*found, T, lo, hi, counts, start, a, doc_norm)
+            self.dense = True  # the rest of this batch goes straight to the dense passes
+        for j in range(T.shape[1]):
+            above, band_row, band_col = self.be.count_and_band(S, lo[:, j], hi[:, j], self._weights(a, z))
+            counts[:, j, :] += above
+            self._count_band(counts[:, j, :], T[:, j], start, band_row, a + band_col, doc_norm)
+
+    def _count_sparse(self, rows, cols, scores, T, lo, hi, counts, start, a, doc_norm):
+        n_rows, in_masks = len(T), self.plan.masks[self.offset + a + cols]
+        for j in range(T.shape[1]):
+            above = scores > hi[rows, j]
+            counts[:, j, 0] += np.bincount(rows[above], minlength=n_rows)
+            for m in range(in_masks.shape[1]):
+                counts[:, j, 1 + m] += np.bincount(rows[above & in_masks[:, m]], minlength=n_rows)
+            inband = ~above & (scores >= lo[rows, j])
+            self._count_band(counts[:, j, :], T[:, j], start, rows[inband], a + cols[inband], doc_norm)
 
     def _weights(self, a, z):
         return None if self.weights is None else self.weights[a:z]
