@@ -75,6 +75,9 @@ def test_norm_of_mean_with_a_nominal_pool():
     assert max_at_r_norm_of_mean(res, nominal_pool=8) == pytest.approx((3 - math.log2(3.5)) / 2)
     assert max_at_r_norm_of_mean(result([[1, 2]], [2]), nominal_pool=2) == 1.0
     assert max_at_r_norm_of_mean(result([[1, 8]], [8]), nominal_pool=8) == 0.0
+    assert summarize(res, nominal_pool=8)["max_at_r_norm_of_mean"] == max_at_r_norm_of_mean(res, nominal_pool=8)
+    assert summarize(res)["max_at_r_norm_of_mean"] == max_at_r_norm_of_mean(res) != max_at_r_norm_of_mean(
+        res, nominal_pool=8)
     with pytest.raises(ValueError, match="nominal_pool 3 is smaller than the mean Max@R"):
         max_at_r_norm_of_mean(res, nominal_pool=3)
 

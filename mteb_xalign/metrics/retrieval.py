@@ -176,8 +176,3 @@ def language_preference_chance(res: RankResult, other_language_mask: str, applie
     n = np.asarray(res.mask_sizes[other_language_mask], np.float64)[applies]
     return float(np.mean(1.0 - 1.0 / (n + 1.0)))
 
-
-def english_preference(res: RankResult, mask_name: str, same_language_gold_pos: np.ndarray | int,
-                       applies: np.ndarray) -> float:
-    """The former name of language_preference, kept until tasks/ calls the new one (then removed)."""
-    return language_preference(res, mask_name, same_language_gold_pos, applies)
