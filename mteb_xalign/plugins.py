@@ -103,37 +103,44 @@ def _collect(hook_name: str) -> list[tuple[str, Any]]:
 _collected: dict[str, list[tuple[str, Any]]] = {}
 
 
+def _one_per_name(hook_name: str, kind: str, name_of, conflicts: dict[str, list[str]]) -> list[tuple[str, Any]]:
+    """(plugin, object) with one entry per name: a plugin's later entry of a name wins; a name
+    from two plugins is kept from the plugin whose name sorts first (never the directory order
+    of installed packages), recorded in `conflicts` and warned about, naming both."""
+    by_name: dict[str, dict[str, Any]] = {}  # name -> plugin -> object
+    for plugin, obj in _collect(hook_name):
+        by_name.setdefault(name_of(obj), {})[plugin] = obj
+    kept = []
+    for name, per_plugin in by_name.items():
+        entries = sorted(per_plugin.items(), key=lambda entry: entry[0])
+        if len(entries) > 1:
+            plugins_of_name = [plugin for plugin, _ in entries]
+            conflicts[name] = plugins_of_name
+            _warn_once(f"mteb-xalign: {kind} {name!r} is registered by {len(entries)} plugins "
+                       f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "
+                       f"{plugins_of_name[0]!r}" + (", and `xalign run` refuses the name" if kind == "model" else "")
+                       + ". Load only one of them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
+        kept.append(entries[0])
+    return kept
+
+
 def get_models() -> list[tuple[str, Any]]:
     """(plugin name, mteb ModelMeta) for every registered model, one entry per model name.
 
     Local paths in a meta's loader_kwargs are replaced by hashed tokens (the loader still gets
     the real ones: mteb_xalign/public_meta.py). A plugin registering a name twice means its
     later entry (a models-file entry over a built-in). A name registered by two plugins is
-    ambiguous: the one whose plugin name sorts first is kept (never the directory order of
-    installed packages), a warning names both, and `model_conflicts` records it so `xalign
-    run` refuses the name instead of guessing.
+    ambiguous (see `_one_per_name`); `model_conflicts` records it so `xalign run` refuses the
+    name instead of guessing.
     """
-    by_name: dict[str, dict[str, Any]] = {}  # name -> plugin -> meta (a plugin's later entry wins)
-    for plugin, meta in _collect("register_models"):
-        by_name.setdefault(meta.name, {})[plugin] = meta
-    kept = []
-    for name, per_plugin in by_name.items():
-        entries = sorted(per_plugin.items())
-        if len(entries) > 1:
-            plugins_of_name = [plugin for plugin, _ in entries]
-            model_conflicts[name] = plugins_of_name
-            _warn_once(f"mteb-xalign: model {name!r} is registered by {len(entries)} plugins "
-                       f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "
-                       f"{plugins_of_name[0]!r}, and `xalign run` refuses the name. Load only one of "
-                       "them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
-        plugin, meta = entries[0]
-        # No absolute local path or URL credential in what mteb writes to model_meta.json.
-        kept.append((plugin, public_model_meta(meta)))
-    return kept
+    unique = _one_per_name("register_models", "model", lambda meta: meta.name, model_conflicts)
+    # No absolute local path or URL credential in what mteb writes to model_meta.json.
+    return [(plugin, public_model_meta(meta)) for plugin, meta in unique]
 
 
-#: model name -> the plugins that all registered it (see get_models).
+#: model (task) name -> the plugins that all registered it (see _one_per_name).
 model_conflicts: dict[str, list[str]] = {}
+task_conflicts: dict[str, list[str]] = {}
 _warned: set[str] = set()
 
 
@@ -154,5 +161,5 @@ def plugin_of_model(name: str) -> str | None:
 
 
 def get_tasks() -> list[tuple[str, Any]]:
-    """(plugin name, AbsTask subclass) for every registered task."""
-    return _collect("register_tasks")
+    """(plugin name, AbsTask subclass) for every registered task, one per task name (as models)."""
+    return _one_per_name("register_tasks", "task", lambda cls: cls.metadata.name, task_conflicts)

@@ -285,3 +285,17 @@ def test_one_plugin_registering_a_name_twice_means_its_later_entry(monkeypatch):
     monkeypatch.setattr(plugins, "model_conflicts", {})
     assert [m.reference for _, m in plugins.get_models()] == ["https://configured.example/"]
     assert plugins.model_conflicts == {}
+
+
+def test_two_plugins_registering_one_task_name_are_named(monkeypatch):
+    import mteb
+
+    from mteb_xalign import mteb_bridge
+
+    mteb_bridge.ensure_registered()
+    task_cls = type(mteb.get_task("LAReQA"))
+    monkeypatch.setitem(plugins._collected, "register_tasks", [("zz-tasks", task_cls), ("aa-tasks", task_cls)])
+    monkeypatch.setattr(plugins, "task_conflicts", {})
+    with pytest.warns(UserWarning, match=r"task 'LAReQA' is registered by 2 plugins \('aa-tasks', 'zz-tasks'\)"):
+        assert plugins.get_tasks() == [("aa-tasks", task_cls)]
+    assert plugins.task_conflicts == {"LAReQA": ["aa-tasks", "zz-tasks"]}
