@@ -33,7 +33,7 @@ def _models(args: argparse.Namespace) -> int:
         state = availability(meta)
         rows.append((meta.name, plugin, ",".join(_short_langs(meta.languages)), meta.embed_dim or "?",
                      "yes" if state.runnable else "NO", state.reason))
-    _print_table(("model", "plugin", "languages", "dim", "runs here", "why"), sorted(rows))
+    print(format_table(("model", "plugin", "languages", "dim", "runs here", "why"), sorted(rows)))
     _report_errors(plugins)
     return 0
 
@@ -44,7 +44,7 @@ def _tasks(args: argparse.Namespace) -> int:
     mteb_bridge.ensure_registered()
     rows = [(cls.metadata.name, plugin, cls.metadata.type, len(cls.metadata.hf_subsets or []),
              cls.metadata.main_score) for plugin, cls in plugins.get_tasks()]
-    _print_table(("task", "plugin", "mteb type", "subsets", "main score"), sorted(rows))
+    print(format_table(("task", "plugin", "mteb type", "subsets", "main score"), sorted(rows)))
     _report_errors(plugins)
     return 0
 
@@ -54,7 +54,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
     pm = plugins.load_plugins()
     rows = [(name, getattr(plugin, "__name__", type(plugin).__name__)) for name, plugin in pm.list_name_plugin()]
-    _print_table(("plugin", "module"), sorted(rows))
+    print(format_table(("plugin", "module"), sorted(rows)))
     _report_errors(plugins)
     return 0
 
@@ -69,10 +69,6 @@ def _short_langs(languages) -> list[str]:
 def _report_errors(plugins_module) -> None:
     for err in plugins_module.load_errors:
         print(f"error: plugin '{err.name}' failed to load: {err.error}", file=sys.stderr)
-
-
-def _print_table(header, rows) -> None:
-    print(format_table(header, rows))
 
 
 def build_parser() -> argparse.ArgumentParser:
