@@ -86,7 +86,7 @@ def name_for_path(typed: str) -> str:
 
 def meta_for(name: str, folder: Path):
     """The ModelMeta of the artifact in `folder`, registered as `name`."""
-    art = artifact_mod.load(folder)
+    art = artifact_mod.load(folder, verify_weights=False)
     if art.card["kind"] == "finetuned":
         return _finetuned_meta(name, art)
     return _map_meta(name, art)
@@ -152,7 +152,7 @@ def _finetuned_meta(name: str, art: artifact_mod.Artifact):
     training = set(facts.get("training_datasets") or set())
     if card["training_data"]["name"] == "tatoeba":
         training.add("Tatoeba")
-    return sentence_transformer_meta(
+    meta = sentence_transformer_meta(
         name, sources=[f"path:{art.folder}"], inherit_mteb_meta=False, revision=art.revision,
         release_date=card.get("created", "")[:10] or None, languages=facts.get("languages"),
         n_parameters=facts.get("n_parameters"), memory_usage_mb=facts.get("memory_usage_mb"),
@@ -163,3 +163,13 @@ def _finetuned_meta(name: str, art: artifact_mod.Artifact):
         use_instructions=facts.get("use_instructions"), training_datasets=training,
         adapted_from=card["base_model"],
     )
+    # Loaded by the sentence-transformers plugin, after the weights are checked against the card.
+    return meta.model_copy(update={"loader": load_finetuned,
+                                   "loader_kwargs": {**meta.loader_kwargs, "artifact": str(art.folder)}})
+
+
+def load_finetuned(model_name: str, revision: str | None = None, *, artifact: str, **kwargs: Any):
+    from xalign_sentence_transformers import load_sentence_transformer
+
+    artifact_mod.load(artifact)  # weights changed after training: refused, never served under this revision
+    return load_sentence_transformer(model_name, revision=revision, **kwargs)

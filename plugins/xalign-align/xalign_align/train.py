@@ -124,6 +124,7 @@ def _warmup(ratio: float) -> dict:
 def train(model_name: str, data: TrainingSet, out: Path, *, objective: str = "both", epochs: float = 1.0,
           batch_size: int = 32, lr: float = DEFAULT_LR, warmup_ratio: float = 0.15, max_steps: int = -1,
           hybrid: float | None = None, seed: int = 0, device: str | None = None, name: str | None = None,
+          logging_steps: int = 1,
           extra_card: dict | None = None, log=print) -> artifact_mod.Artifact:
     import torch
     from datasets import Dataset
@@ -147,7 +148,7 @@ def train(model_name: str, data: TrainingSet, out: Path, *, objective: str = "bo
             per_device_train_batch_size=batch_size, learning_rate=lr, **_warmup(warmup_ratio),
             lr_scheduler_type="linear", optim="adamw_torch", adam_beta1=0.9, adam_beta2=0.99,
             weight_decay=0.01, bf16=bf16, fp16=on_gpu and not bf16, seed=seed, data_seed=seed,
-            logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+            logging_steps=max(1, logging_steps), save_strategy="no", dataloader_pin_memory=on_gpu, report_to="none", disable_tqdm=True,
             prompts=column_prompts or None,
             batch_sampler=hybrid_sampler(mono, hybrid) if hybrid is not None else BatchSamplers.NO_DUPLICATES,
         )

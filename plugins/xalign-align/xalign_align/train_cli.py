@@ -94,6 +94,11 @@ def _train(args: argparse.Namespace) -> int:
     from xalign_align.pairs import load_training_set
 
     data = load_training_set(args.train, languages)
+    if args.ablation and data.kind == "pairs":
+        # On pairs the English sentence is both query and English document: doc-doc IS nce.
+        objectives = [o for o in objectives if o != "doc-doc"]
+        log("--ablation on pairs: doc-doc is the same loss as nce here (the English sentence is both the query "
+            "and the English document), so it is not trained twice")
     made = []
     for objective in objectives:
         out = args.out / objective if args.ablation else args.out
