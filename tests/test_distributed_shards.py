@@ -89,13 +89,15 @@ def test_sharded_encoding_returns_the_single_process_vectors(ray_cluster, tmp_pa
 
     single = meta.load_model(device="cpu")
     want = embed_texts(single, texts, cache=EmbeddingCache(None), **call)
-    sharded = ShardedEncoder(meta, n_workers=3, device="cpu")
+    sharded = ShardedEncoder(meta, n_workers=2, device="cpu")
     try:
         cache = EmbeddingCache(tmp_path / "driver.sqlite3")
         got = embed_texts(sharded, texts, cache=cache, **call)
     finally:
         sharded.shutdown()
     assert got.tobytes() == want.tobytes()
+    with pytest.raises(ValueError, match="3 encoder workers need 3 CPUs; the Ray cluster has 2"):
+        ShardedEncoder(meta, n_workers=3, device="cpu")
     # The vectors were stored under the real model's keys: it finds them all, encodes nothing.
     calls = []
     single.embed = lambda batch, **kw: calls.append(batch) or HashEncoder.embed(single, batch, **kw)

@@ -62,6 +62,12 @@ class ShardedEncoder(TextEncoder):
         if not ray.is_initialized():
             raise RuntimeError("ShardedEncoder needs a Ray session (distributed.cluster.ray_session)")
         self.mteb_model_meta = meta  # the cache key (encoding.model_id) is the real model's
+        wanted = {"CPU": n_workers * cpus_per_worker, "GPU": n_workers * gpus_per_worker}
+        have = ray.cluster_resources()
+        for kind, amount in wanted.items():
+            if amount > have.get(kind, 0.0):  # an actor holds its resources for life: it would wait forever
+                raise ValueError(f"{n_workers} encoder workers need {amount:g} {kind}s; the Ray cluster has "
+                                 f"{have.get(kind, 0.0):g}")
         actor = ray.remote(_EncoderWorker).options(
             num_cpus=cpus_per_worker, num_gpus=gpus_per_worker,
             max_restarts=max_restarts, max_task_retries=max_restarts)
