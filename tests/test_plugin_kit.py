@@ -9,6 +9,7 @@ deliberately broken plugin."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -51,7 +52,7 @@ BAD_MODULE = textwrap.dedent('''
         ))
 
     def load(model_name, revision=None, **kwargs):
-        from mteb_xalign.encoder import TextEncoder
+        from mteb_xalign.adapter import TextEncoder
 
         class Random(TextEncoder):
             def embed(self, texts, *, prompt_type):
@@ -96,7 +97,8 @@ def site(tmp_path_factory):
 
 
 def _env(site, **extra):
-    return {"PYTHONPATH": str(site), **extra}
+    # In front of any PYTHONPATH already set (a source-tree run), not instead of it.
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])), **extra}
 
 
 def test_example_plugin_appears_broken_one_is_named(tmp_path, site):
