@@ -797,28 +797,41 @@ def test_a_300_character_name_is_one_line_not_a_traceback(tmp_path, lb, stand_in
 
 
 def test_every_command_the_generated_readme_shows_works(tmp_path, lb, stand_in_tasks, monkeypatch, capsys):
-    """Each `$ xalign ...` line of leaderboards/README.md, run as shown (ORG/MODEL: the fixture's model)."""
+    """Each `$ ...` line of leaderboards/README.md, run as shown (ORG/MODEL: the fixture's model)."""
     import shlex
+    import subprocess
+    import sys
 
     from mteb_xalign import cli
 
     _build_three(tmp_path / "seed", lb)
     commands = re.findall(r"^\s*\$ (.+)$", (lb / "README.md").read_text(), re.M)
-    assert [c.split()[:3] for c in commands] == [["xalign", "run", "-m"], ["xalign", "leaderboard", "submit"],
-                                                 ["xalign", "leaderboard", "submit"], ["xalign", "leaderboard", "build"]]
+    assert [c.split()[:3] for c in commands] == [
+        ["xalign", "run", "-m"], ["mteb", "run", "-b"], ["xalign", "leaderboard", "submit"],
+        ["xalign", "leaderboard", "submit"], ["xalign", "leaderboard", "build"]]
     work = tmp_path / "contributor"
     work.mkdir()
     monkeypatch.chdir(work)
     shutil.copytree(lb, work / "leaderboards")
-    run_line, *rest = commands
-    # `xalign run` would evaluate a real model for an hour: its command line is checked to be
-    # accepted (the error is about the unknown model, not the arguments), and the fixture
-    # writes what it would have written.
-    args = shlex.split(run_line.replace("ORG/MODEL", "test-org/no-such-model"))[1:]
-    code = cli.main(args)
+    # The two runs would evaluate a real model for an hour: each command line is checked to be
+    # accepted (the error is about the unknown model, not the arguments), and the fixture then
+    # writes what they would have written.
+    xalign_run, mteb_run, *rest = commands
+    code = cli.main(shlex.split(xalign_run.replace("ORG/MODEL", "test-org/no-such-model"))[1:])
     err = capsys.readouterr().err
-    assert "usage:" not in err and "the following arguments" not in err and "needs" not in err, err
-    assert code in (0, 2) and "no-such-model" in err, err
+    assert code == 2 and "no-such-model" in err and "usage:" not in err, err
+    mteb_exe = Path(sys.executable).parent / "mteb"
+    run = subprocess.run([str(mteb_exe), *shlex.split(mteb_run.replace("ORG/MODEL", "test-org/no-such-model"))[1:]],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0 and "no-such-model" in run.stderr + run.stdout, run.stderr[-2000:]
+    assert "usage:" not in run.stderr and "unrecognized arguments" not in run.stderr, run.stderr[-2000:]
+    import mteb
+
+    from mteb_xalign import mteb_bridge
+
+    mteb_bridge.ensure_registered()
+    assert mteb.get_benchmark("XAlign").tasks  # the benchmark -b names exists (mteb stops at the model first)
+    assert not (work / "results").exists()  # nothing was run
     write_results(work, "test-org/contributed")
     for line in rest:
         assert cli.main(shlex.split(line)[1:]) == 0, (line, capsys.readouterr().err)

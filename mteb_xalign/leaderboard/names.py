@@ -91,6 +91,7 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", "".join(table.get(c, c) for c in decomposed))
 
 
+@cache  # a board compares every row with every registered model name (about a thousand)
 def lookalike_key(name: str) -> str:
     """What two names share when a reader cannot tell them apart (case folded, then TR39 skeleton)."""
     return skeleton(unicodedata.normalize("NFKC", name).casefold())

@@ -16,15 +16,15 @@ from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_co
 # Inside a table cell only these can start markup or end the cell ("#", "-", "+" act at line start only).
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
-#: (what to do, the command). ORG/MODEL and the folder names are the only placeholders.
-SUBMIT_STEPS: tuple[tuple[str, str], ...] = (
-    ("Run every XAlign task on your model (mteb's `mteb run -b XAlign -m ORG/MODEL --output-folder results` "
-     "writes the same files)", "xalign run -m ORG/MODEL --all --output results"),
+#: (what to do, its commands). ORG/MODEL and the folder names are the only placeholders.
+SUBMIT_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Run every XAlign task on your model, with xalign or with mteb itself (the same files)",
+     ("xalign run -m ORG/MODEL --all --output results", "mteb run -b XAlign -m ORG/MODEL --output-folder results")),
     ("Check the results as the leaderboard's CI will: every subset, score ranges, the tasks' consistency "
-     "rules, sizes, model_meta.json; nothing is written", "xalign leaderboard submit --check results"),
+     "rules, sizes, model_meta.json; nothing is written", ("xalign leaderboard submit --check results",)),
     ("Copy them into `leaderboards/results/<org__model>/<revision>/` (all or nothing; `--replace` "
-     "overwrites an earlier result)", "xalign leaderboard submit results"),
-    ("Regenerate this page, `index.html` and `leaderboard.json`", "xalign leaderboard build"),
+     "overwrites an earlier result)", ("xalign leaderboard submit results",)),
+    ("Regenerate this page, `index.html` and `leaderboard.json`", ("xalign leaderboard build",)),
 )
 
 
@@ -93,6 +93,6 @@ def render_markdown(board: Board) -> str:
     out += ["## Submitting results", "",
             "As for mteb's results repository: open a pull request adding your result folder under "
             "`leaderboards/results/`; its CI runs the same check.", ""]
-    for i, (text, command) in enumerate(SUBMIT_STEPS, 1):
-        out += [f"{i}. {text}:", "", "   ```console", f"   $ {command}", "   ```", ""]
+    for i, (text, commands) in enumerate(SUBMIT_STEPS, 1):
+        out += [f"{i}. {text}:", "", "   ```console", *(f"   $ {command}" for command in commands), "   ```", ""]
     return "\n".join(out)
