@@ -83,6 +83,32 @@ def test_prompts_resolve_like_mteb_and_key_the_cache(minilm_dir):
     assert json.loads(model.cache_context(md, PromptType.query))["prompt"] == "task-specific q: "
 
 
+def test_task_prompts_reach_the_model_by_every_route(minilm_dir, reference):
+    """mteb's encode, `embed` with the task, and embed_texts all apply the task-specific prompt
+    (the adapter's `embed` used to drop it)."""
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+    from mteb.types import PromptType
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    from mteb_xalign.cache import EmbeddingCache
+    from mteb_xalign.encoding import embed_texts
+
+    model = _load(sentence_transformer_meta("test-lab/minilm-task-routes", sources=[f"path:{minilm_dir}"],
+                                            prompts={"query": "q: ", "MockRetrievalTask-query": "task q: "}))
+    md = MockRetrievalTask().metadata
+    want = reference.encode(["task q: " + t for t in TEXTS], normalize_embeddings=True)
+    routes = {
+        "encode": _encode(model, TEXTS, PromptType.query),  # mteb's DataLoader + the mock task
+        "embed": model.embed(TEXTS, prompt_type=PromptType.query, task_metadata=md),
+        "embed_texts": embed_texts(model, TEXTS, prompt_type=PromptType.query, task_metadata=md,
+                                   cache=EmbeddingCache(None)),
+    }
+    for route, got in routes.items():
+        np.testing.assert_allclose(got, want, atol=2e-5, err_msg=route)
+    generic = reference.encode(["q: " + t for t in TEXTS], normalize_embeddings=True)
+    np.testing.assert_allclose(model.embed(TEXTS, prompt_type=PromptType.query), generic, atol=2e-5)
+
+
 def test_pooling_override_gives_cls_vectors(minilm_dir, reference):
     from mteb.types import PromptType
     from xalign_sentence_transformers import sentence_transformer_meta
