@@ -36,9 +36,15 @@ def sgemm_error(query_norms: np.ndarray, doc_norm_max: float, dim: int, input_ro
     rounding of the inputs by the matmul unit (TF32 or bf16 on a GPU), 0 for true float32."""
     g = gamma(dim, _U32)
     rel = g + (1.0 + g) * (2.0 * input_rounding + input_rounding**2)
-    # Absolute terms: float32 underflow (gradual or flushed to zero) in products and sums.
-    tiny = dim * 2.0**-125 * (np.asarray(query_norms, np.float64) + doc_norm_max) + dim * 2.0**-148
+    # Absolute terms for underflow: products or sums flushed to zero (< 2**-126 each, 2 dim of
+    # them), and subnormal inputs read as zero (|x_i| < 2**-126 times the other vector's entry).
+    tiny = dim * 2.0**-124 + dim * 2.0**-125 * (np.asarray(query_norms, np.float64) + doc_norm_max)
     return (rel * np.asarray(query_norms, np.float64) * doc_norm_max + tiny) * _SAFETY
+
+
+def norm_bound(max_squared_norm32: float, dim: int) -> float:
+    """An upper bound of a vector norm from its squared norm as float32 einsum computed it."""
+    return float(np.sqrt(max_squared_norm32 * (1.0 + 2.0 * gamma(dim, _U32)))) * _SAFETY
 
 
 def round_up32(x: np.ndarray) -> np.ndarray:

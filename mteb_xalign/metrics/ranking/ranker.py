@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mteb_xalign.metrics.ranking.checks import check_rows_finite
-from mteb_xalign.metrics.ranking.exact import _U32, band, exact_scores, gamma, round_down32, sgemm_error
+from mteb_xalign.metrics.ranking.exact import band, exact_scores, norm_bound, round_down32, sgemm_error
 from mteb_xalign.metrics.ranking.plan import RankPlan
 
 
@@ -54,7 +54,6 @@ def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, c
 class _ShardLoop:
     def __init__(self, plan, docs, offset, backend, chunk_size):
         self.plan, self.docs, self.offset, self.be = plan, docs, offset, backend
-        self.chunk = chunk_size
         self.blocks = [(a, min(a + chunk_size, docs.shape[0])) for a in range(0, docs.shape[0], chunk_size)]
         self.block_norm: list[float] = []  # max document norm per block, bounded from above
         local = self.plan.masks[offset:offset + docs.shape[0]]
@@ -67,8 +66,7 @@ class _ShardLoop:
             Dc = self.docs[a:stop]
             squared = self.be.squared_norms(Dc)
             check_rows_finite(squared, Dc, "docs", first_row=self.offset + a)
-            top = float(squared.max(initial=0.0)) * (1.0 + 2.0 * gamma(Dc.shape[1], _U32))
-            self.block_norm.append(float(np.sqrt(top)) * (1.0 + 2.0**-20))
+            self.block_norm.append(norm_bound(float(squared.max(initial=0.0)), Dc.shape[1]))
         return self.block_norm[b]
 
     def batch(self, start: int, stop: int):
