@@ -18,10 +18,9 @@ from mteb_xalign.leaderboard import names
 from mteb_xalign.leaderboard.borda import borda
 from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.provenance import Provenance, provenance_of, read_run_settings
+from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
 from mteb_xalign.task_rules import Column
-
-RESULTS = "results"
 
 
 @dataclass
@@ -111,7 +110,7 @@ def task_view(task_name: str, get_task: Callable[[str], Any] | None) -> TaskView
 
 def _read_results(row: Row, root: Path, folder: Path, subset_languages: dict) -> dict[str, tuple[str, dict]]:
     """{task: (main score key, {subset: scores})} of one stored folder; fills files and provenance."""
-    from mteb.results.task_result import TaskResult
+    from mteb import TaskResult
 
     settings = read_run_settings(folder / RUN_SETTINGS)
     found = {}

@@ -75,7 +75,7 @@ class ResultChecker:
 
     def check(self, path: Path, problems: list[Problem]) -> ValidResult | None:
         """Validate one `<TaskName>.json`; append problems; return it when it is fine."""
-        from mteb.results.task_result import TaskResult
+        from mteb import TaskResult
 
         big = limits.too_big(path, limits.MAX_RESULT_BYTES)
         if big:
