@@ -248,3 +248,35 @@ def test_language_preference_chance_by_simulation():
     # Binomial standard error over trials x queries outcomes: well under 0.01 here.
     sd = math.sqrt(chance * (1 - chance) / (trials * n_queries))
     assert abs(np.mean(observed) - chance) < 4 * sd, (np.mean(observed), chance, sd)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_language_preference_and_norm_of_mean_by_definition(data):
+    """From integer vectors (exact scores): language_preference, its chance level and
+    max_at_r_norm_of_mean against their definitions, with exclusions and a nominal pool."""
+    n_docs = data.draw(st.integers(2, 16))
+    vec = st.lists(st.integers(-2, 2), min_size=2, max_size=2)
+    D = np.array(data.draw(st.lists(vec, min_size=n_docs, max_size=n_docs)), np.float32)
+    Q = np.array(data.draw(st.lists(vec, min_size=1, max_size=5)), np.float32)
+    other = np.array(data.draw(st.lists(st.booleans(), min_size=n_docs, max_size=n_docs)))
+    gold, exclude = [], []
+    for _ in range(len(Q)):
+        g = data.draw(st.lists(st.integers(0, n_docs - 1), min_size=1, max_size=3, unique=True))
+        rest = [d for d in range(n_docs) if d not in g]
+        gold.append(g)
+        exclude.append(data.draw(st.lists(st.sampled_from(rest), unique=True)) if rest else [])
+    res = gold_ranks(Q, D, gold, exclude=exclude, masks={"other": other})
+    S = Q.astype(np.float64) @ D.astype(np.float64).T  # small integers: exact in any order
+    pools = [[d for d in range(n_docs) if d not in exclude[q]] for q in range(len(Q))]
+    irrelevant_other = [[d for d in pools[q] if other[d] and d not in gold[q]] for q in range(len(Q))]
+    outranked = [any(S[q, d] >= S[q, gold[q][0]] for d in irrelevant_other[q]) for q in range(len(Q))]
+    assert language_preference(res, "other", 0) == pytest.approx(np.mean(outranked))
+    assert language_preference_chance(res, "other") == pytest.approx(
+        np.mean([1 - 1 / (len(x) + 1) for x in irrelevant_other]))
+    worst = [max(sum(1 for d in pools[q] if S[q, d] >= S[q, g]) for g in gold[q]) for q in range(len(Q))]
+    nominal = n_docs + data.draw(st.integers(0, 5))
+    mean_r = np.mean([len(g) for g in gold])
+    expected = 1.0 if nominal == mean_r else (
+        (math.log2(nominal) - math.log2(np.mean(worst))) / (math.log2(nominal) - math.log2(mean_r)))
+    assert max_at_r_norm_of_mean(res, nominal_pool=nominal) == pytest.approx(expected)
