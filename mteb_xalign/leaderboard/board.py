@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -100,16 +101,17 @@ def task_view(task_name: str, get_task: Callable[[str], Any] | None) -> TaskView
             task = get_task(task_name)
             columns = tuple(getattr(task, "leaderboard_columns", ()) or ())
             main_score = task.metadata.main_score
-        except Exception:  # noqa: BLE001 -- an unknown task still shows its task score
-            pass
+        except Exception as exc:  # noqa: BLE001 -- an unknown task still shows its task score and subsets
+            warnings.warn(f"{task_name}: no columns on the page, the task could not be loaded: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
     main = next((c for c in columns if c.key == main_score), None)
     if main is not None:
         return TaskView(task_name, main_score, main.scale, main.decimals, columns)
     return TaskView(task_name, main_score, columns=columns)
 
 
-def _read_results(row: Row, root: Path, folder: Path, subset_languages: dict) -> dict[str, tuple[str, dict]]:
-    """{task: (main score key, {subset: scores})} of one stored folder; fills files and provenance."""
+def _read_results(row: Row, root: Path, folder: Path, subset_languages: dict) -> dict[str, dict[str, dict]]:
+    """{task: {subset: scores}} of one stored folder (the reported split); fills files and provenance."""
     from mteb import TaskResult
 
     settings = read_run_settings(folder / RUN_SETTINGS)
