@@ -198,15 +198,26 @@ def test_an_evaluation_error_names_the_pair_and_the_rest_finish(ray_cluster, tmp
     assert not (tmp_path / "results" / "test-ray__broken" / "1" / "MultiRefCLIR.json").exists()
 
 
-def test_executor_ray_without_ray_says_how_to_install_it(tmp_path):
-    import subprocess
+def test_executor_ray_without_ray_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    from mteb_xalign.cli import main
 
-    code = ("import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
-            "from mteb_xalign.cli import main\n"
-            "sys.exit(main(['run', '-t', 'SemanticAffinity', '-m', 'xalign/use-multilingual-v3', "
-            "'--executor', 'ray', '--output', sys.argv[1]]))")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == (
-        "xalign: error: --executor ray needs Ray, which is not installed: pip install 'mteb-xalign[ray]'")
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails, as if it were not installed
+    rc = main(["run", "-t", "SemanticAffinity", "-m", "test-ray/hash-a", "--executor", "ray",
+               "--output", str(tmp_path)])
+    assert rc == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "xalign: error: --executor ray needs Ray, which is not installed: pip install 'mteb-xalign[ray]'"]
     assert not (tmp_path / "results").exists()
+
+
+def test_xalign_run_executor_ray_writes_what_a_local_run_writes(ray_cluster, tmp_path, capsys):
+    from mteb_xalign.cli import main
+
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+    common = ["run", "-t", "SemanticAffinity", "--subsets", "en-de", "-m", "test-ray/hash-a", "--device", "cpu", "-q"]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    local_out = capsys.readouterr().out
+    assert main([*common, "--executor", "ray", "--output", str(tmp_path / "ray")]) == 0
+    assert capsys.readouterr().out == local_out  # the same summary lines
+    assert_same_results(tmp_path / "ray", tmp_path / "local")
