@@ -113,6 +113,9 @@ def test_lost_or_repeated_shards_are_refused():
         merge_partials(plan, [a, b, b])
     with pytest.raises(ValueError, match="gap"):
         merge_partials(plan, [b])
+    other = plan_ranking(Q, [[0, 2], [1]], D[[0, 2, 1]], n_docs=10)
+    with pytest.raises(ValueError, match="made for another plan"):
+        merge_partials(plan, [a, rank_shard(other, D[5:], 5)])
     with pytest.raises(ValueError, match="outside the pool"):
         rank_shard(plan, D[5:], 6)
     with pytest.raises(ValueError, match="gold_vectors must have shape"):

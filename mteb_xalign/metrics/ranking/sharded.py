@@ -61,6 +61,8 @@ def merge_partials(plan: RankPlan, partials: Sequence[ShardPartial]) -> RankResu
     _check_cover(partials, plan.n_docs)
     counts = np.zeros((len(plan.gold.flat), 1 + len(plan.mask_names)), np.int64)
     for p in partials:
+        if p.counts.shape != counts.shape or (plan.top_k and p.top_indices.shape != (plan.n_queries, plan.top_k)):
+            raise ValueError(f"the partial of shard {p.offset}..{p.offset + p.n_docs - 1} was made for another plan")
         counts += p.counts
     mask_counts = counts[:, 1:] - _own_golds_in_masks(plan)
     top_i = top_s = None
