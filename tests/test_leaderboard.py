@@ -520,6 +520,26 @@ def test_borda_rank_as_mteb_counts_it():
     assert ranks == {"a": 1, "b": 2, "c": 2}  # ties share the best rank, as mteb's rank(method="min")
 
 
+def test_borda_rank_equals_mtebs_on_random_boards():
+    """Oracle: mteb's own leaderboard function (polars), on boards with ties and missing tasks."""
+    import random
+
+    pl = pytest.importorskip("polars")
+    from mteb.benchmarks._create_table import _get_borda_rank  # mteb's code, used here only as the oracle
+
+    from mteb_xalign.leaderboard.borda import borda
+
+    rng = random.Random(7)
+    for _ in range(30):
+        models, tasks = [f"m{i}" for i in range(rng.randint(1, 7))], [f"T{j}" for j in range(rng.randint(1, 5))]
+        scores = {m: {t: (None if rng.random() < 0.2 else rng.choice([0.1, 0.2, 0.5, 0.5, 0.9])) for t in tasks}
+                  for m in models}
+        frame = pl.DataFrame({t: [scores[m][t] for m in models] for t in tasks}, schema={t: pl.Float64 for t in tasks})
+        expected = frame.select(_get_borda_rank(tasks)).to_series().to_list()
+        _, ranks = borda(scores)
+        assert [ranks[m] for m in models] == expected, scores
+
+
 def test_failing_one_query_language_cannot_win_the_headline(tmp_path, lb):
     """A model perfect on q-X but failing q-en scores the mean of both, below a balanced model."""
     folder = write_results(tmp_path / "run", "org/one-sided", levels={"MultiRefCLIR": 0.5})
