@@ -6,6 +6,7 @@ on the same inputs; results must be bitwise equal.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -19,7 +20,15 @@ from test_distributed_grid import HashEncoder, fake_meta, hash_vector
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    saved = os.environ.get("XALIGN_CACHE")
+    os.environ["XALIGN_CACHE"] = str(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3")
+    try:  # workers inherit it: none of them may touch the user's cache
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    finally:
+        if saved is None:
+            os.environ.pop("XALIGN_CACHE", None)
+        else:
+            os.environ["XALIGN_CACHE"] = saved
     modules = [sys.modules[__name__], grid_helpers]
     for module in modules:
         ray.cloudpickle.register_pickle_by_value(module)

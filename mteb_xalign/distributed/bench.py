@@ -9,7 +9,8 @@ prints name=value lines (as `make bench` does):
   sharded_rank_{N}_driver_peak_mb   the driver's peak numpy memory during the sharded run
                                     (tracemalloc): plan and partials, not the pool
   sharded_rank_{N}_pool_mb          the pool's size, for comparison
-  sharded_rank_{N}_equal            1 when every rank, mask count and top-k equals the single run
+  sharded_rank_{N}_equal            1 when every rank and the top-k equal the single run
+  sharded_rank_{N}_cpus, _load_average   this machine's cores and its load when the bench began
 The pool is generated inside the shard workers (the driver never holds it for the sharded run);
 generation is not timed. Ray runs embedded on THIS machine: workers share its cores, so the ratio
 measures the map-reduce's overhead and parallelism on one machine, not a cluster.
@@ -18,6 +19,7 @@ measures the map-reduce's overhead and parallelism on one machine, not a cluster
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import tracemalloc
 
@@ -44,6 +46,7 @@ def run_sharded_bench(n_docs: int = 1_000_000, n_queries: int = 1000, dim: int =
     from mteb_xalign.distributed.ranking import rank_on_shards, shard_bounds
     from mteb_xalign.metrics.ranking import gold_ranks
 
+    load = os.getloadavg()[0]  # the figures are only comparable on an otherwise idle machine
     rng = np.random.default_rng(2)
     Q = pool_rows(1, 0, n_queries, dim)
     gold = [rng.choice(n_docs, size=2, replace=False).tolist() for _ in range(n_queries)]
@@ -69,6 +72,8 @@ def run_sharded_bench(n_docs: int = 1_000_000, n_queries: int = 1000, dim: int =
              and sharded.top_scores.tobytes() == single.top_scores.tobytes())
     name = f"sharded_rank_{n_docs}"
     return [
+        (f"{name}_cpus", os.cpu_count() or 0),
+        (f"{name}_load_average", round(load, 1)),  # other processes' share of the same cores
         (f"{name}_single_seconds", round(single_s, 3)),
         (f"{name}_seconds", round(sharded_s, 3)),
         (f"{name}_ratio", round(sharded_s / single_s, 3)),
