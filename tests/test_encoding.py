@@ -151,7 +151,8 @@ def test_nan_fails_naming_model_and_text_and_is_never_cached(isolated_cache):
     assert all(np.isfinite(v).all() for v in stored.values())
 
 
-def test_nan_in_a_late_chunk_keeps_the_finished_chunks(isolated_cache):
+def test_nan_in_a_late_chunk_keeps_the_finished_chunks(isolated_cache, monkeypatch):
+    monkeypatch.setattr("mteb_xalign.encoding.CHUNK_TEXTS", 256)
     texts = [f"t{i:04d}" + "y" * (1000 - i) for i in range(600)]  # longest first = this order
     model = Scripted(poison={texts[-1]})
     with pytest.raises(ModelOutputError):
@@ -262,6 +263,8 @@ SLOW_RUN = textwrap.dedent("""
     from test_encoding import Scripted, TASK
     from mteb_xalign.encoding import embed_texts
     from mteb.types import PromptType
+    from mteb_xalign import encoding
+    encoding.CHUNK_TEXTS = 256  # small chunks: the test kills after a few
 
     class Slow(Scripted):
         def embed(self, texts, **kw):
