@@ -208,10 +208,11 @@ def test_key_format_is_unchanged_for_ordinary_texts():
 
 
 # -- the adapter contract -------------------------------------------------------------------
-def test_languages_reach_our_adapter_aligned_with_texts():
+@pytest.mark.parametrize("prompt_type", [PromptType.query, PromptType.document, None])
+def test_languages_reach_our_adapter_aligned_with_texts(prompt_type):
     model = Scripted()
     texts = ["short", "a much longer text", "mid text", "short"]
-    run(model, texts, languages=["en", "de", "fr", "en"])
+    run(model, texts, prompt_type=prompt_type, languages=["en", "de", "fr", "en"])
     assert sorted((t, l) for t, l, _ in model.seen) == [("a much longer text", "de"), ("mid text", "fr"),
                                                          ("short", "en")]
     assert all(md is TASK for *_, md in model.seen)  # task_metadata reaches embed too
