@@ -26,16 +26,13 @@ class NumpyBackend:
         self._size = 0
 
     def _buffers(self, shape):
+        """The reused score block and a boolean block of the same shape."""
         size = shape[0] * shape[1]
         if size > self._size:
-            # Padded to whole 8-byte words, so a boolean buffer can be scanned as uint64.
             self._size = size
-            padded = (size + 7) // 8 * 8
             self._scores = np.empty(size, np.float32)
-            self._above = np.zeros(padded, bool)
-            self._inband = np.zeros(padded, bool)
-        return (self._scores[:size].reshape(shape), self._above[:size].reshape(shape),
-                self._inband[:size].reshape(shape), self._inband)
+            self._flags = np.empty(size, bool)
+        return self._scores[:size].reshape(shape), self._flags[:size].reshape(shape)
 
     def threads_for(self, multiply_adds: int):
         """One BLAS thread for small work (threadpoolctl when installed; else BLAS's own setting)."""
@@ -51,7 +48,7 @@ class NumpyBackend:
         return Qb
 
     def scores(self, Qd, Dc: np.ndarray):
-        S, *_ = self._buffers((Qd.shape[0], Dc.shape[0]))
+        S, _ = self._buffers((Qd.shape[0], Dc.shape[0]))
         return np.matmul(Qd, Dc.T, out=S)
 
     def squared_norms(self, Dc: np.ndarray) -> np.ndarray:
@@ -61,24 +58,44 @@ class NumpyBackend:
         S[rows, cols] = -np.inf
 
     def count_and_band(self, S, lo: np.ndarray, hi: np.ndarray, weights: np.ndarray | None):
-        """(counts above hi: (rows,) or (rows, n_weights) via weights, band rows, band columns)."""
-        _, above, inband, inband_flat = self._buffers(S.shape)
-        np.greater(S, hi[:, None], out=above)
-        if weights is None:
-            counts = np.add.reduce(above.view(np.uint8), axis=1, dtype=np.int32).astype(np.int64)[:, None]
-        else:  # float32 BLAS counts exactly: a chunk is far below 2**24 columns
-            counts = np.rint(above.astype(np.float32) @ weights).astype(np.int64)
-        np.greater_equal(S, lo[:, None], out=inband)
-        np.not_equal(inband, above, out=inband)  # above implies >= lo: this is lo <= S <= hi
-        rows, cols = _nonzero_sparse(inband_flat, S.shape)
-        return counts, rows, cols
+        """Per row and gold slot j: the count of scores above hi[:, j] ((rows, G, n_weights), a
+        column of ones when weights is None), and the (row, column, slot) of every score in
+        [lo[:, j], hi[:, j]]. Row tiles of about 1 MB: every pass after the first reads from cache."""
+        n_rows, n_cols = S.shape
+        tile = max(8, (2**20 // (4 * max(n_cols, 1))) // 8 * 8)
+        above, inband = self._tile_buffers(tile * n_cols)
+        counts = np.zeros((n_rows, lo.shape[1], 1 if weights is None else weights.shape[1]), np.int64)
+        found = []
+        for r in range(0, n_rows, tile):
+            St = S[r:r + tile]
+            up, band = above[:St.size].reshape(St.shape), inband[:St.size].reshape(St.shape)
+            for j in range(lo.shape[1]):
+                np.greater(St, hi[r:r + tile, j, None], out=up)
+                if weights is None:
+                    counts[r:r + tile, j, 0] = np.add.reduce(up.view(np.uint8), axis=1, dtype=np.int32)
+                else:  # float32 BLAS counts exactly: a chunk is far below 2**24 columns
+                    counts[r:r + tile, j] = np.rint(up.astype(np.float32) @ weights).astype(np.int64)
+                np.greater_equal(St, lo[r:r + tile, j, None], out=band)
+                np.not_equal(band, up, out=band)  # above implies >= lo: this is lo <= S <= hi
+                rows, cols = _nonzero_sparse(inband, St.shape)
+                found.append((rows + r, cols, np.full(len(rows), j)))
+        rows, cols, slots = (np.concatenate(x) for x in zip(*found)) if found else (np.zeros(0, np.int64),) * 3
+        return counts, rows, cols, slots
+
+    def _tile_buffers(self, size: int):
+        if getattr(self, "_tile_size", 0) < size:
+            # Padded to whole 8-byte words, so the band flags can be scanned as uint64.
+            self._tile_size = size
+            self._tile_above = np.zeros((size + 7) // 8 * 8, bool)
+            self._tile_inband = np.zeros((size + 7) // 8 * 8, bool)
+        return self._tile_above, self._tile_inband
 
     def kth_largest(self, S, k: int) -> np.ndarray:
         return -np.partition(-S, k - 1, axis=1)[:, k - 1]
 
     def at_least(self, S, cut: np.ndarray, limit: int | None = None):
         """(rows, columns, scores) of the entries >= their row's cut; None if more than `limit`."""
-        _, flags, *_ = self._buffers(S.shape)
+        _, flags = self._buffers(S.shape)
         np.greater_equal(S, cut[:, None], out=flags)
         if limit is not None and np.count_nonzero(flags) > limit:
             return None
@@ -137,14 +154,20 @@ class TorchBackend:
         S[self._t(rows), self._t(cols)] = -float("inf")
 
     def count_and_band(self, S, lo, hi, weights):
-        above = S > self._t(hi)[:, None]
-        if weights is None:
-            counts = above.sum(dim=1, dtype=self.torch.int64)[:, None]
-        else:
-            counts = (above.to(self.torch.float32) @ self._t(weights)).round().to(self.torch.int64)
-        inband = (S >= self._t(lo)[:, None]) & ~above
-        rows, cols = self.torch.nonzero(inband, as_tuple=True)
-        return counts.cpu().numpy(), rows.cpu().numpy(), cols.cpu().numpy()
+        """As NumpyBackend.count_and_band (no tiling: a device has its own caches)."""
+        lo_d, hi_d = self._t(lo), self._t(hi)
+        w = None if weights is None else self._t(weights)
+        counts, found = [], []
+        for j in range(lo.shape[1]):
+            above = S > hi_d[:, j, None]
+            if w is None:
+                counts.append(above.sum(dim=1, dtype=self.torch.int64)[:, None])
+            else:
+                counts.append((above.to(self.torch.float32) @ w).round().to(self.torch.int64))
+            rows, cols = self.torch.nonzero((S >= lo_d[:, j, None]) & ~above, as_tuple=True)
+            found.append((rows.cpu().numpy(), cols.cpu().numpy(), np.full(len(rows), j)))
+        rows, cols, slots = (np.concatenate(x) for x in zip(*found))
+        return self.torch.stack(counts, dim=1).cpu().numpy(), rows, cols, slots
 
     def kth_largest(self, S, k: int) -> np.ndarray:
         return self.torch.topk(S, k, dim=1).values[:, -1].cpu().numpy()

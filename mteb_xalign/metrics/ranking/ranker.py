@@ -106,10 +106,11 @@ class _ShardLoop:
             if found is not None:
                 return self._count_sparse(*found, T, lo, hi, counts, start, a, doc_norm)
             self.dense = True  # the rest of this batch goes straight to the dense passes
+        above, band_row, band_col, band_slot = self.be.count_and_band(S, lo, hi, self._weights(a, z))
+        counts += above
         for j in range(T.shape[1]):
-            above, band_row, band_col = self.be.count_and_band(S, lo[:, j], hi[:, j], self._weights(a, z))
-            counts[:, j, :] += above
-            self._count_band(counts[:, j, :], T[:, j], start, band_row, a + band_col, doc_norm)
+            mine = band_slot == j
+            self._count_band(counts[:, j, :], T[:, j], start, band_row[mine], a + band_col[mine], doc_norm)
 
     def _count_sparse(self, rows, cols, scores, T, lo, hi, counts, start, a, doc_norm):
         n_rows, in_masks = len(T), self.plan.masks[self.offset + a + cols]
