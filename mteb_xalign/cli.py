@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "mteb_xalign.plotting",
     "mteb_xalign.leaderboard.cli",
     "mteb_xalign.conformance",
+    "mteb_xalign.cache_cli",
 )
 
 
