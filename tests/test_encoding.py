@@ -379,3 +379,12 @@ def test_nan_fails_every_task_naming_model_and_text(task_name, isolated_cache):
     with pytest.raises(ModelOutputError, match=r"model test/scripted returned NaN or inf for .*text '"):
         mteb.evaluate(NaNModel(), [task], cache=None, show_progress_bar=False)
     assert len(EmbeddingCache(isolated_cache)) == 0
+
+
+def test_our_adapter_declaring_dot_product_keeps_its_norms():
+    model = Scripted()
+    model.mteb_model_meta = meta("test/scripted", dim=8, similarity="dot")
+    raw = Scripted().embed(["a", "bb"], prompt_type=None)
+    out = run(model, ["a", "bb"], cache=EmbeddingCache(None))
+    np.testing.assert_allclose(out, raw, rtol=1e-6)  # not scaled to norm 1 anywhere on the way
+    assert np.abs(np.linalg.norm(out, axis=1) - 1).max() > 0.1
