@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import mteb_bin, read_json, subprocess_env, xalign_bin
+from align_testkit import mteb_bin, read_json, subprocess_env, xalign_bin
 
 pytest.importorskip("sentence_transformers")
 

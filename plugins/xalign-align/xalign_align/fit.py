@@ -45,14 +45,26 @@ def distinct_roles(model: Any, roles: list[str]) -> list[str]:
     return [role for role, _ in kept]
 
 
+def parallel_texts(examples) -> list[tuple[str, str]]:
+    """(X text, English text) pairs of a language, each once: a pair's two sides, or a triple's two
+    documents and, when it has the question in X, the question and its English original."""
+    seen: dict[tuple[str, str], None] = {}
+    for ex in examples:
+        seen.setdefault((ex.text, ex.en))
+        if ex.query is not None and ex.query_x is not None:
+            seen.setdefault((ex.query_x, ex.query))
+    return list(seen)
+
+
 def encode_pairs(model: Any, data: TrainingSet, roles: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{lang: (X-side vectors, English-side vectors)}, the roles' rows stacked."""
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for lang, examples in sorted(data.by_language().items()):
+        pairs = parallel_texts(examples)
         xs, es = [], []
         for role in roles:
-            xs.append(embed(model, [ex.text for ex in examples], ROLES[role], [lang] * len(examples)))
-            es.append(embed(model, [ex.en for ex in examples], ROLES[role], [PIVOT] * len(examples)))
+            xs.append(embed(model, [x for x, _ in pairs], ROLES[role], [lang] * len(pairs)))
+            es.append(embed(model, [e for _, e in pairs], ROLES[role], [PIVOT] * len(pairs)))
         out[lang] = (np.concatenate(xs), np.concatenate(es))
     return out
 
