@@ -271,8 +271,9 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
     batch_size = int(encode_kwargs.pop("batch_size", 32))
     chunk = batch_size * max(1, math.ceil(CHUNK_TEXTS / batch_size))  # whole batches: as one loader would
     task = getattr(task_metadata, "name", "")
-    progress.note(f"{name}: {task} {role}: {len(order)} texts to encode, {len(found)} found in the cache")
-    with progress.bar(len(order), f"{role} texts") as bar:
+    what = f"{_label(role)}s"
+    progress.note(f"{name}: {task}: {len(order)} {what} to encode, {len(found)} found in the cache")
+    with progress.bar(len(order), what) as bar:
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
             part_texts = [texts[missing[k]] for k in part]

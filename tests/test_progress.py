@@ -57,15 +57,15 @@ def _run_in_terminal(tmp_path, *extra, env=None, size=(24, 120)) -> str:
 @pytest.mark.parametrize("size", [(24, 120), (0, 0)])  # (0, 0): a terminal that reports no size
 def test_terminal_shows_cache_hits_rate_and_eta(tmp_path, size):
     shown = _run_in_terminal(tmp_path, "quiet-later", size=size)
-    assert "test/scripted: " in shown and "query: 200 texts to encode, 0 found in the cache" in shown
-    assert "query: 500 texts to encode, 200 found in the cache" in shown
+    assert "test/scripted: " in shown and "MockRetrievalTask: 200 query texts to encode, 0 found in the cache" in shown
+    assert "MockRetrievalTask: 500 query texts to encode, 200 found in the cache" in shown
     assert "700/700" not in shown and "500/500" in shown and "text/s" in shown and "<" in shown  # tqdm rate, ETA
-    assert "after set_quiet" not in shown and shown.count("texts to encode") == 2
+    assert "after set_quiet" not in shown and shown.count("to encode") == 2
 
 
 @pytest.mark.parametrize("env", [{"XALIGN_QUIET": "1"}])
 def test_quiet_setting_silences_a_terminal(tmp_path, env):
-    assert "texts to encode" not in _run_in_terminal(tmp_path, env=env)
+    assert "to encode" not in _run_in_terminal(tmp_path, env=env)
 
 
 def test_no_terminal_no_progress(tmp_path):
