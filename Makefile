@@ -31,7 +31,7 @@ $(VENV)/.deps: pyproject.toml $(PLUGINS) Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install hatchling
-	$(PIP) install . $(patsubst %/pyproject.toml,./%,$(PLUGINS)) ".[plot,test]"
+	$(PIP) install . $(patsubst %/pyproject.toml,./%,$(PLUGINS)) ".[plot,test,ray]"
 	touch $@
 
 # Installed as wheels, not editable: the tests exercise what a user gets from `pip install`.
@@ -48,8 +48,9 @@ run: setup
 leaderboard: setup
 	$(VENV)/bin/xalign leaderboard build --leaderboard $(LEADERBOARD)
 
+# The core's tests and every plugin's own tests (plugins/<name>/tests/).
 test: setup
-	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider . ../plugins $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run.py
