@@ -16,7 +16,8 @@ from mteb_xalign.table import format_table
 # Modules that contribute sub-commands: each defines add_parser(subparsers).
 _COMMAND_MODULES = (
     "mteb_xalign.run",
-    "mteb_xalign.plotting",
+    "mteb_xalign.plots.cli",
+    "mteb_xalign.report.cli",
     "mteb_xalign.leaderboard.cli",
     "mteb_xalign.conformance",
     "mteb_xalign.cache_cli",

@@ -1,0 +1,145 @@
+"""`xalign plot`: PNG pictures.
+
+- `affinity -m MODEL --languages en,zh,de --output fig.png`: a PHATE map of the words of N
+  concepts, coloured by language, translations linked, every point labelled with its word;
+  SA over those languages in the title.
+- `heatmap -m MODEL --output sa.png`: SA of every language pair; the title number is the
+  SemanticAffinity task's score (mean SA of the pivot-X pairs), the number every page shows.
+- `retrieval --results DIR -m MODEL [-m MODEL2] --kind languages|preference|scenarios --output r.png`:
+  per-language retrieval pictures read from MTEB result files (no model is run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mteb_xalign.errors import UserError
+
+
+def plot_affinity(args: argparse.Namespace) -> int:
+    from mteb_xalign.metrics.affinity import semantic_affinity
+    from mteb_xalign.plots import words as W
+    from mteb_xalign.plots.affinity import draw_affinity_map
+    from mteb_xalign.plots.figure import pyplot, save
+    from mteb_xalign.plots.fonts import install_hint
+    from mteb_xalign.plots.layout import build_points, select_concepts
+
+    pyplot()  # fail early, before a model is loaded, when matplotlib is missing
+    if args.concepts < 1:
+        raise UserError("--concepts must be at least 1")
+    task = W.affinity_task(args.data)
+    languages = W.languages_arg(args.languages, task.words)
+    vectors = W.embed_words(args.model, task, languages, device=args.device, batch_size=args.batch_size)
+    matrix, concepts = W.vectors_and_rows(task, languages, vectors)
+    sa = semantic_affinity(matrix, concepts, languages)
+
+    chosen = select_concepts(task.words, languages, args.concepts)
+    points, method, note = build_points(task.words, chosen, languages, vectors, method=args.method, seed=args.seed)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    hint = install_hint({lang: [p.word for p in points if p.language == lang] for lang in languages})
+    if hint:
+        print(f"note: {hint}", file=sys.stderr)
+    sa_text = f"{sa.semantic_affinity:.3f} ± {sa.sa_sem:.3f}" if sa.status == "ok" else sa.status
+    title = (f"{args.model}: SA({', '.join(languages)}) = {sa_text} over {sa.n_concepts} concepts of "
+             f"{W.dataset_name(task, args.data)}\n{method} map of {len(chosen)} concepts; lines link translations")
+    fig = draw_affinity_map(points, task.words, languages, title=title, method=method, show_links=not args.no_links)
+    save(fig, args.output, args.dpi)
+    print(f"{args.output}: SA = {sa_text} ({method}, {len(points)} words)")
+    return 0
+
+
+def plot_heatmap(args: argparse.Namespace) -> int:
+    from mteb_xalign.metrics.affinity import affinity_matrix
+    from mteb_xalign.plots import words as W
+    from mteb_xalign.plots.figure import pyplot, save
+    from mteb_xalign.plots.heatmap import draw_heatmap
+
+    pyplot()
+    task = W.affinity_task(args.data)
+    languages = W.languages_arg(args.languages, task.words)
+    vectors = W.embed_words(args.model, task, languages, device=args.device, batch_size=args.batch_size)
+    matrix = affinity_matrix(*W.vectors_and_rows(task, languages, vectors), languages)
+    score, pairs = task_score(matrix, languages, W.pivot_pairs(task, languages))
+    title = (f"{args.model}: Semantic Affinity by language pair ({W.dataset_name(task, args.data)})\n"
+             f"{task.metadata.name} score {score:.3f} = mean SA of the {len(pairs)} pairs "
+             f"{pairs[0][0] if pairs else '?'}-X shown")
+    fig = draw_heatmap(matrix, languages, title=title)
+    save(fig, args.output, args.dpi)
+    print(f"{args.output}: {len(languages)} languages, {task.metadata.name} score {score:.3f}")
+    return 0
+
+
+def task_score(matrix: np.ndarray, languages: list[str], pairs: list[tuple[str, str]]):
+    """The SemanticAffinity task's score over the drawn languages: mean SA of its pair subsets.
+
+    Entry (a, b) of `affinity_matrix` is SA over [a, b] (the metric's tested identity), so the
+    mean over the task's pivot-X pairs is the mean over its pair subsets' main scores.
+    """
+    index = {lang: i for i, lang in enumerate(languages)}
+    values = [matrix[index[a], index[b]] for a, b in pairs]
+    finite = [v for v in values if math.isfinite(v)]
+    return (float(np.mean(finite)) if finite else math.nan), pairs
+
+
+def plot_retrieval(args: argparse.Namespace) -> int:
+    from mteb_xalign.plots import retrieval
+    from mteb_xalign.plots.figure import pyplot, save
+    from mteb_xalign.report.results import find_results
+
+    pyplot()
+    models = find_results(args.results, args.model)
+    draw = {"languages": retrieval.draw_multi_by_language, "preference": retrieval.draw_language_preference,
+            "scenarios": retrieval.draw_multi_vs_mono}[args.kind]
+    fig = draw(models)
+    save(fig, args.output, args.dpi)
+    print(f"{args.output}: {args.kind}, {len(models)} model(s): {', '.join(m.name for m in models)}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    plot = subparsers.add_parser("plot", help="pictures: word maps, SA heatmaps, retrieval by language")
+    kinds = plot.add_subparsers(dest="plot_kind", required=True)
+
+    def common(p, *, model_help="model name (see `xalign models`)"):
+        p.add_argument("-m", "--model", required=True, help=model_help)
+        p.add_argument("--output", "-o", type=Path, required=True, help="PNG file to write")
+        p.add_argument("--data", type=Path, help="word list (Swadesh-layout JSONL or Semanscope CSV); "
+                       "default: the shipped Swadesh-207")
+        p.add_argument("--dpi", type=int, default=100)
+        p.add_argument("--device", default=None)
+        p.add_argument("--batch-size", type=int, default=None)
+
+    a = kinds.add_parser("affinity", help="PHATE map of translations, coloured by language")
+    common(a)
+    a.add_argument("--languages", default="en,zh,de", help="comma-separated (default en,zh,de)")
+    a.add_argument("--concepts", type=int, default=30, help="how many concepts to draw (default 30)")
+    a.add_argument("--method", choices=("phate", "pca"), default="phate")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--no-links", action="store_true", help="do not link translations")
+    a.set_defaults(func=plot_affinity)
+
+    h = kinds.add_parser("heatmap", help="SA of every language pair")
+    common(h)
+    h.add_argument("--languages", default=None, help="comma-separated (default: all of the word list)")
+    h.set_defaults(func=plot_heatmap)
+
+    r = kinds.add_parser(
+        "retrieval", help="retrieval by language from result files (runs no model)",
+        description="Per-language retrieval pictures read from MTEB result files (mteb's layout "
+        "<results>/<model>/<revision>/<Task>.json, as `xalign run --output` writes). No model is run.")
+    r.add_argument("-m", "--model", action="append", default=None,
+                   help="model name; repeat for several side by side (default: every model in --results)")
+    r.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+    r.add_argument("--kind", choices=("languages", "preference", "scenarios"), default="languages",
+                   help="languages: Max@R_norm of q-X vs q-en per language (Multi scenario); preference: "
+                   "English preference on q-X and its mirror on q-en, with chance levels; scenarios: "
+                   "Mono-Same, Mono-Cross, Multi-1 and Multi per language")
+    r.add_argument("--output", "-o", type=Path, required=True, help="PNG file to write")
+    r.add_argument("--dpi", type=int, default=100)
+    r.set_defaults(func=plot_retrieval)

@@ -1,0 +1,111 @@
+"""One model's per-language numbers (0-1) for the pictures, from its result files.
+
+Series ids, each mapping a target language X to a value:
+- `<scenario>:q-X` and `<scenario>:q-en`: Max@R_norm for scenario multi, multi1, monosame,
+  monocross, with the question in X or in the pivot (English). For monocross, q-X is
+  `monocross_en_q-X` (English pool) and q-en is `monocross_X_q-en`; monosame:q-en holds the
+  pivot's own `monosame_en_q-en` under the pivot's code.
+- `preference:q-X` / `preference:q-en` and their `chance:` twins: `language_preference` of the
+  Multi subsets (English preference on q-X, its mirror on q-en) and its random-model level.
+- `lareqa:q-X` (mAP of LAReQA's `q-X`), `sa` (SemanticAffinity `en-X`, with `sa_sem` in `sa_sem`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mteb_xalign.report.results import ModelResults
+from mteb_xalign.tasks.multiref_subset import Subset
+
+#: The XAlign retrieval tasks and the scenario each one holds (CONTRACT: one scenario per task).
+RETRIEVAL_TASKS = {
+    "MultiRefCLIR": "multi",
+    "MultiRefCLIR-Multi1": "multi1",
+    "MultiRefCLIR-MonoSame": "monosame",
+    "MultiRefCLIR-MonoCross": "monocross",
+}
+LAREQA = "LAReQA"
+SEMANTIC_AFFINITY = "SemanticAffinity"
+SEMANTIC_AFFINITY_ALL = "SemanticAffinity-AllPairs"
+MAX_AT_R_NORM = "max_at_r_norm"
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass
+class LanguageSeries:
+    model: str
+    pivot: str = "en"
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def put(self, series: str, language: str, value) -> None:
+        number = _number(value)
+        if number is not None:
+            self.values.setdefault(series, {})[language] = number
+
+    def get(self, series: str, language: str) -> float | None:
+        return self.values.get(series, {}).get(language)
+
+    def languages(self, *series: str) -> list[str]:
+        """Target languages that any of `series` (all series when none given) has, sorted."""
+        chosen = series or tuple(self.values)
+        return sorted({lang for s in chosen for lang in self.values.get(s, {}) if lang != self.pivot})
+
+
+def _pivot(model: ModelResults) -> str:
+    """The pivot: the first pool language of a two-language (Multi) subset; English if there is none."""
+    for task_name in RETRIEVAL_TASKS:
+        for name in getattr(model.tasks.get(task_name), "subsets", {}):
+            subset = Subset.try_parse(name)
+            if subset is not None and len(subset.doc_langs) > 1:
+                return subset.pivot
+    return "en"
+
+
+def language_series(model: ModelResults) -> LanguageSeries:
+    out = LanguageSeries(model.name, pivot=_pivot(model))
+    for task_name, scenario in RETRIEVAL_TASKS.items():
+        task = model.tasks.get(task_name)
+        if task is None:
+            continue
+        for name, scores in task.subsets.items():
+            subset = Subset.try_parse(name)
+            if subset is None or subset.scenario != scenario:
+                continue
+            # a single-language pool names no pivot (monocross_ar_q-en): the target is the
+            # subset's language that is not the model-wide pivot
+            other = [lang for lang in (*subset.doc_langs, subset.query_lang) if lang != out.pivot]
+            target = other[0] if other else out.pivot
+            direction = "q-en" if subset.query_lang == out.pivot else "q-X"
+            out.put(f"{scenario}:{direction}", target, scores.get(MAX_AT_R_NORM))
+            if scenario == "multi":
+                out.put(f"preference:{direction}", target, scores.get("language_preference"))
+                out.put(f"chance:{direction}", target, scores.get("language_preference_chance"))
+    lareqa = model.tasks.get(LAREQA)
+    if lareqa is not None:
+        for name, scores in lareqa.subsets.items():
+            if name.startswith("q-"):
+                out.put("lareqa:q-X", name[2:], scores.get("main_score"))
+    sa = model.tasks.get(SEMANTIC_AFFINITY)
+    if sa is not None:
+        for name, scores in sa.subsets.items():
+            pivot, _, target = name.partition("-")
+            if target:
+                out.put("sa", target, scores.get("semantic_affinity"))
+                out.put("sa_sem", target, scores.get("sa_sem"))
+    return out
+
+
+def sa_matrix(model: ModelResults) -> tuple[list[str], list[list[float | None]]] | None:
+    """(languages, SA of every pair) from SemanticAffinity-AllPairs' `all` subset, if stored."""
+    for task_name in (SEMANTIC_AFFINITY_ALL, SEMANTIC_AFFINITY):
+        entry = model.subset(task_name, "all")
+        if entry and isinstance(entry.get("sa_matrix"), dict):
+            matrix = entry["sa_matrix"]
+            return list(matrix["languages"]), [[_number(v) for v in row] for row in matrix["sa"]]
+    return None
