@@ -278,3 +278,30 @@ def test_subsets_added_after_the_first_encoding_are_still_scored():
     scores = task.evaluate(model, "test", subsets_to_run=["en-de"], encode_kwargs={})
     assert scores["en-de"]["status"] == "ok"
     assert max(model.sent.values()) == 1  # nothing encoded twice
+
+
+def test_a_string_shared_by_two_languages_is_embedded_per_language_for_a_per_language_model(tmp_path):
+    """pt/ro "eu": one text for a plain model, but an alignment map must see it once per language."""
+    path = write(tmp_path / "w.jsonl", "\n".join(json.dumps(o) for o in [
+        {"id": "i", "words": {"en": ["I"], "pt": ["eu"], "ro": ["eu"]}},
+        {"id": "w", "words": {"en": ["water"], "pt": ["agua"], "ro": ["apa"]}},
+    ]) + "\n")
+    base = {"I": [1, 0, 0], "eu": [1, 0, 0], "water": [0, 1, 0], "agua": [0, 1, 0], "apa": [0, 1, 0]}
+
+    class PerLanguage(LookupEncoder):
+        uses_languages = True  # e.g. an alignment map: the vector depends on the text's language
+
+        def embed(self, texts, *, prompt_type, languages=None, **kwargs):
+            self.sent.extend(zip(languages, texts))
+            # Romanian words are rotated into the third axis: ro "eu" must not reuse pt's vector.
+            return np.array([[v[0], 0, v[1]] if lang == "ro" else v
+                             for lang, v in zip(languages, (base[t] for t in texts))], dtype=np.float32)
+
+    model = PerLanguage(base, name="test/per-language")
+    scores = by_subset(evaluate(model, SemanticAffinity.from_folder(path, "Shared")()))
+    assert ("pt", "eu") in model.sent and ("ro", "eu") in model.sent
+    # en-ro: "I" and ro "eu" are 90 degrees apart after the map: the pair is not aligned.
+    assert scores["en-pt"]["semantic_affinity"] > scores["en-ro"]["semantic_affinity"]
+    plain = LookupEncoder(base, name="test/plain")
+    evaluate(plain, SemanticAffinity.from_folder(path, "SharedPlain")())
+    assert plain.sent.count("eu") == 1  # a plain model still gets each string once

@@ -188,27 +188,23 @@ class SemanticAffinityTask(LocalDataTask):
     def _embed_all(self, model, *, encode_kwargs, split):
         from mteb_xalign.encoding import embed_texts
 
-        texts = self.words.unique_words(self._needed_languages())
+        # One row per (language, word): the same string in two languages (pt/ro "eu") is one
+        # text for a plain model (embed_texts sends it once: its cache key has no language), but
+        # a per-language adapter (an alignment map) must embed it once per language.
+        words = self.words_to_embed(self._needed_languages())
         vectors = embed_texts(
-            model, texts, prompt_type=None, task_metadata=self.metadata, hf_split=split,
-            encode_kwargs=encode_kwargs, languages=self._language_of(texts),
+            model, [word for _, word in words], prompt_type=None, task_metadata=self.metadata, hf_split=split,
+            encode_kwargs=encode_kwargs, languages=[lang for lang, _ in words],
         )
-        # One row per distinct string: the same string in two languages (pt/ro "eu") is one
-        # text for the model, hence one vector, but a word of each language for the metric.
-        return {"row": {text: i for i, text in enumerate(texts)}, "vectors": vectors}
+        return {"row": {key: i for i, key in enumerate(words)}, "vectors": vectors}
 
-    def _language_of(self, texts: list[str]) -> list[str]:
-        """A language per text: the first (in task order) whose words hold it (one string may be a
-        word of two languages, e.g. pt/ro "eu": it is one text for the model)."""
-        first: dict[str, str] = {}
-        for lang in self._needed_languages():
-            for word in self.words.unique_words([lang]):
-                first.setdefault(word, lang)
-        return [first[t] for t in texts]
+    def words_to_embed(self, languages: list[str]) -> list[tuple[str, str]]:
+        """(language, word) for every distinct word of each language: the rows `concept_rows` indexes."""
+        return [(lang, word) for lang in languages for word in self.words.unique_words([lang])]
 
-    def concept_rows(self, row: dict[str, int], languages: list[str]) -> list[dict[str, list[int]]]:
+    def concept_rows(self, row: dict[tuple[str, str], int], languages: list[str]) -> list[dict[str, list[int]]]:
         return [
-            {lang: [row[w] for w in concept.words.get(lang, [])] for lang in languages}
+            {lang: [row[(lang, w)] for w in concept.words.get(lang, [])] for lang in languages}
             for concept in self.words.concepts
         ]
 
