@@ -1,0 +1,153 @@
+"""The report page: one self-contained HTML file (Plotly's JavaScript inlined, no external resource).
+
+Every model name, language code and number is HTML-escaped; the Plotly figures are JSON data
+that plotly.js draws, so no text from a result file is ever run as script.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mteb_xalign.report import charts
+from mteb_xalign.report.flags import CollapseReport, collapse_report, is_declared
+from mteb_xalign.report.results import ModelResults
+from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
+
+#: Task order on the page: the XAlign benchmark first (CONTRACT), then anything else found.
+TASK_ORDER = ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
+              "LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs")
+#: Tasks whose score is shown as it is (0-1, three decimals) rather than x100, as mteb shows SA.
+AS_IS = ("SemanticAffinity",)
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:24px auto;max-width:1280px;
+color:#222;padding:0 16px}
+h1{font-size:1.6em;margin-bottom:4px} h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f4f6f8} td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
+td.collapsed{background:#f8d7da;color:#842029;font-weight:600} td.undeclared{font-style:italic}
+.flag{border-left:5px solid #c0392b;background:#fdf0ef;padding:8px 14px;margin:10px 0}
+.ok{border-left:5px solid #2e8b57;background:#eef8f1;padding:8px 14px;margin:10px 0}
+.wide{overflow-x:auto;max-width:100%}
+.note{color:#555;font-size:13px} code{background:#f4f6f8;padding:1px 4px;border-radius:3px}
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _fmt(value: float | None, as_is: bool) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.3f}" if as_is else f"{100 * value:.1f}"
+
+
+def _task_names(models: list[ModelResults]) -> list[str]:
+    found = {name for m in models for name in m.tasks}
+    return [t for t in TASK_ORDER if t in found] + sorted(found - set(TASK_ORDER))
+
+
+def _scores_table(models: list[ModelResults]) -> str:
+    tasks = _task_names(models)
+    head = "".join(f"<th>{_e(t)}</th>" for t in tasks)
+    rows = []
+    for m in models:
+        cells = "".join(f"<td>{_fmt(m.tasks[t].score if t in m.tasks else None, t.startswith(AS_IS))}</td>"
+                        for t in tasks)
+        rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name'>{_e(m.revision)}</td>{cells}</tr>")
+    return (f"<table id='task-scores'><tr><th class='name'>model</th><th class='name'>revision</th>{head}</tr>"
+            + "".join(rows) + "</table>")
+
+
+def _language_table(series: list[LanguageSeries], flags: list[CollapseReport], series_id: str, as_is: bool) -> str:
+    languages = sorted({x for s in series for x in s.values.get(series_id, {})})
+    head = "".join(f"<th>{_e(x)}</th>" for x in languages)
+    rows = []
+    for s, flag in zip(series, flags):
+        cells = []
+        for x in languages:
+            classes = []
+            if flag.declared is not None and not is_declared(x, flag.declared):
+                classes.append("undeclared")
+            if series_id == "multi:q-X" and x in flag.collapsed:
+                classes.append("collapsed")
+            attr = f" class='{' '.join(classes)}'" if classes else ""
+            cells.append(f"<td{attr}>{_fmt(s.get(series_id, x), as_is)}</td>")
+        rows.append(f"<tr><td class='name'>{_e(s.model)}</td>{''.join(cells)}</tr>")
+    return (f"<div class='wide'><table id='languages-{_e(series_id.replace(':', '-'))}'><tr><th class='name'>model"
+            f"</th>{head}</tr>" + "".join(rows) + "</table></div>")
+
+
+def _flag_box(flag: CollapseReport, series: LanguageSeries) -> str:
+    if flag.declared is None:
+        return (f"<div class='note' id='flag-{_e(flag.model)}'><b>{_e(flag.model)}</b>: its ModelMeta declares no "
+                "languages, so no language is flagged.</div>")
+    if not flag.collapsed:
+        outside = f" ({', '.join(flag.undeclared)} are outside them)" if flag.undeclared else ""
+        return (f"<div class='ok' id='flag-{_e(flag.model)}'><b>{_e(flag.model)}</b>: no collapse outside its "
+                f"declared languages{_e(outside)}.</div>")
+    values = ", ".join(f"{x} {100 * series.get('multi:q-X', x):.1f}" for x in flag.collapsed)
+    return (f"<div class='flag' id='flag-{_e(flag.model)}'><b>{_e(flag.model)} collapses on "
+            f"{_e(', '.join(flag.collapsed))}</b>, languages outside its declared ModelMeta languages: Max@R_norm "
+            f"(Multi, question in X) {_e(values)}, below half of {100 * flag.reference:.1f} "
+            f"({_e(flag.reference_text)}).</div>")
+
+
+def _figure_html(fig, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=div_id)
+
+
+def render(models: list[ModelResults], *, results_dir: Path) -> str:
+    from plotly.offline import get_plotlyjs
+
+    series = [language_series(m) for m in models]
+    flags = [collapse_report(m, s) for m, s in zip(models, series)]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>xalign report: {_e(', '.join(m.name for m in models))}</title><style>{CSS}</style>",
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+        f"<h1>Cross-lingual alignment report</h1><p class='note'>{len(models)} model(s) from result files in "
+        f"<code>{_e(results_dir)}</code>, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
+        "<code>xalign report</code> (no model was run). Retrieval scores ×100, Semantic Affinity as it is "
+        "(0.5 = no alignment).</p>",
+        "<h2>Languages outside what the model declares</h2>",
+        *[_flag_box(f, s) for f, s in zip(flags, series)],
+        "<h2>Task scores</h2><p class='note'>The task score is mteb's: the mean main score over all the task's "
+        "subsets (<code>TaskResult.get_score()</code>), the number mteb's tools and the leaderboard show.</p>",
+        _scores_table(models),
+    ]
+    if any(s.values.get("multi:q-X") for s in series):
+        parts += [
+            "<h2>Retrieval by language</h2><p class='note'>Max@R_norm ×100 of <code>multi_en+X_q-X</code>: question "
+            "in X, pool of 240 English + 240 X paragraphs, both copies of the answer gold. <i>Italic</i>: outside the "
+            "model's declared languages; red: collapsed there.</p>",
+            _language_table(series, flags, "multi:q-X", as_is=False),
+            _figure_html(charts.multi_by_language(series), "chart-multi"),
+            _figure_html(charts.language_preference(series), "chart-preference"),
+            "<p class='note'>Language preference: share of questions whose same-language answer is outranked (or "
+            "tied) by an irrelevant paragraph of the other language; the chance level is what a random model gets. "
+            "A low value is only good where Max@R_norm is high too: a model that cannot cross languages at all "
+            "also scores low.</p>",
+            _figure_html(charts.scenarios(series), "chart-scenarios"),
+        ]
+    if any(s.values.get("lareqa:q-X") for s in series):
+        parts += ["<h2>LAReQA</h2>", _language_table(series, flags, "lareqa:q-X", as_is=False),
+                  _figure_html(charts.lareqa_by_language(series), "chart-lareqa")]
+    if any(s.values.get("sa") for s in series):
+        parts += ["<h2>Semantic Affinity</h2>", _language_table(series, flags, "sa", as_is=True),
+                  _figure_html(charts.sa_by_language(series), "chart-sa")]
+        matrices = [(m.name, sa_matrix(m)) for m in models]
+        matrices = [(name, matrix) for name, matrix in matrices if matrix is not None]
+        reach = charts.heatmap_reach([matrix for _, (_, matrix) in matrices])  # one scale for every model
+        for k, (name, (languages, matrix)) in enumerate(matrices):
+            parts.append(_figure_html(charts.sa_heatmap(name, languages, matrix, reach), f"chart-sa-heatmap-{k}"))
+    parts.append("<h2>Files read</h2><ul class='note'>")
+    parts += [f"<li><code>{_e(t.path)}</code></li>" for m in models for t in m.tasks.values()]
+    parts.append("</ul></body></html>")
+    return "\n".join(parts)
