@@ -34,7 +34,10 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         return
     common = dict(include_dashboard=False, logging_level="ERROR", log_to_driver=True)
     if address:
-        ray.init(address=address, **common)
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as exc:
+            raise UserError(f"--address {address}: cannot join the Ray cluster ({_reason(exc)})") from None
     else:
         ray.init(address="local", num_cpus=num_cpus, **common)
     try:
@@ -45,3 +48,13 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
 
 def cluster_gpus(ray: Any) -> float:
     return float(ray.cluster_resources().get("GPU", 0.0))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why ray.init could not connect, in one line (Ray hides it in the exception's cause)."""
+    cause = exc.__cause__ or exc
+    text = " ".join(str(cause).split())
+    if "InvalidAuthToken" in text or "Authentication token" in text:
+        return ("the cluster uses token authentication: set RAY_AUTH_MODE=token here, with its token in "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN")
+    return text[:300] or type(cause).__name__
