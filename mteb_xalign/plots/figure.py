@@ -12,7 +12,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise UserError("plotting needs matplotlib (and phate, adjustText): pip install 'mteb-xalign[plot]'") from None
+        raise UserError("plotting needs matplotlib (and phate, plotly): pip install 'mteb-xalign[plot]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -28,7 +28,7 @@ def _pct(value):
 
 def _layout(fig, title: str, yaxis: str, *, height: int = 430, yrange=(0, 102)) -> None:
     fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, template="plotly_white",
-                      margin={"l": 60, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.18},
+                      margin={"l": 60, "r": 20, "t": 80, "b": 40}, legend={"orientation": "h", "y": -0.18},
                       yaxis={"title": yaxis, "range": list(yrange) if yrange else None})
 
 

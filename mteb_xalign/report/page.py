@@ -61,8 +61,8 @@ def _scores_table(models: list[ModelResults]) -> str:
         cells = "".join(f"<td>{_fmt(m.tasks[t].score if t in m.tasks else None, t.startswith(AS_IS))}</td>"
                         for t in tasks)
         rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name'>{_e(m.revision)}</td>{cells}</tr>")
-    return (f"<table id='task-scores'><tr><th class='name'>model</th><th class='name'>revision</th>{head}</tr>"
-            + "".join(rows) + "</table>")
+    return (f"<div class='wide'><table id='task-scores'><tr><th class='name'>model</th><th class='name'>revision</th>"
+            f"{head}</tr>" + "".join(rows) + "</table></div>")
 
 
 def _language_table(series: list[LanguageSeries], flags: list[CollapseReport], series_id: str, as_is: bool) -> str:
