@@ -313,3 +313,11 @@ def test_old_scale_result_files_are_refused_with_their_path(two_models, tmp_path
 def test_unknown_model_is_a_one_line_error(two_models, tmp_path, capsys):
     code = main(["plot", "retrieval", "--results", str(two_models), "-m", "org/none", "--output", str(tmp_path / "x.png")])
     assert code == 2 and "no results for model 'org/none'" in capsys.readouterr().err
+
+
+def test_results_without_the_pictured_task_are_a_one_line_error(tmp_path, capsys):
+    folder = write_model(tmp_path, "org/model-a", 0, declared=None)
+    for task in ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross"):
+        (folder / f"{task}.json").unlink()
+    code = main(["plot", "retrieval", "--results", str(tmp_path), "--output", str(tmp_path / "x.png")])
+    assert code == 2 and "no MultiRefCLIR results for org/model-a" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mteb_xalign.errors import UserError
 from mteb_xalign.plots.figure import pyplot
 from mteb_xalign.report.results import ModelResults
 from mteb_xalign.report.series import LanguageSeries, language_series
@@ -39,6 +40,13 @@ def _series(models: list[ModelResults]) -> list[LanguageSeries]:
     return [language_series(m) for m in models]
 
 
+def _require(languages: list[str], models: list[ModelResults], tasks: str) -> list[str]:
+    if not languages:
+        names = ", ".join(m.name for m in models)
+        raise UserError(f"no {tasks} results for {names} (this picture needs them; run `xalign run -t ...` first)")
+    return languages
+
+
 def _pct(value: float | None) -> float:
     return np.nan if value is None else 100.0 * value
 
@@ -46,7 +54,8 @@ def _pct(value: float | None) -> float:
 def draw_multi_by_language(models: list[ModelResults]):
     plt = pyplot()
     series = _series(models)
-    languages = sorted({lang for s in series for lang in s.languages("multi:q-X", "multi:q-en")})
+    languages = _require(sorted({lang for s in series for lang in s.languages("multi:q-X", "multi:q-en")}),
+                         models, "MultiRefCLIR")
     fig, ax = plt.subplots(figsize=(max(9.0, 1.0 * len(languages) + 3), 5.8))
     width = 0.7 / max(len(series), 1)
     for k, (s, colour) in enumerate(zip(series, model_colours(len(series)))):
@@ -88,7 +97,8 @@ def _finish_rows(fig, axes, languages: list[str], title: str, xlabel: str) -> No
 
 def draw_language_preference(models: list[ModelResults]):
     series = _series(models)
-    languages = sorted({lang for s in series for lang in s.languages("preference:q-X", "preference:q-en")})
+    languages = _require(sorted({lang for s in series for lang in s.languages("preference:q-X", "preference:q-en")}),
+                         models, "MultiRefCLIR (language_preference)")
     fig, axes = _rows(len(series), len(languages))
     colours = ("#c0392b", "#2471a3")
     width = 0.38
@@ -116,7 +126,8 @@ def draw_language_preference(models: list[ModelResults]):
 
 def draw_multi_vs_mono(models: list[ModelResults]):
     series = _series(models)
-    languages = sorted({lang for s in series for lang in s.languages(*(sid for sid, _ in SCENARIOS))})
+    languages = _require(sorted({lang for s in series for lang in s.languages(*(sid for sid, _ in SCENARIOS))}),
+                         models, "MultiRefCLIR scenario")
     fig, axes = _rows(len(series), len(languages))
     colours = ("#a9cce3", "#5dade2", "#f5b041", "#c0392b")
     width = 0.2
