@@ -23,7 +23,7 @@ def ray_cluster(tmp_path_factory):
     saved = os.environ.get("XALIGN_CACHE")
     os.environ["XALIGN_CACHE"] = str(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3")
     try:  # workers inherit it: none of them may touch the user's cache
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     finally:
         if saved is None:
             os.environ.pop("XALIGN_CACHE", None)
