@@ -34,6 +34,11 @@ class SentenceTransformerEncoder(TextEncoder):
     exactly what `prompt_for` reports (and what the embedding cache keys on).
     """
 
+    #: On a CPU, mteb_xalign.encode_workers may send whole DataLoader batches to one-thread worker
+    #: processes: the same batches give bitwise the same vectors (padding kept; torch's CPU kernels
+    #: gave equal rows at 1, 2 and 4 threads, tests/test_encode_workers.py).
+    encode_sharding = "whole_batches"
+
     def __init__(
         self,
         model_name: str,
