@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mteb_xalign import progress
+from mteb_xalign import encode_workers, progress
 from mteb_xalign.adapter import LANGUAGE_COLUMN, TextEncoder, l2_normalise
 from mteb_xalign.cache import EmbeddingCache, make_key, shared_cache
 from mteb_xalign.errors import UserError
@@ -284,9 +284,10 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
                 reported[0] += n
                 bar.update(n)
 
-            vectors = feed(model, part_texts, task_metadata=task_metadata, prompt_type=prompt_type,
-                           batch_size=batch_size, languages=part_langs, hf_split=hf_split, hf_subset=hf_subset,
-                           on_batch=on_batch, **encode_kwargs)
+            # encoding.feed, or the same rows from worker processes (XALIGN_ENCODE_WORKERS; encode_workers.py).
+            vectors = encode_workers.feed(model, part_texts, task_metadata=task_metadata, prompt_type=prompt_type,
+                                          batch_size=batch_size, languages=part_langs, hf_split=hf_split,
+                                          hf_subset=hf_subset, on_batch=on_batch, **encode_kwargs)
             check_output(model, vectors, part_texts, role)
             vectors = vectors.astype(np.float32, copy=False)
             # Committed before the next chunk is encoded: a kill loses at most this chunk.
