@@ -49,7 +49,7 @@ def test_page_holds_every_task_score_as_mteb_computes_it(results, tmp_path):
         multi = statistics.mean(s["main_score"] for s in subsets)
         assert len(subsets) == 2 * len(TARGETS)
         sa = statistics.mean(value(model, "sa", x) for x in SA_TARGETS)
-        row = re.search(rf"<tr><td class='name'>{re.escape(name)}</td><td class='name'>rev1</td>(.*?)</tr>", page)
+        row = re.search(rf"<tr><td class='name'>{re.escape(name)}</td><td class='name' title='rev1'>rev1</td>(.*?)</tr>", page)
         cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
         assert cells[0] == f"{100 * multi:.1f}"  # MultiRefCLIR, x100
         assert f"{sa:.3f}" in cells  # SemanticAffinity as it is

@@ -60,7 +60,9 @@ def _scores_table(models: list[ModelResults]) -> str:
     for m in models:
         cells = "".join(f"<td>{_fmt(m.tasks[t].score if t in m.tasks else None, t.startswith(AS_IS))}</td>"
                         for t in tasks)
-        rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name'>{_e(m.revision)}</td>{cells}</tr>")
+        short = m.revision if len(m.revision) <= 20 else m.revision[:12] + "…"  # a commit hash: its head
+        rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name' title='{_e(m.revision)}'>{_e(short)}</td>"
+                    f"{cells}</tr>")
     return (f"<div class='wide'><table id='task-scores'><tr><th class='name'>model</th><th class='name'>revision</th>"
             f"{head}</tr>" + "".join(rows) + "</table></div>")
 
