@@ -10,9 +10,10 @@ SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plug
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= results
 LEADERBOARD ?= leaderboards
-# Debian packages: chromium for tests/test_leaderboard_browser.py (driven by Playwright), and a
-# CJK font so `xalign plot` can label Chinese/Japanese words.
-SYSTEM_PACKAGES ?= chromium chromium-driver fonts-wqy-microhei
+# Debian packages: chromium for the browser tests (driven by Playwright), and Noto fonts for every
+# script of the shipped languages (Arabic, Persian, Devanagari, Thai, Hebrew, Greek, Cyrillic:
+# noto-core; Chinese, Japanese, Korean: noto-cjk), so `xalign plot` draws every word.
+SYSTEM_PACKAGES ?= chromium chromium-driver fonts-noto-core fonts-noto-cjk
 
 .PHONY: setup run test bench leaderboard clean
 setup: $(VENV)/.deps $(VENV)/.installed $(VENV)/.system
