@@ -221,3 +221,22 @@ def test_xalign_run_executor_ray_writes_what_a_local_run_writes(ray_cluster, tmp
     assert main([*common, "--executor", "ray", "--output", str(tmp_path / "ray")]) == 0
     assert capsys.readouterr().out == local_out  # the same summary lines
     assert_same_results(tmp_path / "ray", tmp_path / "local")
+
+
+def test_a_partial_result_is_completed_as_a_local_run_completes_it(ray_cluster, tmp_path):
+    from mteb_xalign.distributed.grid import run_grid
+    from mteb_xalign.run import RunOptions, evaluate_pair
+
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+
+    def affinity(subsets):
+        task = make_tasks(["SemanticAffinity"])[0]
+        task.hf_subsets = subsets
+        return task
+
+    for subsets in (["en-de"], ["en-de", "en-es"]):  # the second run adds a subset to a stored result
+        evaluate_pair("test-ray/hash-a", [affinity(subsets)], tmp_path / "serial", RunOptions(**OPTIONS))
+        run_grid(["test-ray/hash-a"], [affinity(subsets)], RunOptions(**OPTIONS), output=tmp_path / "ray")
+    assert_same_results(tmp_path / "ray", tmp_path / "serial")
+    stored = json.loads((tmp_path / "ray" / "results" / "test-ray__hash-a" / "1" / "SemanticAffinity.json").read_text())
+    assert sorted(s["hf_subset"] for s in stored["scores"]["test"]) == ["en-de", "en-es"]

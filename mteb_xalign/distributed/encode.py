@@ -2,13 +2,14 @@
 
 `ShardedEncoder(meta, n_workers=4)` stands in for the model in the driver: tasks call
 `encoding.embed_texts` as always, which finds the texts missing from the cache, orders them
-longest first and hands `encode` a DataLoader of batches (one chunk of `encoding.CHUNK_TEXTS`
-texts at a time: use a batch size of at most CHUNK_TEXTS / n_workers to keep every worker
-busy). `encode` cuts that sequence into runs
-of WHOLE batches and sends each run to an actor, which re-batches it with the same batch size:
-every model call sees exactly the batch it would have seen in a single process, so a model whose
-output depends on its batch neighbours (padding) still returns the same vectors. The runs come
-back in order and are concatenated; the driver's cache then stores them as usual.
+longest first and hands `encode` a DataLoader of batches, one chunk of `encoding.CHUNK_TEXTS`
+texts at a time (so a batch size of at most CHUNK_TEXTS / n_workers keeps every worker busy).
+`encode` cuts the chunk into runs of WHOLE batches and sends each run to an actor, which
+re-batches it with the same batch size: every model call sees exactly the batch it would have
+seen in a single process, so even a model whose output depends on its batch neighbours
+(padding) returns the same vectors. The runs come back in order and are concatenated; the
+driver's cache stores them as usual. Exception: an adapter that plans its own batches
+(`plans_own_batches`, e.g. token-budget batching for an API) plans them per run, not per chunk.
 
 Actors are restarted by Ray if their process dies (`max_restarts`), and a call that was running
 is retried (`max_task_retries`): the driver collects each run's result exactly once.
