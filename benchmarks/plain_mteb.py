@@ -2,7 +2,7 @@
 
 Each subset becomes a stock `AbsTaskRetrieval` holding its own corpus and queries; mteb
 encodes both for every subset, with no cache shared between subsets or tasks. Used by
-`make bench` to count texts sent to the model (naive_encode_ratio).
+`make bench` to count texts sent to the model (naive_encode_ratio) and to time plain MTEB.
 """
 
 from __future__ import annotations
@@ -33,14 +33,17 @@ def _split(doc_ids, doc_texts, queries) -> dict:
     }
 
 
-def plain_multiref(task) -> AbsTaskRetrieval:
-    """MultiRefCLIR as plain MTEB would run it (multi1 uses the multi pool: plain MTEB cannot
-    leave a document out for one query, and the encode count is the same)."""
+def plain_multiref(task, languages: tuple[str, ...] | None = None) -> AbsTaskRetrieval:
+    """A task of the MultiRefCLIR family as plain MTEB would run it (multi1 uses the multi pool:
+    plain MTEB cannot leave a document out for one query, and the encode count is the same).
+    `languages`: only the subsets whose pool or queries involve one of them."""
     task.load_data()
     corpus = task.corpus
     dataset = {}
     for name in task.hf_subsets:
         subset = Subset.parse(name)
+        if languages is not None and not ({subset.query_lang, *subset.doc_langs} - {task.pivot}) & set(languages):
+            continue
         questions = corpus.questions[subset.query_lang]
         pool = build_pool(corpus, subset, questions, "paragraph", task.pivot)
         texts = [corpus.contexts[lang][cid] for lang, cid in pool.doc_keys]
@@ -60,6 +63,12 @@ def plain_lareqa(task) -> AbsTaskRetrieval:
         queries = [(q.id, q.text, [doc_ids[d] for d in task.answers[q.id]]) for q in questions]
         dataset[name] = {"test": _split(doc_ids, texts, queries)}
     return _in_memory("PlainLAReQA", dataset)
+
+
+def plain_semantic_affinity_count(task) -> int:
+    """Words plain MTEB bitext mining would encode for a SemanticAffinity task: each subset its own."""
+    task.load_data()
+    return sum(len(task.words.unique_words(task.subset_languages[s])) for s in task.hf_subsets)
 
 
 def _in_memory(name: str, dataset: dict) -> AbsTaskRetrieval:

@@ -1,0 +1,93 @@
+"""Encoding cost of one model on a fixed sample of each kind of XAlign text, as JSON (run by run.py).
+
+    python benchmarks/encode_rate.py MODEL [--per-kind 48] [--repeats 2] [--workers 1|auto|N]
+
+Run in its own process, so that the thread settings it is started with (OMP_NUM_THREADS=1 for
+the single-thread figures) hold for every library. Per kind of text (paragraph, question,
+sentence, word: the sample is every k-th text of the kind sorted by length, so long and
+short texts are both in it), best of `repeats`:
+
+  engine_cpu_per_text    CPU seconds per text, the adapter's `embed` called directly on batches
+                         of 32 (the engine alone)
+  harness_cpu_per_text   CPU seconds per text through `encoding.embed_texts` with a cold cache
+                         (mteb's DataLoader, checks, cache writes), in this process
+  harness_wall_per_text  wall seconds per text through `embed_texts`; with --workers > 1 the
+                         worker pool is started first (not timed) and the texts go over it
+CPU time (time.process_time) is the figure to trust on a loaded machine; wall time is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+KIND_ROLES = {"paragraph": "document", "question": "query", "sentence": "document", "word": None}
+
+
+def sample(texts: list[str], n: int) -> list[str]:
+    ordered = sorted(texts, key=len, reverse=True)
+    step = max(1, len(ordered) // n)
+    return ordered[::step][:n]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--per-kind", type=int, default=48)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--workers", default="1")
+    args = p.parse_args(argv)
+    os.environ["XALIGN_ENCODE_WORKERS"] = args.workers
+    os.environ["XALIGN_QUIET"] = "1"
+
+    import mteb
+    from mteb.types import PromptType
+
+    from mteb_xalign import encode_workers, encoding, model_loading
+    from mteb_xalign.cache import EmbeddingCache
+    from text_kinds import xalign_texts
+
+    kinds = xalign_texts()
+    model = model_loading.load_model(args.model, device=None)
+    task = mteb.get_task("MultiRefCLIR").metadata
+    out: dict = {"model": args.model, "workers": args.workers, "kinds": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        if encode_workers.worker_count(model, 10**6) > 1:  # start the pool outside the timing
+            warm = [f"warm up {i}" for i in range(encode_workers.MIN_TEXTS)]
+            encoding.embed_texts(model, warm, prompt_type=PromptType.query, task_metadata=task,
+                                 cache=EmbeddingCache(Path(tmp) / "warm.sqlite3"))
+        for kind, (role, texts) in kinds.items():
+            texts = sample(texts, args.per_kind)
+            prompt = PromptType(role) if role else None
+            figures = {"n": len(texts), "engine_cpu_per_text": float("inf"), "harness_cpu_per_text": float("inf"),
+                       "harness_wall_per_text": float("inf")}
+            for r in range(args.repeats):
+                if args.workers == "1":
+                    t0 = time.process_time()
+                    for i in range(0, len(texts), 32):
+                        model.embed(texts[i:i + 32], prompt_type=prompt)
+                    figures["engine_cpu_per_text"] = min(figures["engine_cpu_per_text"],
+                                                         (time.process_time() - t0) / len(texts))
+                cache = EmbeddingCache(Path(tmp) / f"{kind}-{r}.sqlite3")  # cold every time
+                t0, w0 = time.process_time(), time.perf_counter()
+                encoding.embed_texts(model, texts, prompt_type=prompt, task_metadata=task, cache=cache)
+                figures["harness_cpu_per_text"] = min(figures["harness_cpu_per_text"],
+                                                      (time.process_time() - t0) / len(texts))
+                figures["harness_wall_per_text"] = min(figures["harness_wall_per_text"],
+                                                       (time.perf_counter() - w0) / len(texts))
+            out["kinds"][kind] = {k: (None if v == float("inf") else v) for k, v in figures.items()}
+    encode_workers._close()
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
