@@ -240,3 +240,16 @@ def test_a_partial_result_is_completed_as_a_local_run_completes_it(ray_cluster, 
     assert_same_results(tmp_path / "ray", tmp_path / "serial")
     stored = json.loads((tmp_path / "ray" / "results" / "test-ray__hash-a" / "1" / "SemanticAffinity.json").read_text())
     assert sorted(s["hf_subset"] for s in stored["scores"]["test"]) == ["en-de", "en-es"]
+
+
+def test_gpus_per_pair_come_from_the_flag_else_the_models_framework():
+    from types import SimpleNamespace
+
+    from mteb_xalign.distributed.grid import gpus_for
+
+    torch_model, onnx_model = SimpleNamespace(framework=["PyTorch"]), SimpleNamespace(framework=["ONNX"])
+    assert gpus_for(torch_model, None, gpus_in_cluster=8, device=None) == 1
+    assert gpus_for(onnx_model, None, gpus_in_cluster=8, device=None) == 0  # C engines run on CPUs
+    assert gpus_for(torch_model, None, gpus_in_cluster=0, device=None) == 0  # a CPU-only cluster
+    assert gpus_for(torch_model, None, gpus_in_cluster=8, device="cpu") == 0
+    assert gpus_for(onnx_model, 0.5, gpus_in_cluster=8, device=None) == 0.5  # the flag wins
