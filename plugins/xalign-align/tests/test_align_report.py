@@ -25,8 +25,8 @@ def test_report_deltas_per_language_and_mean(tmp_path):
     # mean over de (0.5) and zh (0.7) = 60.0; aligned +10 points; English preference 30 -> 20
     assert "| Multi Max@R_norm, q-X | 2 | 60.0 | 70.0 (+10.0) |" in markdown
     assert "| English preference % (q-X) | 2 | 30.0 | 20.0 (-10.0) |" in markdown
-    # Mono-Same only for the base: no common language, no mean, no made-up zero
-    assert "| Mono-Same Max@R_norm | — | — | — |" in markdown
+    # Mono-Same only for the base: its own mean, and no made-up number for the aligned model
+    assert "| Mono-Same Max@R_norm | 1 | 90.0 | — |" in markdown
     assert "| `+procrustes-tatoeba` | — | — | — | — |" in markdown.split("## Mono-Same Max@R_norm")[1]
     picture(info, tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000

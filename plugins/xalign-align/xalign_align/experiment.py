@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ensure_registered()
     from xalign_align.fit import fit_artifact
     from xalign_align.pairs import load_training_set
-    from xalign_align.registry import meta_for
+    from xalign_align.registry import add_to_index, meta_for
 
     data = load_training_set("tatoeba", args.languages.split(","))
     from xalign_align.evaluate import evaluate
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.artifacts / f"{args.model.replace('/', '__')}+{method}"
         art = fit_artifact(args.model, method, data, folder, roles=args.roles.split(","),
                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+        add_to_index(art.name, folder)  # later processes know it by name
         mteb_compat.add_model(meta_for(art.name, folder))  # this process registered before the fit
         assert mteb.get_model_meta(art.name).revision == art.revision
         evaluate([art.name], tasks, args.output, languages=eval_langs)

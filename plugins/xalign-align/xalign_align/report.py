@@ -138,20 +138,28 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     short = [_short(n, names[0]) for n in names]
     lines = [f"# Alignment repair: before/after for `{names[0]}`", "",
              "Scores ×100 (SemanticAffinity on 0-1); Δ = aligned − base. English/X preference: lower is better. "
-             "Averages are over the target languages (Mono-Same: also English) that every model in the table has "
-             "a result for; the column `langs` says how many.", ""]
+             "Averages are over the target languages (Mono-Same: also English) with results; `langs` counts the "
+             "base model's, and an aligned model's Δ is taken over the languages both have (noted when fewer).", ""]
     lines += ["## Averages", "", "| metric | langs | " + " | ".join(f"`{s}`" for s in short) + " |",
               "|---|---:|" + "---:|" * len(short)]
     summary: dict[str, list] = {}
     for metric in METRICS:
-        langs = common_languages(metric, [data[n] for n in names])
-        means = [mean(data[n].get(metric.key, {}), langs) for n in names]
+        base_vals = data[names[0]].get(metric.key, {})
+        base_langs = common_languages(metric, [data[names[0]]])
+        cells = [fmt(metric, mean(base_vals, base_langs))]
+        means = [mean(base_vals, base_langs)]
+        for name in names[1:]:
+            # each model against the base over the languages both have
+            langs = common_languages(metric, [data[names[0]], data[name]])
+            m, b = mean(data[name].get(metric.key, {}), langs), mean(base_vals, langs)
+            means.append(m)
+            if m is None:
+                cells.append("—")
+                continue
+            note = "" if len(langs) == len(base_langs) else f" [{len(langs)} langs]"
+            cells.append(f"{fmt(metric, m)} ({fmt(metric, m - b, delta=True)}){note}")
         summary[metric.key] = means
-        cells = [fmt(metric, means[0])]
-        for m in means[1:]:
-            d = None if m is None or means[0] is None else m - means[0]
-            cells.append(f"{fmt(metric, m)} ({fmt(metric, d, delta=True)})" if m is not None else "—")
-        lines.append(f"| {metric.label} | {len(langs) or '—'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {metric.label} | {len(base_langs) or '—'} | " + " | ".join(cells) + " |")
     for metric in METRICS:
         langs = ("en", *LANGS) if "{l}" in metric.subset else LANGS
         if not any(data[n].get(metric.key) for n in names):
@@ -160,9 +168,9 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                   "|---|" + "---:|" * (len(langs) + 1)]
         for name, s in zip(names, short):
             vals = data[name].get(metric.key, {})
-            common = common_languages(metric, [data[n] for n in names])
+            own = common_languages(metric, [data[name]])
             lines.append(f"| `{s}` | " + " | ".join(fmt(metric, vals.get(l)) for l in langs)
-                         + f" | {fmt(metric, mean(vals, common))} |")
+                         + f" | {fmt(metric, mean(vals, own))} |")
     sources = sorted({d["_path"] for n in names for t in {m.task + suffix for m in METRICS}
                       if (d := find_result(results, lookup[n], t)) is not None})
     lines += ["", "Result files:", ""] + [f"- `{p}`" for p in sources]
@@ -189,6 +197,8 @@ def picture(info: dict, path: Path) -> None:
         width = 0.8 / max(1, len(names) - 1)
         if not base_vals or not any(data[n].get(metric.key) for n in names[1:]):
             ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.set_yticks([])
+            ax.axhline(0, color="white")  # hide the zero line of an empty panel
         for i, name in enumerate(names[1:]):
             vals = data[name].get(metric.key, {})
             deltas = [(vals[l] - base_vals[l]) if l in vals and l in base_vals else np.nan for l in langs]
