@@ -113,3 +113,26 @@ def test_use_is_not_sharded():
     from xalign_use.encoder import UseOnnxEncoder
 
     assert getattr(UseOnnxEncoder, "encode_sharding", None) is None
+
+
+def test_embed_texts_sends_each_chunk_through_the_workers_module(tmp_path, monkeypatch):
+    """The hook in encoding._encode_missing: every chunk of missing texts goes through encode_workers.feed,
+    whose rows are what embed_texts caches and returns (here one process: a fake declares no sharding)."""
+    import mteb
+
+    from fakes import counting_model
+    from mteb_xalign import encoding
+    from mteb_xalign.cache import EmbeddingCache
+
+    calls: list[int] = []
+    real = encode_workers.feed
+    monkeypatch.setattr(encode_workers, "feed", lambda model, texts, **kw: calls.append(len(texts)) or real(model, texts, **kw))
+    monkeypatch.setattr(encoding, "CHUNK_TEXTS", 64)
+    model = counting_model()
+    texts = [f"text {i}" for i in range(150)] + ["text 3"]
+    task = mteb.get_task("MultiRefCLIR").metadata
+    out = encoding.embed_texts(model, texts, prompt_type=PromptType.query, task_metadata=task,
+                               cache=EmbeddingCache(tmp_path / "c.sqlite3"))
+    assert calls == [64, 64, 22]
+    assert np.array_equal(out[3], out[150]) and out.shape == (151, model.dim)
+    assert sum(model.sent.values()) == 150
