@@ -236,6 +236,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
+    if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None):
+        raise UserError("--address and --gpus-per-model need --executor ray")
     if args.data is not None and args.data.is_symlink() and not args.data.exists():
         raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
     _select_task_names(args)

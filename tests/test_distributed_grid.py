@@ -253,3 +253,14 @@ def test_gpus_per_pair_come_from_the_flag_else_the_models_framework():
     assert gpus_for(torch_model, None, gpus_in_cluster=0, device=None) == 0  # a CPU-only cluster
     assert gpus_for(torch_model, None, gpus_in_cluster=8, device="cpu") == 0
     assert gpus_for(onnx_model, 0.5, gpus_in_cluster=8, device=None) == 0.5  # the flag wins
+
+
+def test_ray_options_without_the_ray_executor_are_refused(tmp_path, capsys):
+    from mteb_xalign.cli import main
+
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+    rc = main(["run", "-t", "SemanticAffinity", "-m", "test-ray/hash-a", "--address", "10.0.0.1:6379",
+               "--output", str(tmp_path)])
+    assert rc == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "xalign: error: --address and --gpus-per-model need --executor ray"]
