@@ -122,7 +122,9 @@ def feed(model: Any, texts: Sequence[str], *, task_metadata: Any, prompt_type: A
                 on_batch(len(unit))
         return np.concatenate(rows)
     except (_PoolBroken, BrokenProcessPool) as exc:  # a worker raised, or died (killed, out of memory)
+        key = _state["key"]
         _close()
+        _state["key"] = key  # this model stays in one process from now on
         warnings.warn(f"encoding workers failed ({exc}); encoding in one process", stacklevel=2)
         return encoding.feed(model, texts, batch_size=batch_size, languages=languages, on_batch=on_batch, **call)
 
@@ -153,9 +155,10 @@ def _pool_for(model: Any, n_workers: int) -> Any | None:
                                    initializer=_start_worker, initargs=(meta.name,))
         # The first submission starts every worker, with the environment above.
         ids = list(pool.map(_worker_model_id, range(n_workers)))
-    except BrokenProcessPool as exc:
-        warnings.warn(f"encoding workers for {meta.name} did not start ({exc}); encoding in one process",
-                      stacklevel=3)
+    except Exception as exc:  # a worker's load failed (BrokenProcessPool), or no children here (a daemon)
+        warnings.warn(f"encoding workers for {meta.name} did not start ({type(exc).__name__}: {exc}); "
+                      "encoding in one process", stacklevel=3)
+        _state.update(key=key, pool=None)  # not retried for this model
         return None
     finally:
         for name, value in saved.items():
@@ -167,6 +170,7 @@ def _pool_for(model: Any, n_workers: int) -> Any | None:
         pool.shutdown(wait=False, cancel_futures=True)
         warnings.warn(f"encoding workers load {meta.name} differently from this process (its settings are not "
                       "in the registry); encoding in one process", stacklevel=3)
+        _state.update(key=key, pool=None)  # not retried for this model
         return None
     _state.update(key=key, pool=pool)
     return pool

@@ -136,3 +136,26 @@ def test_embed_texts_sends_each_chunk_through_the_workers_module(tmp_path, monke
     assert calls == [64, 64, 22]
     assert np.array_equal(out[3], out[150]) and out.shape == (151, model.dim)
     assert sum(model.sent.values()) == 150
+
+
+def test_workers_that_cannot_load_the_model_fall_back_to_one_process(monkeypatch):
+    """A model the workers cannot load by name (not in the registry): one warning, the same rows from this
+    process, and no second attempt for the next chunk."""
+    import mteb
+
+    from fakes import counting_model
+    from mteb_xalign import encoding
+
+    model = counting_model(name="test/not-registered")
+    model.encode_sharding = "per_text"
+    monkeypatch.setenv("XALIGN_ENCODE_WORKERS", "2")
+    task = mteb.get_task("MultiRefCLIR").metadata
+    texts = [f"text {i}" for i in range(encode_workers.MIN_TEXTS)]
+    try:
+        with pytest.warns(UserWarning, match="did not start"):
+            rows = encode_workers.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
+        again = encode_workers.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
+    finally:
+        encode_workers._close()
+    single = encoding.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
+    assert np.array_equal(rows, single) and np.array_equal(again, single)
