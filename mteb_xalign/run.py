@@ -285,18 +285,22 @@ def run_command(args: argparse.Namespace) -> int:
 def format_summary(output: Path, model_names: list[str]) -> str:
     """The leaderboard's columns for the models just run, read back from the result files.
 
-    The same aggregation as the leaderboard (mteb_xalign/leaderboard/columns.py), so the
-    numbers printed here are the numbers the leaderboard will show.
+    Read by the leaderboard's own reader (leaderboard/board.py), so the numbers printed here are
+    the numbers the leaderboard will show.
     """
-    from mteb_xalign.leaderboard.aggregate import load
+    from mteb_xalign.leaderboard.board import load_board
+    from mteb_xalign.leaderboard.build import registered_task, registered_task_order
+    from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
     from mteb_xalign.leaderboard.text import format_value
     from mteb_xalign.table import format_table
 
-    board = load(output)
+    board = load_board(output, registered_task, {}, registered_task_order())
+    columns = [c for c in board.columns if c.chance_of is None]  # chance levels: on the pages
     wanted = set(model_names)
-    header = ["model"] + [c.label for c in board.columns] + ["tier"]
-    rows = [[e.name] + [format_value(c, e.values.get(c.id)) for c in board.columns] + [e.tier or "—"]
-            for e in board.entries if e.name in wanted and any(v is not None for v in e.values.values())]
+    header = ["model"] + [c.label for c in columns] + ["tier"]
+    rows = [[r.name] + [format_value(c, r.values.get(c.id)) for c in columns]
+            + [tier(r.values.get(TIER_COLUMN)) or "—"]
+            for r in board.rows if r.name in wanted and any(v is not None for v in r.values.values())]
     if not rows:  # only custom tasks were run: they are summarised below the table
         return ""
     return format_table(header, rows, align_right=True)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mteb_xalign.leaderboard import rules as generic_rules
-from mteb_xalign.leaderboard.aggregate import column_value
+from mteb_xalign.leaderboard.board import column_value
 from mteb_xalign.leaderboard.columns import all_columns
 from mteb_xalign.metrics import gold_ranks, retrieval
 from mteb_xalign.tasks import consistency
