@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,7 +295,9 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     from mteb_xalign.leaderboard.text import format_value
     from mteb_xalign.table import format_table
 
-    board = load_board(output, registered_task, {}, registered_task_order())
+    with warnings.catch_warnings():  # a --data task is not registered: it is summarised below the table
+        warnings.simplefilter("ignore")
+        board = load_board(output, registered_task, {}, registered_task_order())
     columns = [c for c in board.columns if c.chance_of is None]  # chance levels: on the pages
     wanted = set(model_names)
     header = ["model"] + [c.label for c in columns] + ["tier"]
