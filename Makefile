@@ -53,8 +53,10 @@ leaderboard: setup
 test: setup
 	cd tests && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider . ../plugins $(PYTEST_ARGS)
 
+# `make bench BENCH_ARGS=--quick` for the short version; --strict refuses a loaded machine.
+BENCH_ARGS ?=
 bench: setup
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
