@@ -25,7 +25,8 @@ def test_bundled_tatoeba_has_the_xquad_targets_and_its_licence():
 @pytest.mark.parametrize("row, message", [
     ({"text": "Hallo", "en": "  "}, "empty 'en' side"),
     ({"text": "", "en": "Hello"}, "empty 'text' side"),
-    ({"text": "Hallo"}, "missing or non-string field 'en'"),
+    ({"text": "Hallo"}, "missing field 'en'"),
+    ({"text": "Hallo", "en": 3}, "field 'en' must be str"),
     ('{"text": "Hallo", "en": ', "not valid JSON"),
 ])
 def test_bad_pairs_name_file_and_line(tmp_path, row, message):

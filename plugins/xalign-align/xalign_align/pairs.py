@@ -14,7 +14,6 @@ Every problem is a DataError naming the file and line; nothing is fitted from a 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,30 +101,21 @@ def load_training_set(source: str | Path = BUNDLED, languages: list[str] | None 
 
 
 def _read_file(path: Path, lang: str, kind: str) -> list[Example]:
+    from mteb_xalign.jsonl import read_jsonl
+
     required = ("text", "en") if kind == "pairs" else ("query", "en", "text")
     out = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg})", path=path, line=line_no) from None
-            if not isinstance(row, dict):
-                raise DataError("each line must be a JSON object", path=path, line=line_no)
-            for key in required:
-                value = row.get(key)
-                if not isinstance(value, str):
-                    raise DataError(f"missing or non-string field {key!r}", path=path, line=line_no)
-                if not value.strip():
-                    raise DataError(f"empty {key!r} side", path=path, line=line_no)
-            query_x = row.get("query_x")
-            if query_x is not None and (not isinstance(query_x, str) or not query_x.strip()):
-                raise DataError("'query_x' must be a non-empty string when present", path=path, line=line_no)
-            out.append(Example(lang=lang, text=row["text"].strip(), en=row["en"].strip(),
-                               query=row["query"].strip() if kind == "triples" else None,
-                               query_x=query_x.strip() if query_x else None))
+    # The core's reader: file:line for bad JSON, invalid UTF-8 (with the byte), lone surrogates.
+    for line_no, row in read_jsonl(path, {key: str for key in required}):
+        for key in required:
+            if not row[key].strip():
+                raise DataError(f"empty {key!r} side", path=path, line=line_no)
+        query_x = row.get("query_x")
+        if query_x is not None and (not isinstance(query_x, str) or not query_x.strip()):
+            raise DataError("'query_x' must be a non-empty string when present", path=path, line=line_no)
+        out.append(Example(lang=lang, text=row["text"].strip(), en=row["en"].strip(),
+                           query=row["query"].strip() if kind == "triples" else None,
+                           query_x=query_x.strip() if query_x else None))
     if not out:
         raise DataError("no examples in this file", path=path)
     return out
