@@ -804,6 +804,15 @@ def test_submit_warns_about_lookalike_names(tmp_path, lb, stand_in_tasks, capsys
     assert "warning: org/rnodel (r1): looks like org/model" in err
 
 
+def test_a_plain_submission_is_not_flagged_as_a_second_revision_of_itself(tmp_path, lb, stand_in_tasks, capsys):
+    from mteb_xalign import cli
+
+    write_results(tmp_path / "one", "org/model")
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "one"), "--leaderboard", str(lb)]) == 0
+    assert cli.main(["leaderboard", "submit", "--replace", str(tmp_path / "one"), "--leaderboard", str(lb)]) == 0
+    assert "revisions of this name" not in capsys.readouterr().err
+
+
 def test_a_300_character_name_is_one_line_not_a_traceback(tmp_path, lb, stand_in_tasks, capsys):
     from mteb_xalign import cli
 

@@ -305,3 +305,19 @@ def test_a_string_shared_by_two_languages_is_embedded_per_language_for_a_per_lan
     plain = LookupEncoder(base, name="test/plain")
     evaluate(plain, SemanticAffinity.from_folder(path, "SharedPlain")())
     assert plain.sent.count("eu") == 1  # a plain model still gets each string once
+
+
+def test_expected_sizes_are_the_concept_counts_the_metric_reports(tmp_path):
+    """What the leaderboard checks a submission's n_concepts against, per subset."""
+    path = write(tmp_path / "w.jsonl", "\n".join(json.dumps(o) for o in [
+        {"id": "a", "words": {"en": ["water"], "de": ["Wasser"], "fr": []}},
+        {"id": "b", "words": {"en": ["fire"], "de": [], "fr": ["feu"]}},
+        {"id": "c", "words": {"en": [], "de": ["Baum"], "fr": ["arbre"]}},
+    ]) + "\n")
+    for cls in (SemanticAffinity, SemanticAffinityAllPairs):
+        task = cls.from_folder(path, f"Sizes{cls.__name__}")()
+        scores = by_subset(evaluate(counting_model(), task))
+        expected = task.expected_result_sizes()
+        assert expected == {name: {"n_concepts": s["n_concepts"]} for name, s in scores.items()}
+    assert SemanticAffinity.from_folder(path, "SizesEnX")().expected_result_sizes() == {
+        "en-de": {"n_concepts": 1}, "en-fr": {"n_concepts": 1}}

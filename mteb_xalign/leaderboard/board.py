@@ -174,9 +174,9 @@ def _per_language(column: Column, subsets: dict[str, dict]) -> dict[str, float]:
 def flag_rows(rows: list[Row], known_models: dict[str, str | None]) -> None:
     """Say on the row what a reader must know: look-alike names, reused names, other revisions."""
     board_names = {row.name for row in rows}
-    revisions: dict[str, list[str]] = {}
+    revisions: dict[str, set[str]] = {}  # distinct revisions: a submission also seen in the store is one
     for row in rows:
-        revisions.setdefault(row.name, []).append(row.revision)
+        revisions.setdefault(row.name, set()).add(row.revision)
     for row in rows:
         similar = names.lookalikes(row.name, board_names | set(known_models))
         if similar:

@@ -176,6 +176,15 @@ class SemanticAffinityTask(LocalDataTask):
                             path=self.data_path)
         self.words: WordList = words
 
+    def expected_result_sizes(self) -> dict[str, dict[str, int]]:
+        """{subset: {"n_concepts": count}} from the word list, for the leaderboard's validator: the
+        concepts with words in at least two of the subset's languages (what the metric scores)."""
+        self.load_data()
+        return {name: {"n_concepts": sum(
+                    1 for concept in self.words.concepts
+                    if sum(1 for lang in self.subset_languages[name] if concept.words.get(lang)) >= 2)}
+                for name in self.hf_subsets}
+
     def _subset_data(self, name: str) -> AffinitySubset:
         return AffinitySubset(name, self.subset_languages[name])
 
