@@ -23,9 +23,11 @@ VENV_BIN = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Each test gets its own embedding cache file, so no test sees another's vectors."""
+    """Each test gets its own embedding cache file, so no test sees another's vectors, and its own
+    config folder, so the user's models files and aligned-model index never leak into a test."""
     path = tmp_path / "embeddings.sqlite3"
     monkeypatch.setenv("XALIGN_CACHE", str(path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     return path
 
 
