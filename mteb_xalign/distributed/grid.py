@@ -19,7 +19,6 @@ naming every failed pair.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -153,12 +152,8 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
         in_cluster = cluster_gpus(ray)
         pending = {}
         for pair in todo:
-            # A pair holds `cpus_per_model` CPUs: its encoding workers (encode_workers.py) must not
-            # start one process per core of the node on top of the other pairs' workers.
-            workers = os.environ.get("XALIGN_ENCODE_WORKERS") or str(max(1, int(cpus_per_model)))
             resources = dict(num_cpus=cpus_per_model, max_retries=max_retries, retry_exceptions=False,
-                             num_gpus=gpus_for(pair.meta, gpus_per_model, in_cluster, options.device),
-                             runtime_env={"env_vars": {"XALIGN_ENCODE_WORKERS": workers}})
+                             num_gpus=gpus_for(pair.meta, gpus_per_model, in_cluster, options.device))
             pending[remote.options(**resources).remote(pair, options)] = pair
         with tqdm(total=len(todo) + len(done), initial=len(done), desc="model x task pairs",
                   unit="pair", disable=options.quiet, file=sys.stderr) as bar:
