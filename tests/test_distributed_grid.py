@@ -31,15 +31,17 @@ class HashEncoder(TextEncoder):
     def __init__(self, model_name, revision=None, device=None, salt="a", dim=16, crash_token=None,
                  attempts_log=None, **kwargs):
         super().__init__(model_name, revision, device)
-        self.salt, self.dim, self.calls = salt, dim, 0
+        self.salt, self.dim = salt, dim
+        self.calls: dict[str, int] = {}  # per task: Ray may run two pairs in one worker, one instance
         self.crash_token, self.attempts_log = crash_token, attempts_log
 
-    def embed(self, texts, *, prompt_type, **kwargs):
-        self.calls += 1
-        if self.attempts_log and self.calls == 1:
+    def embed(self, texts, *, prompt_type, task_metadata=None, **kwargs):
+        task = task_metadata.name if task_metadata is not None else ""
+        self.calls[task] = calls = self.calls.get(task, 0) + 1
+        if self.attempts_log and calls == 1:  # one line per attempt at a pair
             with open(self.attempts_log, "a") as f:
                 f.write(f"{os.getpid()}\n")
-        if self.crash_token and self.calls == 2:
+        if self.crash_token and calls == 2:
             try:  # the one process that creates the token dies mid-task, as a killed worker does
                 os.close(os.open(self.crash_token, os.O_CREAT | os.O_EXCL))
                 os._exit(1)
