@@ -20,6 +20,7 @@ import ray
 from mteb.models import ModelMeta
 
 from mteb_xalign.encoder import TextEncoder
+from xalign_testing import local_ray
 
 TIMING_KEYS = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
 TASKS = {"SemanticAffinity": ["en-de"], "MultiRefCLIR": ["multi_en+de_q-en", "multi_en+de_q-de"]}
@@ -82,20 +83,7 @@ def fake_meta(name: str, **loader_kwargs) -> ModelMeta:
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """One local Ray for the module (startup costs ~10 s); workers get their own cache file."""
-    cache = tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3"
-    saved = os.environ.get("XALIGN_CACHE")
-    os.environ["XALIGN_CACHE"] = str(cache)  # the raylet, hence every worker, inherits it
-    try:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    finally:
-        if saved is None:
-            os.environ.pop("XALIGN_CACHE", None)
-        else:
-            os.environ["XALIGN_CACHE"] = saved
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    yield cache
-    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    ray.shutdown()
+    yield from local_ray(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3", [sys.modules[__name__]])
 
 
 def make_tasks(names=tuple(TASKS)):

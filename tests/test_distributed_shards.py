@@ -6,7 +6,6 @@ on the same inputs; results must be bitwise equal.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
@@ -16,26 +15,13 @@ from mteb.types import PromptType
 
 import test_distributed_grid as grid_helpers
 from test_distributed_grid import HashEncoder, fake_meta, hash_vector
+from xalign_testing import local_ray
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
-    saved = os.environ.get("XALIGN_CACHE")
-    os.environ["XALIGN_CACHE"] = str(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3")
-    try:  # workers inherit it: none of them may touch the user's cache
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    finally:
-        if saved is None:
-            os.environ.pop("XALIGN_CACHE", None)
-        else:
-            os.environ["XALIGN_CACHE"] = saved
-    modules = [sys.modules[__name__], grid_helpers]
-    for module in modules:
-        ray.cloudpickle.register_pickle_by_value(module)
-    yield
-    for module in modules:
-        ray.cloudpickle.unregister_pickle_by_value(module)
-    ray.shutdown()
+    yield from local_ray(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3",
+                         [sys.modules[__name__], grid_helpers])
 
 
 def random_pool(seed: int, n_docs: int, n_queries: int, dim: int = 8):

@@ -51,3 +51,25 @@ def cli(tmp_path):
 
 def has_chromium() -> bool:
     return shutil.which("chromium") is not None
+
+
+def local_ray(cache: Path, modules: list):
+    """Start one local 2-CPU Ray whose workers use `cache` (never the user's), pickling `modules` by
+    value (test-only models); a generator for module-scoped fixtures: `yield from local_ray(...)`."""
+    import ray
+
+    saved = os.environ.get("XALIGN_CACHE")
+    os.environ["XALIGN_CACHE"] = str(cache)  # the raylet, hence every worker, inherits it
+    try:
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    finally:
+        if saved is None:
+            os.environ.pop("XALIGN_CACHE", None)
+        else:
+            os.environ["XALIGN_CACHE"] = saved
+    for module in modules:
+        ray.cloudpickle.register_pickle_by_value(module)
+    yield cache
+    for module in modules:
+        ray.cloudpickle.unregister_pickle_by_value(module)
+    ray.shutdown()
