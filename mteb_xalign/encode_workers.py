@@ -14,7 +14,7 @@ every unit is what the model would have been called with there:
 - anything else (default None, stock mteb models, API clients, GPU models): one process.
 
 `XALIGN_ENCODE_WORKERS=auto|N|1` (auto, the default: one worker per core the process may
-use; 1: never). A pool is started only for a model that declares a sharding, on the CPU, for
+use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model that declares a sharding, on the CPU, for
 a chunk of at least MIN_TEXTS texts, and only if the workers' model is the parent's (same
 `encoding.model_id`); otherwise, or if a worker dies, the chunk is encoded in this process.
 """
@@ -22,6 +22,7 @@ a chunk of at least MIN_TEXTS texts, and only if the workers' model is the paren
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -53,11 +54,31 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+#: Cores granted to this process by a scheduler (a Ray task's CPUs), which `auto` keeps to.
+_granted: list[int] = []
+
+
+@contextlib.contextmanager
+def cpu_budget(n_cpus: float | None):
+    """Within the block, `auto` starts at most `n_cpus` workers (None: no limit). For a scheduler that
+    runs several jobs on one node, each granted some of its CPUs: without it each job would start a
+    worker per core of the node and oversubscribe it. An explicit XALIGN_ENCODE_WORKERS=N still wins."""
+    if n_cpus is None:
+        yield
+        return
+    _granted.append(max(1, int(n_cpus)))
+    try:
+        yield
+    finally:
+        _granted.pop()
+
+
 def requested_workers(environ: dict | None = None) -> int:
-    """The worker count XALIGN_ENCODE_WORKERS asks for (auto: the cores this process may use)."""
+    """The worker count XALIGN_ENCODE_WORKERS asks for (auto: the cores this process may use, at
+    most those a scheduler granted it: `cpu_budget`)."""
     value = (environ if environ is not None else os.environ).get(WORKERS_ENV, "auto").strip().lower()
     if value in ("", "auto"):
-        return cores()
+        return min([cores(), *_granted[-1:]])
     if not value.isdigit() or int(value) < 1:
         from mteb_xalign.errors import UserError
 

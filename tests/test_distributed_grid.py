@@ -30,15 +30,20 @@ class HashEncoder(TextEncoder):
     """Vector = f(salt, role, text) only: the same on every worker, in every batch."""
 
     def __init__(self, model_name, revision=None, device=None, salt="a", dim=16, crash_token=None,
-                 attempts_log=None, **kwargs):
+                 attempts_log=None, workers_log=None, **kwargs):
         super().__init__(model_name, revision, device)
         self.salt, self.dim = salt, dim
         self.calls: dict[str, int] = {}  # per task: Ray may run two pairs in one worker, one instance
-        self.crash_token, self.attempts_log = crash_token, attempts_log
+        self.crash_token, self.attempts_log, self.workers_log = crash_token, attempts_log, workers_log
 
     def embed(self, texts, *, prompt_type, task_metadata=None, **kwargs):
         task = task_metadata.name if task_metadata is not None else ""
         self.calls[task] = calls = self.calls.get(task, 0) + 1
+        if self.workers_log and calls == 1:  # the encoding workers `auto` would start here
+            from mteb_xalign import encode_workers
+
+            with open(self.workers_log, "a") as f:
+                f.write(f"{encode_workers.requested_workers({})}\n")
         if self.attempts_log and calls == 1:  # one line per attempt at a pair
             with open(self.attempts_log, "a") as f:
                 f.write(f"{os.getpid()}\n")
@@ -155,6 +160,18 @@ def test_grid_matches_serial_run_and_skips_finished_pairs(ray_cluster, tmp_path,
     again = grid(models, tmp_path / "ray")
     assert len(again) == 4
     assert {rel: p.read_bytes() for rel, p in result_files(tmp_path / "ray").items()} == before
+
+
+def test_encoding_workers_keep_to_the_cpus_ray_granted_the_pair(ray_cluster, tmp_path):
+    """Two 1-CPU pairs on a 2-CPU node: each may start one encoding worker, not one per core."""
+    log = tmp_path / "workers.log"
+    fake_meta("test-ray/hash-workers", salt="w", workers_log=str(log))
+    grid(["test-ray/hash-workers"], tmp_path / "ray", cpus_per_model=1)
+    assert log.read_text().split() == ["1", "1"]
+    log.unlink()
+    fake_meta("test-ray/hash-workers-2", salt="w2", workers_log=str(log))  # new vectors: not in the cache
+    grid(["test-ray/hash-workers-2"], tmp_path / "ray2", cpus_per_model=2)
+    assert log.read_text().split() == ["2", "2"]
 
 
 def test_worker_killed_mid_task_is_retried_nothing_lost_or_doubled(ray_cluster, tmp_path):

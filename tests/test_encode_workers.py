@@ -42,6 +42,19 @@ def test_setting_parses(monkeypatch):
             encode_workers.requested_workers({"XALIGN_ENCODE_WORKERS": bad})
 
 
+def test_auto_keeps_to_the_cpus_a_scheduler_granted(monkeypatch):
+    monkeypatch.setattr(encode_workers, "cores", lambda: 8)
+    with encode_workers.cpu_budget(2.0):
+        assert encode_workers.requested_workers({}) == 2
+        with encode_workers.cpu_budget(0.5):  # a fraction of a CPU still runs one worker
+            assert encode_workers.requested_workers({}) == 1
+        assert encode_workers.requested_workers({"XALIGN_ENCODE_WORKERS": "3"}) == 3  # explicit wins
+    with encode_workers.cpu_budget(None):
+        assert encode_workers.requested_workers({}) == 8
+    with encode_workers.cpu_budget(16):  # never more than the cores this process may use
+        assert encode_workers.requested_workers({}) == 8
+
+
 def test_only_declared_cpu_models_are_sharded(monkeypatch):
     monkeypatch.setenv("XALIGN_ENCODE_WORKERS", "4")
     monkeypatch.delenv(encode_workers.INSIDE_ENV, raising=False)

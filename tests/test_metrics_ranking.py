@@ -364,3 +364,47 @@ def test_sparse_and_dense_counting_paths(golds_at, monkeypatch):
     for kw in ({}, {"chunk_size": 64, "query_batch": 8}):
         assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, **kw), ref, 0, masks)
     assert bool(calls) == (golds_at == "top")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 4000), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+def test_row_counts_by_words_equal_a_plain_count(rows, cols, density, seed):
+    """The uint64-word count (8 flags a word, byte lanes that must never carry) against a plain sum,
+    on widths that are and are not whole words, across the 255-word segments."""
+    from mteb_xalign.metrics.ranking.backends import _row_counts
+
+    flags = np.random.default_rng(seed).random((rows, cols)) < density
+    assert _row_counts(flags).tolist() == [sum(row) for row in flags.tolist()]
+    assert _row_counts(np.ones((rows, 8 * 255 * 2), bool)).tolist() == [8 * 255 * 2] * rows  # every lane full
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_reductions_shared_over_threads_equal_the_definition(workers, monkeypatch):
+    """Large-pool settings forced on a small pool: query batches cut into parts ranked by several
+    threads, tiles of 8 rows, with masks (BLAS counts), exclusions, gold copies, dense and sparse
+    blocks, golds all over the pool; band pairs scored a few at a time (the pending limit) as well
+    as all at the end of a batch; an odd batch that leaves a thread fewer rows."""
+    from mteb_xalign.metrics.ranking import backends, ranker
+
+    pools = []
+    real_pool = ranker.ThreadPoolExecutor
+    monkeypatch.setattr(ranker, "ThreadPoolExecutor", lambda n, **kw: pools.append(n) or real_pool(n, **kw))
+    monkeypatch.setattr(backends, "SMALL_WORK", 0)
+    monkeypatch.setattr(backends, "TILE_BYTES", 64)
+    monkeypatch.setattr(backends, "blas_threads", lambda: workers)
+    rng = np.random.default_rng(workers)
+    D = unit(rng.standard_normal((300, 16)))
+    Q = unit(rng.standard_normal((45, 16)))
+    order = np.argsort(-(Q @ D.T), axis=1)
+    gold = [order[q, [q % 7, 100 + q, 290 - q % 5]] for q in range(45)]
+    D[order[:, 1]] = D[order[:, 0]]  # ties with a gold for some queries
+    D[::17] = D[5]  # exact duplicates across the pool
+    exclude = [np.setdiff1d(order[q, 3:6], gold[q]) for q in range(45)]
+    masks = {"even": np.arange(300) % 2 == 0, "low": np.arange(300) < 50}
+    ref, _ = brute_force(Q, D, gold, exclude=exclude, masks=masks, top_k=4)
+    for pending in (3, ranker.PENDING_PAIRS):
+        monkeypatch.setattr(ranker, "PENDING_PAIRS", pending)
+        for kw in ({"chunk_size": 64, "query_batch": 40}, {"chunk_size": 300, "query_batch": 45},
+                   {"chunk_size": 7, "query_batch": 2}):
+            assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, top_k=4, **kw), ref, 4, masks)
+    assert pools and set(pools) == {workers}  # the threads did run

@@ -83,7 +83,7 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
     """
     import dataclasses
 
-    from mteb_xalign import mteb_bridge, progress
+    from mteb_xalign import encode_workers, mteb_bridge, progress
 
     mteb_bridge.ensure_registered()
     import mteb
@@ -103,10 +103,22 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
         if pair.existing_json is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(pair.existing_json, encoding="utf-8")
-        evaluate_pair(pair.model_name, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
+        # Encoding workers: one per CPU Ray granted this pair, not one per core of the node (pairs share it).
+        with encode_workers.cpu_budget(_granted_cpus()):
+            evaluate_pair(pair.model_name, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
         rows = [json.loads(line) for line in (path.parent / RUN_SETTINGS).read_text(encoding="utf-8").splitlines()]
         used = next((r.get("encode_kwargs", {}) for r in rows if r.get("task") == pair.task.metadata.name), {})
         return path.read_text(encoding="utf-8"), (path.parent / MODEL_META).read_text(encoding="utf-8"), used
+
+
+def _granted_cpus() -> float | None:
+    """The CPUs Ray granted the running task (None outside a Ray task)."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_assigned_resources().get("CPU")
+    except Exception:  # noqa: BLE001 - not in a Ray worker: no budget
+        return None
 
 
 def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path, address: str | None = None,

@@ -14,16 +14,23 @@ import numpy as np
 # Below this many multiply-adds a ranking runs its BLAS on one thread: extra threads spin and
 # synchronise on such small products for little gain (a MultiRefCLIR subset is 2e8).
 SMALL_WORK = 2**30
+TILE_BYTES = 2**22  # the row tiles count_and_band reduces: several passes each, from the cache
 
 
 class NumpyBackend:
-    """BLAS sgemm into one reused buffer; uint8 reductions over boolean buffers."""
+    """BLAS sgemm into one reused buffer; uint8/uint64 reductions over boolean buffers.
+
+    One instance per thread: the ranker runs `workers` of them side by side on parts of a query
+    batch, each with one BLAS thread, so the reductions of a score block run while it is still in
+    its core's cache and never on one core while the others wait."""
 
     name = "numpy"
     input_rounding = 0.0  # numpy's float32 matmul rounds nothing on input
 
     def __init__(self):
         self._size = 0
+        self._tile_size = 0
+        self.workers = 1
 
     def _buffers(self, shape):
         """The reused score block and a boolean block of the same shape."""
@@ -35,14 +42,17 @@ class NumpyBackend:
         return self._scores[:size].reshape(shape), self._flags[:size].reshape(shape)
 
     def threads_for(self, multiply_adds: int):
-        """One BLAS thread for small work (threadpoolctl when installed; else BLAS's own setting)."""
-        if multiply_adds >= SMALL_WORK:
-            return contextlib.nullcontext()
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            return contextlib.nullcontext()
+        """One BLAS thread within the block; `workers` threads of the ranker: as many as BLAS had
+        (threadpoolctl, a dependency) for large work, one for small work (extra threads spin and
+        synchronise on small products for little gain)."""
+        from threadpoolctl import threadpool_limits
+
+        self.workers = blas_threads() if multiply_adds >= SMALL_WORK else 1
         return threadpool_limits(limits=1, user_api="blas")
+
+    def fresh(self) -> "NumpyBackend":
+        """Another instance for another thread (its own buffers)."""
+        return NumpyBackend()
 
     def queries(self, Qb: np.ndarray):
         return Qb
@@ -60,9 +70,9 @@ class NumpyBackend:
     def count_and_band(self, S, lo: np.ndarray, hi: np.ndarray, weights: np.ndarray | None):
         """Per row and gold slot j: the count of scores above hi[:, j] ((rows, G, n_weights), a
         column of ones when weights is None), and the (row, column, slot) of every score in
-        [lo[:, j], hi[:, j]]. Row tiles of about 1 MB: every pass after the first reads from cache."""
+        [lo[:, j], hi[:, j]]. Row tiles of about TILE_BYTES: every pass after the first reads from cache."""
         n_rows, n_cols = S.shape
-        tile = max(8, (2**20 // (4 * max(n_cols, 1))) // 8 * 8)
+        tile = max(8, (TILE_BYTES // (4 * max(n_cols, 1))) // 8 * 8)
         above, inband = self._tile_buffers(tile * n_cols)
         counts = np.zeros((n_rows, lo.shape[1], 1 if weights is None else weights.shape[1]), np.int64)
         found = []
@@ -72,7 +82,7 @@ class NumpyBackend:
             for j in range(lo.shape[1]):
                 np.greater(St, hi[r:r + tile, j, None], out=up)
                 if weights is None:
-                    counts[r:r + tile, j, 0] = np.add.reduce(up.view(np.uint8), axis=1, dtype=np.int32)
+                    counts[r:r + tile, j, 0] = _row_counts(up)
                 else:  # float32 BLAS counts exactly: a chunk is far below 2**24 columns
                     counts[r:r + tile, j] = np.rint(up.astype(np.float32) @ weights).astype(np.int64)
                 np.greater_equal(St, lo[r:r + tile, j, None], out=band)
@@ -83,7 +93,7 @@ class NumpyBackend:
         return counts, rows, cols, slots
 
     def _tile_buffers(self, size: int):
-        if getattr(self, "_tile_size", 0) < size:
+        if self._tile_size < size:
             # Padded to whole 8-byte words, so the band flags can be scanned as uint64.
             self._tile_size = size
             self._tile_above = np.zeros((size + 7) // 8 * 8, bool)
@@ -103,10 +113,28 @@ class NumpyBackend:
         return rows, cols, S[rows, cols]
 
 
+def blas_threads() -> int:
+    """The threads BLAS runs on now (its setting, or a threadpool_limits around the call)."""
+    from threadpoolctl import threadpool_info
+
+    return max(1, min((p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"), default=1))
+
+
+def _row_counts(flags: np.ndarray) -> np.ndarray:
+    """The number of True per row of a C-contiguous boolean matrix, 8 flags per uint64 word when rows
+    are whole words: a sum of at most 255 such words keeps each byte below 256, so no byte carries
+    into the next and the byte sums are the counts."""
+    if flags.shape[1] % 8:
+        return np.add.reduce(flags.view(np.uint8), axis=1, dtype=np.int32)
+    words = flags.view(np.uint64)
+    sums = np.add.reduceat(words, np.arange(0, words.shape[1], 255), axis=1)
+    return np.add.reduce(sums.view(np.uint8), axis=1, dtype=np.int32)
+
+
 def _nonzero_sparse(flags: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
     """np.nonzero of a mostly-False boolean buffer, scanning 8 flags per uint64 word."""
     size = shape[0] * shape[1]
-    words = np.flatnonzero(flags.view(np.uint64)[: (size + 7) // 8])
+    words = np.flatnonzero(flags.view(np.uint64)[: (size + 7) // 8] != 0)  # nonzero is fast on booleans
     flat = (words[:, None] * 8 + np.arange(8)).ravel()
     flat = flat[flat < size]
     flat = flat[flags[flat]]
@@ -134,6 +162,8 @@ class TorchBackend:
                 self.input_rounding = 2.0**-10  # TF32 keeps 10 mantissa bits
             if precision == "medium":
                 self.input_rounding = 2.0**-7  # bf16 keeps 7
+
+    workers = 1  # a device schedules its own work
 
     def threads_for(self, multiply_adds: int):
         return contextlib.nullcontext()  # a device's own scheduling; torch's CPU threads as configured

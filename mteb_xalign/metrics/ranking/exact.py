@@ -9,7 +9,9 @@ machine, kernel, thread count, device and shard layout agrees on every compariso
 Computing it with fsum for every pair would be slow, so the ranking uses float32 BLAS scores and
 their proven error bound (`sgemm_error`): a BLAS score further than the bound from a threshold
 decides the comparison; the few within it are settled by `exact_scores`, which certifies a float64
-dot product the same way and falls back to fsum only when even that cannot decide.
+dot product the same way and falls back to fsum only when even that cannot decide. So the float64
+products may be computed any way at all (einsum, a BLAS matrix-vector product per query): the
+certified result is the same.
 """
 
 from __future__ import annotations
@@ -83,18 +85,44 @@ def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, 
     """
     query_rows = np.asarray(query_rows, np.int64)
     doc_rows = np.asarray(doc_rows, np.int64)
-    out = np.empty(len(query_rows), np.float32)
+    # Grouped by query, so that a query's pairs are one float64 matrix-vector product (BLAS) and
+    # only the documents are gathered; the result does not depend on the grouping (see above).
+    order = np.argsort(query_rows, kind="stable")
+    rows_sorted, cols_sorted = query_rows[order], doc_rows[order]
+    approx = _float64_dots(queries, docs, rows_sorted, cols_sorted)
+    if query_norms is None:
+        q_norm = np.sqrt(_float64_dots(queries, queries, rows_sorted, rows_sorted))
+    else:
+        q_norm = np.asarray(query_norms, np.float64)[rows_sorted]
+    d_norm = np.sqrt(_float64_dots(docs, docs, cols_sorted, cols_sorted)) if doc_norm_max is None else doc_norm_max
     g = gamma(queries.shape[1], _U64)
-    for a in range(0, len(query_rows), _PAIRS_PER_PIECE):
-        rows, cols = query_rows[a:a + _PAIRS_PER_PIECE], doc_rows[a:a + _PAIRS_PER_PIECE]
-        q, d = queries[rows].astype(np.float64), docs[cols].astype(np.float64)
-        approx = np.einsum("ij,ij->i", q, d)  # products of float32 values are exact in float64
-        q_norm = np.sqrt(np.einsum("ij,ij->i", q, q)) if query_norms is None else query_norms[rows]
-        d_norm = np.sqrt(np.einsum("ij,ij->i", d, d)) if doc_norm_max is None else doc_norm_max
-        err = (g * q_norm * d_norm + 2.0**-1070) * _SAFETY * (1.0 + 4.0 * g)  # + the norms' own rounding
-        low = np.nextafter(approx - err, -np.inf).astype(np.float32)
-        high = np.nextafter(approx + err, np.inf).astype(np.float32)
-        out[a:a + len(rows)] = low  # the exact value lies between; both ends round alike => so does it
-        for i in np.flatnonzero(low != high):
-            out[a + i] = np.float32(math.fsum((q[i] * d[i]).tolist()))
+    err = (g * q_norm * d_norm + 2.0**-1070) * _SAFETY * (1.0 + 4.0 * g)  # + the norms' own rounding
+    low = np.nextafter(approx - err, -np.inf).astype(np.float32)
+    high = np.nextafter(approx + err, np.inf).astype(np.float32)
+    # The exact value lies between; both ends round alike => so does it. Else fsum decides.
+    for i in np.flatnonzero(low != high):
+        q, d = queries[rows_sorted[i]].astype(np.float64), docs[cols_sorted[i]].astype(np.float64)
+        low[i] = np.float32(math.fsum((q * d).tolist()))
+    out = np.empty(len(query_rows), np.float32)
+    out[order] = low
     return out + np.float32(0.0)  # -0.0 -> +0.0: one bit pattern per score
+
+
+def _float64_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
+    """left[left_rows[i]] . right[right_rows[i]] in float64, for left_rows sorted. Products of float32
+    values are exact in float64; the sums, in whatever order BLAS or einsum takes, are within
+    gamma_n(float64) of the exact value. Memory: at most _PAIRS_PER_PIECE gathered rows at a time."""
+    out = np.empty(len(left_rows), np.float64)
+    starts = np.flatnonzero(np.diff(left_rows, prepend=-1)) if len(left_rows) else np.zeros(0, np.int64)
+    if len(left_rows) < 8 * len(starts):  # a few pairs per row: one gathered einsum beats a loop
+        for a in range(0, len(left_rows), _PAIRS_PER_PIECE):
+            piece = slice(a, a + _PAIRS_PER_PIECE)
+            out[piece] = np.einsum("ij,ij->i", left[left_rows[piece]].astype(np.float64),
+                                   right[right_rows[piece]].astype(np.float64))
+        return out
+    for a, z in zip(starts, np.append(starts[1:], len(left_rows))):
+        row = left[left_rows[a]].astype(np.float64)
+        for b in range(a, z, _PAIRS_PER_PIECE):
+            piece = slice(b, min(b + _PAIRS_PER_PIECE, z))
+            out[piece] = right[right_rows[piece]].astype(np.float64) @ row
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from mteb_xalign.metrics.ranking import checks
 from mteb_xalign.metrics.ranking.checks import IndexLists
-from mteb_xalign.metrics.ranking.exact import exact_scores
+from mteb_xalign.metrics.ranking.exact import exact_scores, gamma
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,14 @@ def plan_ranking(queries, gold, gold_vectors, *, n_docs: int, exclude=None, mask
     if G.shape != (len(g.flat), Q.shape[1]):
         raise ValueError(f"gold_vectors must have shape ({len(g.flat)}, {Q.shape[1]}) (one row per gold entry), "
                          f"got {G.shape}")
-    gold_scores = exact_scores(Q, G, g.query_of_each(), np.arange(len(g.flat)))
+    Q64 = Q.astype(np.float64)
+    query_norms = np.sqrt(np.einsum("ij,ij->i", Q64, Q64))
+    G64 = G.astype(np.float64)
+    # A bound of every gold norm (the float64 sum of exact squares, then sqrt, err by gamma at most).
+    gold_norm = float(np.sqrt(np.einsum("ij,ij->i", G64, G64).max(initial=0.0))) * (1.0 + gamma(Q.shape[1] + 1, 2.0**-53))
+    gold_scores = exact_scores(Q, G, g.query_of_each(), np.arange(len(g.flat)), query_norms, gold_norm)
     if not np.isfinite(gold_scores).all():
         raise ValueError("a gold score overflows float32; are the embeddings normalised?")
-    query_norms = np.sqrt(np.einsum("ij,ij->i", Q.astype(np.float64), Q.astype(np.float64)))
     return RankPlan(Q, query_norms, g, gold_scores, e, tuple(names), mask_matrix, top_k, n_docs)
 
 

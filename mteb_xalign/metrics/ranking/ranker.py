@@ -2,7 +2,8 @@
 
 For a batch of queries and a chunk of documents the float32 score block S is reduced while hot:
 per gold slot j, the columns above the band of threshold T[:, j] are counted, and the few inside
-the band are scored exactly (exact.py) and counted when their score >= T[:, j]. Excluded
+the band are scored exactly (exact.py), a query batch's band pairs together, and counted when their
+score >= T[:, j]. Excluded
 documents are set to -inf in S first, so they are neither counted nor returned. The local top-k
 keeps, per query, every document that could still be among the k best, scores them exactly and
 keeps the k best by (score desc, document index asc).
@@ -10,6 +11,7 @@ keeps the k best by (score desc, document index asc).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,10 @@ import numpy as np
 from mteb_xalign.metrics.ranking.checks import check_rows_finite
 from mteb_xalign.metrics.ranking.exact import band, exact_scores, norm_bound, round_down32, sgemm_error
 from mteb_xalign.metrics.ranking.plan import RankPlan
+
+# Band pairs wait until this many are pending (or the query batch ends), then are scored together:
+# a query's pairs over many blocks make one float64 matrix-vector product instead of a gather each.
+PENDING_PAIRS = 2**19
 
 
 @dataclass
@@ -39,35 +45,55 @@ class ShardPartial:
 
 def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, chunk_size: int,
                     query_batch: int) -> ShardPartial:
-    loop = _ShardLoop(plan, docs, offset, backend, chunk_size)
+    """Every query batch against every block of `docs`. With backend.workers > 1 each batch is cut
+    into that many parts, ranked side by side by as many threads (numpy and BLAS release the GIL),
+    each with its own backend and one BLAS thread: a thread reduces its score block while it is in
+    its core's cache. Rows are independent, so the parts write disjoint rows of the result."""
     n_masks = plan.masks.shape[1]
     counts = np.zeros((len(plan.gold.flat), 1 + n_masks), np.int64)
     top_i = np.full((plan.n_queries, plan.top_k), -1, np.int64)
     top_s = np.full((plan.n_queries, plan.top_k), -np.inf, np.float32)
+    blocks = [(a, min(a + chunk_size, docs.shape[0])) for a in range(0, docs.shape[0], chunk_size)]
+    workers = max(1, int(getattr(backend, "workers", 1)))
+    parts = []
     for start in range(0, plan.n_queries, query_batch):
         stop = min(start + query_batch, plan.n_queries)
-        g = slice(plan.gold.offsets[start], plan.gold.offsets[stop])
-        counts[g], top_i[start:stop], top_s[start:stop] = loop.batch(start, stop)
+        step = -(-(stop - start) // workers)
+        parts += [(a, min(a + step, stop)) for a in range(start, stop, step)]
+
+    def run(worker: int) -> None:
+        be = backend if worker == 0 else backend.fresh()
+        loop = _ShardLoop(plan, docs, offset, be, blocks, norms)
+        for start, stop in parts[worker::workers]:
+            g = slice(plan.gold.offsets[start], plan.gold.offsets[stop])
+            counts[g], top_i[start:stop], top_s[start:stop] = loop.batch(start, stop)
+
+    def block_norm(block: tuple[int, int]) -> float:
+        """An upper bound of the block's largest document norm (float32 squares err by gamma);
+        non-finite rows are refused, naming the first."""
+        a, z = block
+        squared = backend.squared_norms(docs[a:z])
+        check_rows_finite(squared, docs[a:z], "docs", first_row=offset + a)
+        return norm_bound(float(squared.max(initial=0.0)), docs.shape[1])
+
+    if workers == 1 or len(parts) == 1:
+        norms = [block_norm(b) for b in blocks]
+        run(0)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="xalign-rank") as pool:
+            norms = list(pool.map(block_norm, blocks))  # in order: the first bad block is named
+            for done in [pool.submit(run, w) for w in range(min(workers, len(parts)))]:
+                done.result()  # re-raises a worker's error
     return ShardPartial(offset, docs.shape[0], counts, top_i, top_s)
 
 
 class _ShardLoop:
-    def __init__(self, plan, docs, offset, backend, chunk_size):
+    def __init__(self, plan, docs, offset, backend, blocks, block_norms):
         self.plan, self.docs, self.offset, self.be = plan, docs, offset, backend
-        self.blocks = [(a, min(a + chunk_size, docs.shape[0])) for a in range(0, docs.shape[0], chunk_size)]
-        self.block_norm: list[float] = []  # max document norm per block, bounded from above
+        self.blocks, self.block_norm = blocks, block_norms
         local = self.plan.masks[offset:offset + docs.shape[0]]
         self.weights = (np.concatenate([np.ones((len(local), 1), np.float32), local.astype(np.float32)], axis=1)
                         if local.shape[1] else None)
-
-    def _doc_norm(self, b: int, a: int, stop: int) -> float:
-        """First visit: check the block's rows and bound its largest norm (float32 squares err by gamma)."""
-        if b == len(self.block_norm):
-            Dc = self.docs[a:stop]
-            squared = self.be.squared_norms(Dc)
-            check_rows_finite(squared, Dc, "docs", first_row=self.offset + a)
-            self.block_norm.append(norm_bound(float(squared.max(initial=0.0)), Dc.shape[1]))
-        return self.block_norm[b]
 
     def batch(self, start: int, stop: int):
         plan, be = self.plan, self.be
@@ -84,8 +110,9 @@ class _ShardLoop:
 
         Qd = be.queries(plan.queries[start:stop])
         self.dense = False  # until a block shows that most scores reach the band of some gold
+        self.pending = _PendingBand()
         for b, (a, z) in enumerate(self.blocks):
-            doc_norm = self._doc_norm(b, a, z)
+            doc_norm = self.block_norm[b]
             err = sgemm_error(plan.query_norms[start:stop], doc_norm, plan.queries.shape[1], be.input_rounding)
             lo, hi = band(T, err[:, None])
             S = be.scores(Qd, self.docs[a:z])
@@ -95,6 +122,9 @@ class _ShardLoop:
             self._count_block(S, T, lo, hi, counts, start, a, z, doc_norm)
             if plan.top_k:
                 top.update(self, S, err, start, a, z, doc_norm)
+            if len(self.pending) >= PENDING_PAIRS:
+                self._settle_band(counts, T, start)
+        self._settle_band(counts, T, start)
         return counts[g_row, g_slot], top.indices(self.offset), top.scores
 
     def _count_block(self, S, T, lo, hi, counts, start, a, z, doc_norm):
@@ -108,9 +138,7 @@ class _ShardLoop:
             self.dense = True  # the rest of this batch goes straight to the dense passes
         above, band_row, band_col, band_slot = self.be.count_and_band(S, lo, hi, self._weights(a, z))
         counts += above
-        for j in range(T.shape[1]):
-            mine = band_slot == j
-            self._count_band(counts[:, j, :], T[:, j], start, band_row[mine], a + band_col[mine], doc_norm)
+        self.pending.add(band_row, a + band_col, band_slot, doc_norm)
 
     def _count_sparse(self, rows, cols, scores, T, lo, hi, counts, start, a, doc_norm):
         n_rows, in_masks = len(T), self.plan.masks[self.offset + a + cols]
@@ -120,7 +148,7 @@ class _ShardLoop:
             for m in range(in_masks.shape[1]):
                 counts[:, j, 1 + m] += np.bincount(rows[above & in_masks[:, m]], minlength=n_rows)
             inband = ~above & (scores >= lo[rows, j])
-            self._count_band(counts[:, j, :], T[:, j], start, rows[inband], a + cols[inband], doc_norm)
+            self.pending.add(rows[inband], a + cols[inband], np.full(int(inband.sum()), j), doc_norm)
 
     def _weights(self, a, z):
         return None if self.weights is None else self.weights[a:z]
@@ -134,16 +162,45 @@ class _ShardLoop:
         order = np.argsort(docs[inside], kind="stable")
         return rows[inside][order], docs[inside][order]
 
-    def _count_band(self, counts, thresholds, start, rows, cols, doc_norm):
-        """Pairs whose BLAS score is too close to call: count those whose exact score >= threshold."""
+    def _settle_band(self, counts, T, start):
+        """The pending pairs whose BLAS score was too close to call: count those whose exact score
+        reaches their gold threshold T[row, slot]."""
+        rows, cols, slots, doc_norm = self.pending.take()
         if not rows.size:
             return
         plan = self.plan
-        hit = exact_scores(plan.queries, self.docs, start + rows, cols, plan.query_norms, doc_norm) >= thresholds[rows]
-        np.add.at(counts[:, 0], rows[hit], 1)
-        for m in range(self.plan.masks.shape[1]):
-            in_mask = hit & self.plan.masks[self.offset + cols, m]
-            np.add.at(counts[:, 1 + m], rows[in_mask], 1)
+        hit = exact_scores(plan.queries, self.docs, start + rows, cols, plan.query_norms, doc_norm) >= T[rows, slots]
+        np.add.at(counts[:, :, 0], (rows[hit], slots[hit]), 1)
+        for m in range(plan.masks.shape[1]):
+            in_mask = hit & plan.masks[self.offset + cols, m]
+            np.add.at(counts[:, :, 1 + m], (rows[in_mask], slots[in_mask]), 1)
+
+
+class _PendingBand:
+    """(row in batch, shard-local document, gold slot) of band pairs not yet scored exactly, and the
+    largest document-norm bound of their blocks (a larger bound is still a bound)."""
+
+    def __init__(self):
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.size, self.doc_norm = 0, 0.0
+
+    def __len__(self):
+        return self.size
+
+    def add(self, rows, cols, slots, doc_norm: float) -> None:
+        if len(rows):
+            self.parts.append((rows, cols, slots))
+            self.size += len(rows)
+            self.doc_norm = max(self.doc_norm, doc_norm)
+
+    def take(self):
+        if not self.parts:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, 0.0
+        rows, cols, slots = (np.concatenate(x).astype(np.int64, copy=False) for x in zip(*self.parts))
+        doc_norm = self.doc_norm
+        self.parts, self.size, self.doc_norm = [], 0, 0.0
+        return rows, cols, slots, doc_norm
 
 
 class _TopK:
