@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import time
 import tracemalloc
 
@@ -58,10 +59,16 @@ def cpu_busy_seconds() -> float | None:
 
 
 class LoadWatch:
-    """The share of the machine's CPUs used by OTHER processes between start() and stop()."""
+    """The share of the machine's CPUs used by OTHER processes between start() and stop(): this
+    process and the children it waited for (a benchmark's own subprocesses) do not count."""
+
+    @staticmethod
+    def _own() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
 
     def start(self):
-        self.wall, self.own, self.busy = time.perf_counter(), time.process_time(), cpu_busy_seconds()
+        self.wall, self.own, self.busy = time.perf_counter(), self._own(), cpu_busy_seconds()
         return self
 
     def stop(self) -> float:
@@ -69,7 +76,7 @@ class LoadWatch:
         if busy is None or self.busy is None:
             return math.nan
         wall = time.perf_counter() - self.wall
-        others = (busy - self.busy) - (time.process_time() - self.own)
+        others = (busy - self.busy) - (self._own() - self.own)
         return max(0.0, others) / (wall * (os.cpu_count() or 1))
 
 

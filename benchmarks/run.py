@@ -148,8 +148,10 @@ def encode_rates(per_kind: int, repeats: int) -> dict:
     rates = {}
     for model in BUNDLED_MODELS:
         short = model.split("/")[-1]
+        watch = LoadWatch().start()  # the rates run in subprocesses: those are ours, not load
         one = _rate(model, per_kind, repeats, workers="1", threads="1")
         many = _rate(model, per_kind, repeats, workers=os.environ.get("XALIGN_ENCODE_WORKERS", "auto"), threads=None)
+        others = watch.stop()
         if one is None or many is None:
             emit(f"encode_{short}_error", "see stderr")
             continue
@@ -161,8 +163,9 @@ def encode_rates(per_kind: int, repeats: int) -> dict:
             emit(f"encode_{short}_{kind}_harness_workers_texts_per_s", 1 / wall)
             emit(f"encode_{short}_{kind}_engine_best_texts_per_s", cpus() / fig["engine_cpu_per_text"])
             emit(f"encode_{short}_{kind}_workers_vs_engine_best", fig["engine_cpu_per_text"] / wall / cpus())
-        emit(f"encode_{short}_load1", round(load1(), 2))
-        emit(f"encode_{short}_under_load", int(not quiet_enough()))
+        emit(f"encode_{short}_load1", round(load1(), 2))  # includes the rates' own workers
+        emit(f"encode_{short}_others_cpu", round(others, 2))
+        emit(f"encode_{short}_under_load", int(not others <= UNDER_LOAD))
         rates[model] = (one, many)
     return rates
 
@@ -234,11 +237,17 @@ def overhead(tmp: Path, repeats: int, quick: bool) -> float | None:
 
     def full():
         os.environ["XALIGN_CACHE"] = str(tmp / f"overhead-{next(runs)}.sqlite3")  # cold each time
+        for t in tasks:  # a task keeps its last model's vectors in memory: cold means reloaded
+            if t.data_loaded:
+                t.unload_data()
         mteb.evaluate(model, tasks, cache=None, show_progress_bar=False)
 
     emit("overhead_tasks", ",".join(t.metadata.name for t in tasks))
     encode = best_of("overhead_encode_only", encode_only, repeats)
     run = best_of("overhead_full_run", full, repeats)
+    if run < encode:  # impossible with a cold run: vectors came from somewhere, the ratio would lie
+        emit("overhead_error", "the full run took less than its encoding alone: it was not cold")
+        return None
     emit("overhead_ratio", run / encode)
     return run - encode
 
@@ -259,6 +268,8 @@ def naive_timed(tmp: Path, repeats: int, quick: bool) -> None:
 
     def ours_run():
         os.environ["XALIGN_CACHE"] = str(tmp / f"ours-{next(runs)}.sqlite3")  # cold each time
+        if ours.data_loaded:
+            ours.unload_data()  # and no vectors kept in memory from a previous try
         mteb.evaluate(model, [ours], cache=None, show_progress_bar=False)
 
     def naive_run():

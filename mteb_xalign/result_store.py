@@ -91,9 +91,19 @@ class ResultStore(ResultCache):
         if not isinstance(model_name, str):  # a ModelMeta, as mteb.evaluate passes it
             meta = model_name
             write_atomically(result_path.parent / MODEL_META,
-                             json.dumps(public_meta_dict(meta.to_dict()), default=str, indent=4))
+                             json.dumps(public_meta_dict(_meta_dict(meta)), default=str, indent=4))
             _merge_run_settings(result_path.parent / RUN_SETTINGS, task_result, encode_kwargs,
                                 provenance(meta.name))
+
+
+def _meta_dict(meta) -> dict[str, Any]:
+    """meta.to_dict() with its set fields (training_datasets) sorted: a set's order changes from one
+    process to the next, and the same model must give the same file."""
+    out = meta.to_dict()
+    for name in type(meta).model_fields:
+        if isinstance(getattr(meta, name, None), (set, frozenset)) and isinstance(out.get(name), list):
+            out[name] = sorted(out[name], key=str)
+    return out
 
 
 def _merge_run_settings(path: Path, task_result, encode_kwargs, versions: dict[str, Any]) -> None:

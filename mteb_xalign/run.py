@@ -61,6 +61,8 @@ def add_parser(sub) -> None:
     p.add_argument("--address", help="with --executor ray: join this Ray cluster (default: start Ray here)")
     p.add_argument("--gpus-per-model", type=float, default=None,
                    help="with --executor ray: GPUs per pair (default: 1 for PyTorch models when the cluster has GPUs)")
+    p.add_argument("--cpus-per-model", type=float, default=None,
+                   help="with --executor ray: CPUs per pair (default 1); a pair encodes on that many worker processes")
     p.set_defaults(func=run_command)
 
 
@@ -237,8 +239,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
-    if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None):
-        raise UserError("--address and --gpus-per-model need --executor ray")
+    if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
+                                   or args.cpus_per_model is not None):
+        raise UserError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
+    if args.cpus_per_model is not None and not args.cpus_per_model > 0:
+        raise UserError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
     if args.data is not None and args.data.is_symlink() and not args.data.exists():
         raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
     _select_task_names(args)

@@ -270,4 +270,11 @@ def test_ray_options_without_the_ray_executor_are_refused(tmp_path, capsys):
                "--output", str(tmp_path)])
     assert rc == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "xalign: error: --address and --gpus-per-model need --executor ray"]
+        "xalign: error: --address, --gpus-per-model and --cpus-per-model need --executor ray"]
+    rc = main(["run", "-t", "SemanticAffinity", "-m", "test-ray/hash-a", "--cpus-per-model", "2",
+               "--output", str(tmp_path)])
+    assert rc == 2 and "--cpus-per-model need --executor ray" in capsys.readouterr().err
+    rc = main(["run", "-t", "SemanticAffinity", "-m", "test-ray/hash-a", "--executor", "ray",
+               "--cpus-per-model", "0", "--output", str(tmp_path)])
+    assert rc == 2
+    assert "--cpus-per-model 0: use a number of CPUs above 0" in capsys.readouterr().err

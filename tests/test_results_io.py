@@ -115,6 +115,32 @@ def test_model_meta_holds_no_absolute_path_and_no_credentials(tmp_path):
     ModelMeta.model_validate_json(written)  # still a ModelMeta mteb can read back
 
 
+def test_model_meta_json_is_the_same_file_whatever_the_order_of_a_set(tmp_path):
+    """training_datasets is a set: its order changes with each process's string hashing, the file must not."""
+    names = [f"Dataset{i:02d}" for i in range(30)]
+    written = []
+    for i, order in enumerate((names, names[::-1])):
+        meta = fake_meta(training_datasets=set(order))
+        object.__setattr__(meta, "training_datasets", _OrderedSet(order))  # the iteration order a process may give
+        store = ResultStore(tmp_path / str(i))
+        store.save_to_cache(task_result({"s1": 0.5}), meta)
+        written.append((store.get_task_result_path(task_name="Tiny", model_name=meta).parent
+                        / "model_meta.json").read_text())
+    assert written[0] == written[1]
+    assert json.loads(written[0])["training_datasets"] == names
+
+
+class _OrderedSet(set):
+    """A set that iterates in a given order (as one process's hashing might)."""
+
+    def __init__(self, order):
+        super().__init__(order)
+        self.order = list(order)
+
+    def __iter__(self):
+        return iter(self.order)
+
+
 def test_the_same_folder_gives_the_same_token_and_another_folder_another():
     a = public_meta_dict("/data/m/model")
     assert a == public_meta_dict("/data/m/model") != public_meta_dict("/other/m/model")

@@ -196,6 +196,7 @@ def run_grid_for_args(model_names: list[str], tasks: list, options: Any, args: A
     import_ray()  # without Ray: one line saying how to install it, before any pair is planned
     by_model: dict[str, list] = {name: [] for name in model_names}
     for model_name, result in run_grid(model_names, tasks, options, output=args.output,
-                                       address=args.address, gpus_per_model=args.gpus_per_model):
+                                       address=args.address, gpus_per_model=args.gpus_per_model,
+                                       cpus_per_model=args.cpus_per_model or 1.0):
         by_model[model_name].append(result)
     return by_model
