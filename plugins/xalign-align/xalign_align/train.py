@@ -176,7 +176,8 @@ def train(model_name: str, data: TrainingSet, out: Path, *, objective: str = "bo
         "base_model": base_name,
         "base_revision": meta.revision if meta is not None else None,
         "base_meta": base_facts(meta) if meta is not None else {},
-        "embed_dim": int(st.get_sentence_embedding_dimension()),
+        # sentence-transformers 5.x renamed get_sentence_embedding_dimension (kept as a deprecated alias).
+        "embed_dim": int((getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension)()),
         "pivot": "en",
         "languages": data.languages,
         "unfitted_language": "identity",  # a fine-tuned model encodes any language: nothing is 'unmapped'
