@@ -196,9 +196,11 @@ def picture(info: dict, path: Path) -> None:
         base_vals = data[names[0]].get(metric.key, {})
         width = 0.8 / max(1, len(names) - 1)
         if not base_vals or not any(data[n].get(metric.key) for n in names[1:]):
-            ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.text(0.5, 0.5, "not evaluated", transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.set_xticks([])
             ax.set_yticks([])
-            ax.axhline(0, color="white")  # hide the zero line of an empty panel
+            ax.set_title(f"Δ {metric.label}", fontsize=10, color="grey")
+            continue
         for i, name in enumerate(names[1:]):
             vals = data[name].get(metric.key, {})
             deltas = [(vals[l] - base_vals[l]) if l in vals and l in base_vals else np.nan for l in langs]
