@@ -14,9 +14,10 @@ every unit is what the model would have been called with there:
 - anything else (default None, stock mteb models, API clients, GPU models): one process.
 
 `XALIGN_ENCODE_WORKERS=auto|N|1` (auto, the default: one worker per core the process may
-use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model that declares a sharding, on the CPU, for
-a chunk of at least MIN_TEXTS texts, and only if the workers' model is the parent's (same
-`encoding.model_id`); otherwise, or if a worker dies, the chunk is encoded in this process.
+use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model
+that declares a sharding, on the CPU, for a chunk of at least MIN_TEXTS texts, and only if
+the workers' model is the parent's (same `encoding.model_id`); otherwise, or if a worker dies,
+the chunk is encoded in this process.
 """
 
 from __future__ import annotations

@@ -61,9 +61,14 @@ def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, c
         step = -(-(stop - start) // workers)
         parts += [(a, min(a + step, stop)) for a in range(start, stop, step)]
 
+    local = plan.masks[offset:offset + docs.shape[0]]
+    # Per document: 1 (the pool) and its masks, so one float32 product counts all (shared by the threads).
+    weights = (np.concatenate([np.ones((len(local), 1), np.float32), local.astype(np.float32)], axis=1)
+               if local.shape[1] else None)
+
     def run(worker: int) -> None:
         be = backend if worker == 0 else backend.fresh()
-        loop = _ShardLoop(plan, docs, offset, be, blocks, norms)
+        loop = _ShardLoop(plan, docs, offset, be, blocks, norms, weights)
         for start, stop in parts[worker::workers]:
             g = slice(plan.gold.offsets[start], plan.gold.offsets[stop])
             counts[g], top_i[start:stop], top_s[start:stop] = loop.batch(start, stop)
@@ -88,12 +93,9 @@ def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, c
 
 
 class _ShardLoop:
-    def __init__(self, plan, docs, offset, backend, blocks, block_norms):
+    def __init__(self, plan, docs, offset, backend, blocks, block_norms, weights):
         self.plan, self.docs, self.offset, self.be = plan, docs, offset, backend
-        self.blocks, self.block_norm = blocks, block_norms
-        local = self.plan.masks[offset:offset + docs.shape[0]]
-        self.weights = (np.concatenate([np.ones((len(local), 1), np.float32), local.astype(np.float32)], axis=1)
-                        if local.shape[1] else None)
+        self.blocks, self.block_norm, self.weights = blocks, block_norms, weights
 
     def batch(self, start: int, stop: int):
         plan, be = self.plan, self.be
@@ -119,7 +121,7 @@ class _ShardLoop:
             sel = slice(*np.searchsorted(excl_col, [a, z]))
             if sel.stop > sel.start:
                 be.blank(S, excl_row[sel], excl_col[sel] - a)
-            self._count_block(S, T, lo, hi, counts, start, a, z, doc_norm)
+            self._count_block(S, T, lo, hi, counts, a, z, doc_norm)
             if plan.top_k:
                 top.update(self, S, err, start, a, z, doc_norm)
             if len(self.pending) >= PENDING_PAIRS:
@@ -127,20 +129,20 @@ class _ShardLoop:
         self._settle_band(counts, T, start)
         return counts[g_row, g_slot], top.indices(self.offset), top.scores
 
-    def _count_block(self, S, T, lo, hi, counts, start, a, z, doc_norm):
+    def _count_block(self, S, T, lo, hi, counts, a, z, doc_norm):
         """Add the block's documents scoring >= each gold threshold to counts[:, j]."""
         if not self.dense:
             # Gold documents usually score near the top: then few scores reach the lowest band
             # limit of the row, and one pass extracting those serves every gold at once.
             found = self.be.at_least(S, lo.min(axis=1), limit=(z - a) * len(T) // 8)
             if found is not None:
-                return self._count_sparse(*found, T, lo, hi, counts, start, a, doc_norm)
+                return self._count_sparse(*found, T, lo, hi, counts, a, doc_norm)
             self.dense = True  # the rest of this batch goes straight to the dense passes
         above, band_row, band_col, band_slot = self.be.count_and_band(S, lo, hi, self._weights(a, z))
         counts += above
         self.pending.add(band_row, a + band_col, band_slot, doc_norm)
 
-    def _count_sparse(self, rows, cols, scores, T, lo, hi, counts, start, a, doc_norm):
+    def _count_sparse(self, rows, cols, scores, T, lo, hi, counts, a, doc_norm):
         n_rows, in_masks = len(T), self.plan.masks[self.offset + a + cols]
         for j in range(T.shape[1]):
             above = scores > hi[rows, j]
