@@ -408,3 +408,28 @@ def test_reductions_shared_over_threads_equal_the_definition(workers, monkeypatc
                    {"chunk_size": 7, "query_batch": 2}):
             assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, top_k=4, **kw), ref, 4, masks)
     assert pools and set(pools) == {workers}  # the threads did run
+
+
+@pytest.mark.parametrize("pairs_per_query", [1, 3, 40])
+def test_exact_scores_by_either_float64_path_equal_the_definition(pairs_per_query):
+    """exact_scores computes its float64 dots by a gathered einsum (few pairs per query) or by one
+    matrix-vector product per query (many): either way, every score is the definition's, including
+    near ties built from a shared vector plus one-ulp changes, in any order of the pairs."""
+    from mteb_xalign.metrics.ranking.exact import exact_scores
+
+    rng = np.random.default_rng(pairs_per_query)
+    Q = rng.standard_normal((6, 48)).astype(np.float32)
+    D = rng.standard_normal((300, 48)).astype(np.float32)
+    D[100:150] = D[0]
+    D[100:150, 7] = np.nextafter(D[0, 7], np.float32(np.inf))  # one ulp from document 0
+    rows = np.repeat(np.arange(6), pairs_per_query)
+    cols = rng.integers(0, 300, len(rows))
+    cols[::2] = rng.integers(100, 150, len(cols[::2]))  # half the pairs among the near-copies
+    order = rng.permutation(len(rows))  # pairs need not come grouped by query
+    rows, cols = rows[order], cols[order]
+    got = exact_scores(Q, D, rows, cols)
+    want = np.array([fsum_score(Q[r], D[c]) for r, c in zip(rows, cols)], np.float32)
+    assert got.tobytes() == want.tobytes()
+    norms = np.linalg.norm(Q.astype(np.float64), axis=1)
+    bound = float(np.linalg.norm(D.astype(np.float64), axis=1).max()) * (1 + 1e-12)
+    assert exact_scores(Q, D, rows, cols, norms, bound).tobytes() == want.tobytes()
