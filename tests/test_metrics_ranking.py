@@ -410,6 +410,57 @@ def test_reductions_shared_over_threads_equal_the_definition(workers, monkeypatc
     assert pools and set(pools) == {workers}  # the threads did run
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 300), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_fused_block_reduction_equals_the_definition(rows, cols, slots, seed):
+    """The compiled reduction (fused.py) against plain comparisons: counts above hi, every entry in
+    [lo, hi], on blocks full of ties, -inf (excluded) entries, +inf pads, empty and one-point bands,
+    widths across its 64-column search segments."""
+    from mteb_xalign.metrics.ranking import fused
+
+    rng = np.random.default_rng(seed)
+    S = rng.integers(-4, 5, (rows, cols)).astype(np.float32) / 4
+    S[rng.random((rows, cols)) < 0.05] = -np.inf
+    lo = rng.integers(-5, 5, (rows, slots)).astype(np.float32) / 4
+    hi = lo + rng.integers(0, 3, (rows, slots)).astype(np.float32) / 4
+    pad = rng.random((rows, slots)) < 0.1
+    lo[pad], hi[pad] = np.inf, np.inf  # ragged gold lists
+    counts, r, c, j = fused.count_and_band(S, lo, hi)
+    assert counts.shape == (rows, slots, 1)
+    assert counts[:, :, 0].tolist() == [[int((S[i] > hi[i, k]).sum()) for k in range(slots)] for i in range(rows)]
+    want = {(i, x, k) for i in range(rows) for k in range(slots) for x in range(cols) if lo[i, k] <= S[i, x] <= hi[i, k]}
+    got = list(zip(r.tolist(), c.tolist(), j.tolist()))
+    assert len(got) == len(set(got)) and set(got) == want
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dense_blocks_without_masks_by_either_reduction(fused, threads, monkeypatch):
+    """Golds low in the pool (every block dense), no masks: the compiled reduction and the numpy
+    passes, on one thread and shared over two, against the definition, with ties and exclusions."""
+    from mteb_xalign.metrics.ranking import backends
+    from mteb_xalign.metrics.ranking import fused as compiled
+
+    calls = []
+    real = compiled.count_and_band
+    monkeypatch.setattr(compiled, "count_and_band", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(backends, "FUSED", fused)
+    monkeypatch.setattr(backends, "SMALL_WORK", 0)
+    monkeypatch.setattr(backends, "blas_threads", lambda: threads)
+    rng = np.random.default_rng(5)
+    D = unit(rng.standard_normal((500, 16)))
+    Q = unit(rng.standard_normal((33, 16)))
+    order = np.argsort(Q @ D.T, axis=1)  # ascending: golds near the bottom
+    gold = [order[q, [1, 40 + q, 200]] for q in range(33)]
+    D[order[:, 0]] = D[order[:, 1]]  # a copy of each query's first gold
+    D[::23] = D[7]
+    exclude = [order[q, 2:4] for q in range(33)]
+    ref, _ = brute_force(Q, D, gold, exclude=exclude, top_k=3)
+    for kw in ({"chunk_size": 100, "query_batch": 16}, {"chunk_size": 500, "query_batch": 33}):
+        assert_matches(gold_ranks(Q, D, gold, exclude=exclude, top_k=3, **kw), ref, 3)
+    assert bool(calls) == fused
+
+
 @pytest.mark.parametrize("pairs_per_query", [1, 3, 40])
 def test_exact_scores_by_either_float64_path_equal_the_definition(pairs_per_query):
     """exact_scores computes its float64 dots by a gathered einsum (few pairs per query) or by one

@@ -15,6 +15,9 @@ import numpy as np
 # synchronise on such small products for little gain (a MultiRefCLIR subset is 2e8).
 SMALL_WORK = 2**30
 TILE_BYTES = 2**22  # the row tiles count_and_band reduces: several passes each, from the cache
+# Without mask weights, count_and_band runs one compiled pass per row (fused.py, numba) instead of
+# the numpy passes below; False forces the numpy passes (the tests check both against brute force).
+FUSED = True
 
 
 class NumpyBackend:
@@ -71,6 +74,10 @@ class NumpyBackend:
         """Per row and gold slot j: the count of scores above hi[:, j] ((rows, G, n_weights), a
         column of ones when weights is None), and the (row, column, slot) of every score in
         [lo[:, j], hi[:, j]]. Row tiles of about TILE_BYTES: every pass after the first reads from cache."""
+        if weights is None and FUSED:
+            from mteb_xalign.metrics.ranking import fused
+
+            return fused.count_and_band(S, lo, hi)
         n_rows, n_cols = S.shape
         tile = max(8, (TILE_BYTES // (4 * max(n_cols, 1))) // 8 * 8)
         above, inband = self._tile_buffers(tile * n_cols)

@@ -1,0 +1,77 @@
+"""The dense reduction of a score block in one compiled pass per row (numba), for NumpyBackend.
+
+numpy needs five passes over a block per gold slot (compare, count, compare, combine, scan for
+band flags); compiled, one pass per row and slot counts, 64 columns at a time (vectorised), the
+scores above the band and those at or above its low end, and only a segment where the two differ
+(it holds a band entry: usually just the gold document and its copies) is read again, from L1, to
+record its entries. The result is the numpy path's, entry for entry (the same float comparisons;
+the order of band pairs differs, and nothing depends on it). Compiled on first use and cached on
+disk (numba's `cache=True`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEGMENT = 64  # columns counted at once when searching a row for its band entries
+
+_kernel = None
+
+
+def _compile():
+    import numba
+
+    # reassoc only: lets LLVM reorder the float32 segment sums (whole numbers <= 64: exact in any
+    # order) into 8-wide compares. No nnan/ninf: blanked scores are -inf and ragged pads +inf.
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def reduce_block(S, lo, hi, above, rows, cols, slots):
+        """above[r, j] = #{k: S[r, k] > hi[r, j]}; the band entries (lo <= S <= hi) go to rows/cols/
+        slots while they fit; returns how many there are (more than fit: call again with room)."""
+        n_rows, n_cols = S.shape
+        room = rows.shape[0]
+        n = 0
+        for r in range(n_rows):
+            for j in range(lo.shape[1]):
+                low, high = lo[r, j], hi[r, j]
+                gt = 0
+                for k0 in range(0, n_cols, SEGMENT):
+                    k1 = min(k0 + SEGMENT, n_cols)
+                    seg_gt = np.float32(0.0)
+                    seg_ge = np.float32(0.0)
+                    for k in range(k0, k1):  # vectorised: two comparisons and two sums
+                        s = S[r, k]
+                        seg_gt += np.float32(1.0) if s > high else np.float32(0.0)
+                        seg_ge += np.float32(1.0) if s >= low else np.float32(0.0)
+                    gt += int(seg_gt)
+                    if seg_ge != seg_gt:  # lo <= hi, so these are the band entries: rare
+                        for k in range(k0, k1):
+                            s = S[r, k]
+                            if s >= low and s <= high:
+                                if n < room:
+                                    rows[n] = r
+                                    cols[n] = k
+                                    slots[n] = j
+                                n += 1
+                above[r, j] = gt
+        return n
+
+    return reduce_block
+
+
+def count_and_band(S: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """NumpyBackend.count_and_band without mask weights: counts (rows, G, 1) of scores > hi[:, j],
+    and (row, column, slot) of every score in [lo[:, j], hi[:, j]]."""
+    global _kernel
+    if _kernel is None:
+        _kernel = _compile()
+    n_rows, G = lo.shape
+    S = np.ascontiguousarray(S)
+    lo, hi = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
+    above = np.empty((n_rows, G), np.int64)
+    room = max(4096, 8 * n_rows * G)  # a few band entries per gold; ties can make many more
+    while True:
+        rows, cols, slots = (np.empty(room, np.int64) for _ in range(3))
+        n = _kernel(S, lo, hi, above, rows, cols, slots)
+        if n <= room:
+            return above[:, :, None], rows[:n], cols[:n], slots[:n]
+        room = n  # the same comparisons again, now with room for every entry
