@@ -461,13 +461,16 @@ def test_dense_blocks_without_masks_by_either_reduction(fused, threads, monkeypa
     assert bool(calls) == fused
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("pairs_per_query", [1, 3, 40])
-def test_exact_scores_by_either_float64_path_equal_the_definition(pairs_per_query):
+def test_exact_scores_by_either_float64_path_equal_the_definition(pairs_per_query, compiled, monkeypatch):
     """exact_scores computes its float64 dots by a gathered einsum (few pairs per query) or by one
     matrix-vector product per query (many): either way, every score is the definition's, including
     near ties built from a shared vector plus one-ulp changes, in any order of the pairs."""
+    from mteb_xalign.metrics.ranking import exact
     from mteb_xalign.metrics.ranking.exact import exact_scores
 
+    monkeypatch.setattr(exact, "FUSED_DOTS", compiled)  # the compiled loop, or numpy's two paths
     rng = np.random.default_rng(pairs_per_query)
     Q = rng.standard_normal((6, 48)).astype(np.float32)
     D = rng.standard_normal((300, 48)).astype(np.float32)

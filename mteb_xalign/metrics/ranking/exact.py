@@ -24,6 +24,9 @@ _U32 = 2.0**-24  # float32 unit roundoff
 _U64 = 2.0**-53
 _SAFETY = 1.0 + 2.0**-20  # covers the rounding of the bound's own float64 arithmetic
 _PAIRS_PER_PIECE = 4096  # float64 gathers for exact_scores: memory bounded by this many rows
+# The float64 dots by a compiled loop over the pairs (fused.float64_dots: no float64 copies of the
+# rows); False: the numpy paths below (the tests check both against the definition).
+FUSED_DOTS = True
 
 
 def gamma(n: int, unit: float) -> float:
@@ -112,6 +115,10 @@ def _float64_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, ri
     """left[left_rows[i]] . right[right_rows[i]] in float64, for left_rows sorted. Products of float32
     values are exact in float64; the sums, in whatever order BLAS or einsum takes, are within
     gamma_n(float64) of the exact value. Memory: at most _PAIRS_PER_PIECE gathered rows at a time."""
+    if FUSED_DOTS:
+        from mteb_xalign.metrics.ranking import fused
+
+        return fused.float64_dots(left, right, left_rows, right_rows)
     out = np.empty(len(left_rows), np.float64)
     starts = np.flatnonzero(np.diff(left_rows, prepend=-1)) if len(left_rows) else np.zeros(0, np.int64)
     if len(left_rows) < 8 * len(starts):  # a few pairs per row: one gathered einsum beats a loop

@@ -1,4 +1,5 @@
-"""The dense reduction of a score block in one compiled pass per row (numba), for NumpyBackend.
+"""The ranking's compiled kernels (numba): the dense reduction of a score block in one pass per
+row (NumpyBackend.count_and_band), and the float64 dot products of exact.py's band pairs.
 
 numpy needs five passes over a block per gold slot (compare, count, compare, combine, scan for
 band flags); compiled, one pass per row and slot counts, 64 columns at a time (vectorised), the
@@ -15,7 +16,7 @@ import numpy as np
 
 SEGMENT = 64  # columns counted at once when searching a row for its band entries
 
-_kernel = None
+_compiled = None
 
 
 def _compile():
@@ -55,15 +56,41 @@ def _compile():
                 above[r, j] = gt
         return n
 
-    return reduce_block
+    # reassoc: any order of the float64 sum is within the bound exact.py allows (the products of
+    # float32 values are exact in float64).
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def dots(left, right, left_rows, right_rows, out):
+        for i in range(left_rows.shape[0]):
+            a, b = left_rows[i], right_rows[i]
+            acc = 0.0
+            for k in range(left.shape[1]):
+                acc += np.float64(left[a, k]) * np.float64(right[b, k])
+            out[i] = acc
+
+    return reduce_block, dots
+
+
+def _kernels():
+    global _compiled
+    if _compiled is None:
+        _compiled = _compile()
+    return _compiled
+
+
+def float64_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
+    """left[left_rows[i]] . right[right_rows[i]] summed in float64 (exact.py's _float64_dots), without
+    gathering float64 copies of the rows."""
+    out = np.empty(len(left_rows), np.float64)
+    if len(out):
+        _kernels()[1](np.ascontiguousarray(left), np.ascontiguousarray(right),
+                      np.ascontiguousarray(left_rows, np.int64), np.ascontiguousarray(right_rows, np.int64), out)
+    return out
 
 
 def count_and_band(S: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """NumpyBackend.count_and_band without mask weights: counts (rows, G, 1) of scores > hi[:, j],
     and (row, column, slot) of every score in [lo[:, j], hi[:, j]]."""
-    global _kernel
-    if _kernel is None:
-        _kernel = _compile()
+    reduce_block = _kernels()[0]
     n_rows, G = lo.shape
     S = np.ascontiguousarray(S)
     lo, hi = np.ascontiguousarray(lo), np.ascontiguousarray(hi)
@@ -71,7 +98,7 @@ def count_and_band(S: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     room = max(4096, 8 * n_rows * G)  # a few band entries per gold; ties can make many more
     while True:
         rows, cols, slots = (np.empty(room, np.int64) for _ in range(3))
-        n = _kernel(S, lo, hi, above, rows, cols, slots)
+        n = reduce_block(S, lo, hi, above, rows, cols, slots)
         if n <= room:
             return above[:, :, None], rows[:n], cols[:n], slots[:n]
         room = n  # the same comparisons again, now with room for every entry
