@@ -108,9 +108,20 @@ def _is_corrupt(exc: sqlite3.Error) -> bool:
     return "not a database" in text or "malformed" in text
 
 
+def _is_locked(exc: sqlite3.Error) -> bool:
+    name = _errorname(exc)
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
 def _is_unwritable(exc: sqlite3.Error) -> bool:
     name = _errorname(exc)
     return name.startswith(("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PERM"))
+
+
+#: How long opening waits for another process that holds the file (as the busy timeout does).
+OPEN_WAIT_SECONDS = 120
 
 
 class EmbeddingCache:
@@ -142,7 +153,7 @@ class EmbeddingCache:
             raise UserError(f"embedding cache {path}: cannot create its folder ({exc.strerror}): "
                             f"{self.settings.way_out}") from None
         try:
-            self._connect_writable()
+            self._connect_writable_when_free()
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
             if _is_corrupt(exc):
@@ -152,6 +163,23 @@ class EmbeddingCache:
                 self._connect_read_only(exc)
             else:
                 raise UserError(f"embedding cache {path}: {exc}: {self.settings.way_out}") from None
+
+    def _connect_writable_when_free(self) -> None:
+        """_connect_writable, tried again while another process holds the file. SQLite's busy
+        timeout does not cover every case: two connections that both turn a new file to WAL, or
+        both upgrade a read lock to a write lock, would deadlock, so SQLite answers one of them
+        "database is locked" at once instead of waiting. The loser closes and tries again."""
+        deadline = time.monotonic() + OPEN_WAIT_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                return self._connect_writable()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() + pause > deadline:
+                    raise
+                self._close_quietly()
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     def _connect_writable(self) -> None:
         self._conn = sqlite3.connect(self.path, timeout=120, isolation_level=None)

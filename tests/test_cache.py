@@ -83,6 +83,36 @@ def test_two_concurrent_writers_lose_nothing(tmp_path):
     assert cache.get_many([key])[key][0] == 19 * 1000 + 499
 
 
+def test_open_waits_while_another_process_holds_the_file(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" at once (no busy wait) to one of two connections that
+    would deadlock, e.g. two processes turning a new file to WAL: opening tries again, within
+    OPEN_WAIT_SECONDS, and only then gives up, naming the file."""
+    import sqlite3
+
+    from mteb_xalign import cache as cache_module
+    from mteb_xalign.errors import UserError
+
+    real = EmbeddingCache._connect_writable
+    failures = [2]
+
+    def sometimes_locked(self):
+        if failures[0]:
+            failures[0] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return real(self)
+
+    monkeypatch.setattr(EmbeddingCache, "_connect_writable", sometimes_locked)
+    cache = EmbeddingCache(tmp_path / "c.sqlite3")
+    assert failures == [0] and cache.writable
+    cache.close()
+
+    monkeypatch.setattr(cache_module, "OPEN_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(EmbeddingCache, "_connect_writable",
+                        lambda self: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
+    with pytest.raises(UserError, match="c2.sqlite3: database is locked"):
+        EmbeddingCache(tmp_path / "c2.sqlite3")
+
+
 def test_killed_writer_leaves_only_whole_batches(tmp_path):
     path = tmp_path / "c.sqlite3"
     p = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "k", "100000"], cwd=tmp_path,
