@@ -158,7 +158,7 @@ class EmbeddingCache:
             self._close_quietly()
             if _is_corrupt(exc):
                 self._quarantine(exc)
-                self._connect_writable()
+                self._connect_writable_when_free()  # a new file: the case the retry is for
             elif _is_unwritable(exc) and path.exists():
                 self._connect_read_only(exc)
             else:
@@ -251,7 +251,7 @@ class EmbeddingCache:
         """A fault met while using an open cache: quarantine a damaged file, else one clear line."""
         if _is_corrupt(exc):
             self._quarantine(exc)
-            self._connect_writable()
+            self._connect_writable_when_free()
             return
         raise UserError(f"embedding cache {self.path}: {exc}: {self.settings.way_out}") from None
 
