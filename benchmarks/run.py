@@ -11,7 +11,12 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
                            benchmark (7 tasks; a counting model, what is counted does not depend on it)
   naive_encode_ratio       the same for plain MTEB: one stock retrieval task per subset, no shared cache
   overhead_ratio           wall time of the MultiRefCLIR family (4 tasks, cold cache) with USE /
-                           wall time of USE's `embed` on their unique texts alone (target <= 1.3)
+                           wall time of USE's `embed` on their unique texts alone (target <= 1.3),
+                           best of N each, the two run in alternation (overhead_ratio_rounds: each
+                           round's own ratio)
+  overhead_ratio_paired    a full run's wall time / the time inside USE's `embed` during that run (the
+                           same machine conditions on both sides; best of N); with
+                           overhead_embed_in_run_vs_alone, its time inside `embed` / the bare calls'
   naive_timed_*            plain MTEB's MultiRefCLIR (one task per subset) with USE, timed, against ours
   encode_<model>_*         per kind of text: the engine's single-thread CPU s/text, the harness's
                            (embed_texts, cold cache) and the harness's wall s/text over its workers
@@ -71,19 +76,36 @@ def quiet_enough() -> bool:
 
 def best_of(name: str, fn, repeats: int) -> float:
     """Run fn() `repeats` times; emit the best wall time with the load it was measured under."""
-    best, load, under = float("inf"), load1(), 0
+    return best_of_interleaved({name: fn}, repeats)[0][name]
+
+
+def best_of_interleaved(fns: dict, repeats: int) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Run each fn once per round, `repeats` rounds; emit each one's best wall time with its load.
+
+    A ratio of two figures is taken from interleaved rounds: a slow spell of the machine then
+    hits both sides alike, instead of all the tries of one of them. Returns the bests and
+    every round's times.
+    """
+    best = {name: float("inf") for name in fns}
+    under = dict.fromkeys(fns, 0)
+    load = load1()
+    rounds = []
     for _ in range(repeats):
-        watch = LoadWatch().start()
-        t0 = time.perf_counter()
-        fn()
-        seconds = time.perf_counter() - t0
-        others = watch.stop()
-        if seconds < best:
-            best, under = seconds, int(not others <= UNDER_LOAD)
-    emit(f"{name}_seconds", best)
-    emit(f"{name}_load1", round(load, 2))
-    emit(f"{name}_under_load", under)
-    return best
+        times = {}
+        for name, fn in fns.items():
+            watch = LoadWatch().start()
+            t0 = time.perf_counter()
+            fn()
+            times[name] = seconds = time.perf_counter() - t0
+            others = watch.stop()
+            if seconds < best[name]:
+                best[name], under[name] = seconds, int(not others <= UNDER_LOAD)
+        rounds.append(times)
+    for name in fns:
+        emit(f"{name}_seconds", best[name])
+        emit(f"{name}_load1", round(load, 2))
+        emit(f"{name}_under_load", under[name])
+    return best, rounds
 
 
 def conditions() -> None:
@@ -238,21 +260,48 @@ def overhead(tmp: Path, repeats: int, quick: bool) -> float | None:
                 model.embed(texts[i:i + 32], prompt_type=role)
 
     runs = iter(range(10**6))
+    original_embed = model.embed
+    in_run: list[list[float]] = []  # per full run: [seconds inside model.embed, texts it was sent]
+
+    def timed_embed(texts, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original_embed(texts, **kwargs)
+        finally:
+            in_run[-1][0] += time.perf_counter() - t0
+            in_run[-1][1] += len(texts)
 
     def full():
         os.environ["XALIGN_CACHE"] = str(tmp / f"overhead-{next(runs)}.sqlite3")  # cold each time
         for t in tasks:  # a task keeps its last model's vectors in memory: cold means reloaded
             if t.data_loaded:
                 t.unload_data()
-        mteb.evaluate(model, tasks, cache=None, show_progress_bar=False)
+        in_run.append([0.0, 0])
+        model.embed = timed_embed  # the adapter calls self.embed: this run's encoding, timed
+        try:
+            mteb.evaluate(model, tasks, cache=None, show_progress_bar=False)
+        finally:
+            del model.embed
 
     emit("overhead_tasks", ",".join(t.metadata.name for t in tasks))
-    encode = best_of("overhead_encode_only", encode_only, repeats)
-    run = best_of("overhead_full_run", full, repeats)
-    if run < encode:  # impossible with a cold run: vectors came from somewhere, the ratio would lie
-        emit("overhead_error", "the full run took less than its encoding alone: it was not cold")
+    best, rounds = best_of_interleaved({"overhead_encode_only": encode_only, "overhead_full_run": full}, repeats)
+    encode, run = best["overhead_encode_only"], best["overhead_full_run"]
+    unique = len(docs) + len(queries)
+    if run < encode or any(sent != unique for _, sent in in_run):
+        # vectors came from somewhere else (a warm cache), or texts were encoded twice: the ratio would lie
+        emit("overhead_error", f"a full run sent {[sent for _, sent in in_run]} texts to the model, not the "
+                               f"{unique} unique ones once: it was not cold, or it repeats texts")
         return None
     emit("overhead_ratio", run / encode)
+    # Each round's own ratio: the spread says how far the machine's noise moves the figure.
+    emit("overhead_ratio_rounds", ",".join(f"{r['overhead_full_run'] / r['overhead_encode_only']:.2f}" for r in rounds))
+    # The same run's wall time over its own time inside model.embed: both under the same machine
+    # conditions, so the noise of the encoding (5-10% between identical tries here) cancels out.
+    paired = [r["overhead_full_run"] / embed for r, (embed, _) in zip(rounds, in_run)]
+    emit("overhead_ratio_paired", min(paired))
+    emit("overhead_ratio_paired_rounds", ",".join(f"{x:.2f}" for x in paired))
+    # ~1 when the harness's calls cost the model what the bare calls cost (same texts, same batches).
+    emit("overhead_embed_in_run_vs_alone", min(embed for embed, _ in in_run) / encode)
     return run - encode
 
 
@@ -280,9 +329,8 @@ def naive_timed(tmp: Path, repeats: int, quick: bool) -> None:
         mteb.evaluate(model, [plain], cache=None, show_progress_bar=False)
 
     emit("naive_timed_subsets", len(subsets))
-    naive = best_of("naive_timed_plain_mteb", naive_run, repeats)
-    mine = best_of("naive_timed_xalign", ours_run, repeats)
-    emit("naive_timed_ratio", naive / mine)
+    best, _ = best_of_interleaved({"naive_timed_plain_mteb": naive_run, "naive_timed_xalign": ours_run}, repeats)
+    emit("naive_timed_ratio", best["naive_timed_plain_mteb"] / best["naive_timed_xalign"])
 
 
 def align_figures() -> None:

@@ -90,7 +90,7 @@ def apply_similarity(vectors: np.ndarray, similarity: str) -> np.ndarray:
     """Rows whose dot product is the model's similarity: unit rows for cosine, as given for dot."""
     if similarity != "cosine" or len(vectors) == 0:
         return vectors
-    norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))  # float64 sums, no float64 copy
     off = np.abs(norms - 1) > UNIT_TOLERANCE
     if not off.any():
         return vectors

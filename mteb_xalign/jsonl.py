@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ def decode_line(raw: bytes, path: Path, lineno: int) -> str:
         column = len(raw[: exc.start].decode("utf-8", errors="replace")) + 1
         raise DataError(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {column} "
                         "(save the file as UTF-8)", path=path, line=lineno) from None
+
+
+# Valid UTF-8 cannot encode a surrogate, so a lone one in a parsed line can only come from a JSON
+# escape \uD800-\uDFFF: a line without such an escape needs no walk through its values.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def check_strings(value: Any, path: Path, lineno: int) -> None:
@@ -69,7 +75,8 @@ def read_jsonl(path: Path, required: dict[str, type] | None = None) -> Iterator[
                 raise DataError(f"not valid JSON ({exc.msg} at column {exc.colno})", path=path, line=lineno) from None
             if not isinstance(obj, dict):
                 raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=lineno)
-            check_strings(obj, path, lineno)
+            if _SURROGATE_ESCAPE.search(line):
+                check_strings(obj, path, lineno)
             for field, kind in required.items():
                 if field not in obj:
                     raise DataError(f"missing field {field!r}", path=path, line=lineno)

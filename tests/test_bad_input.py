@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mteb_xalign import plugins
 from mteb_xalign.errors import DataError, ServiceError
@@ -95,6 +97,51 @@ def test_a_lone_surrogate_is_refused_at_load_with_its_line(tmp_path):
         handle.write('{"id": "q2", "context_id": "p2", "text": "Hunde \\ud800 bellen"}\n')
     with pytest.raises(DataError, match=r"de\.questions\.jsonl:2: text holds a lone surrogate '\\ud800' at character 7"):
         read_parallel_qa(data)
+
+
+# Any code point, with surrogates drawn often (hypothesis leaves them out of text by default).
+_any_text = st.text(st.characters(codec=None, exclude_categories=())
+                    | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, codec=None, exclude_categories=()),
+                    max_size=6)
+_json_values = st.recursive(st.none() | st.integers() | _any_text,
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_any_text, inner, max_size=3),
+                            max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(_any_text, _json_values, max_size=4), st.booleans())
+def test_read_jsonl_refuses_a_lone_surrogate_anywhere_as_the_full_walk_does(tmp_path, obj, ascii_only):
+    """read_jsonl walks a line's values only when the line holds a \\uD800-\\uDFFF escape: it must
+    refuse every line that the full walk (check_strings on the parsed line) refuses, and no other."""
+    from mteb_xalign.jsonl import check_strings, read_jsonl
+
+    raw = (json.dumps(obj, ensure_ascii=ascii_only) + "\n").encode("utf-8", "surrogatepass")
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(raw)
+    try:
+        parsed = json.loads(raw.decode("utf-8"))  # a surrogate pair escaped in ASCII parses to one character
+        check_strings(parsed, path, 1)
+    except UnicodeDecodeError:
+        expected = "not valid UTF-8"
+    except DataError:
+        expected = "lone surrogate"
+    else:
+        assert [o for _, o in read_jsonl(path)] == [parsed]
+        return
+    with pytest.raises(DataError, match=expected):
+        list(read_jsonl(path))
+
+
+@pytest.mark.parametrize("where", ['{"t": "a%sb"}', '{"t": [1, {"u": "%s"}]}', '{"%s": 1}'])
+def test_read_jsonl_refuses_every_lone_surrogate_escape(tmp_path, where):
+    from mteb_xalign.jsonl import read_jsonl
+
+    for code in range(0xD800, 0xE000, 0x80):
+        for escape in (f"\\u{code:04x}", f"\\u{code:04X}"):
+            path = tmp_path / "x.jsonl"
+            path.write_text(where % escape + "\n", encoding="ascii")
+            with pytest.raises(DataError, match="lone surrogate"):
+                list(read_jsonl(path))
 
 
 def test_a_pivot_question_whose_paragraph_is_missing_in_x_is_refused_at_load(tmp_path):

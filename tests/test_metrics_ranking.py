@@ -294,6 +294,13 @@ def test_memory_is_bounded_by_the_block_not_the_pool():
         (dict(gold=[[0, 0], [1]]), r"gold\[0\] lists document 0 more than once"),
         (dict(gold=[[0]]), r"gold has 1 entries but there are 2 queries"),
         (dict(gold=[[0.0], [1]]), r"gold\[0\] must hold integer"),
+        # equal-length lists take one conversion for the whole table: the same checks and messages
+        (dict(gold=[[True], [False]]), r"gold\[0\] must hold integer"),
+        (dict(gold=np.array([[0], [4]])), r"gold\[1\] contains document index 4, outside 0..3"),
+        (dict(gold=np.array([[0, 1], [2, 2]])), r"gold\[1\] lists document 2 more than once"),
+        (dict(gold=np.array([[0, 1], [2, 3]]), exclude=[[2, 3], [3, 1]]), r"exclude\[1\] removes document 3"),
+        (dict(gold=np.zeros((2, 0), int)), r"gold\[0\] is empty"),
+        (dict(gold=[[0, 1], [2, 3.5]]), r"gold\[1\] must hold integer"),
         (dict(exclude=[[1], [1]]), r"exclude\[1\] removes document 1, which is a gold document of query 1"),
         (dict(exclude=[[9], []]), r"exclude\[0\] contains document index 9"),
         (dict(masks={"en": np.ones(3, bool)}), r"mask 'en' must be a boolean array of shape \(4,\)"),

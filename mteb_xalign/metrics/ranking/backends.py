@@ -48,10 +48,8 @@ class NumpyBackend:
         """One BLAS thread within the block; `workers` threads of the ranker: as many as BLAS had
         (threadpoolctl, a dependency) for large work, one for small work (extra threads spin and
         synchronise on small products for little gain)."""
-        from threadpoolctl import threadpool_limits
-
         self.workers = blas_threads() if multiply_adds >= SMALL_WORK else 1
-        return threadpool_limits(limits=1, user_api="blas")
+        return _blas_controller().limit(limits=1, user_api="blas")
 
     def fresh(self) -> "NumpyBackend":
         """Another instance for another thread (its own buffers)."""
@@ -122,9 +120,23 @@ class NumpyBackend:
 
 def blas_threads() -> int:
     """The threads BLAS runs on now (its setting, or a threadpool_limits around the call)."""
-    from threadpoolctl import threadpool_info
+    info = _blas_controller().info()  # each library's thread count read now
+    return max(1, min((p["num_threads"] for p in info if p.get("user_api") == "blas"), default=1))
 
-    return max(1, min((p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"), default=1))
+
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded thread pools, found once: the search through the loaded
+    libraries costs ~2 ms, paid per ranking before (a MultiRefCLIR run ranks 78 small pools).
+    numpy's BLAS, the one the numpy backend limits, is loaded with numpy, before this runs."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def _row_counts(flags: np.ndarray) -> np.ndarray:

@@ -52,11 +52,10 @@ def plan_ranking(queries, gold, gold_vectors, *, n_docs: int, exclude=None, mask
     if G.shape != (len(g.flat), Q.shape[1]):
         raise ValueError(f"gold_vectors must have shape ({len(g.flat)}, {Q.shape[1]}) (one row per gold entry), "
                          f"got {G.shape}")
-    Q64 = Q.astype(np.float64)
-    query_norms = np.sqrt(np.einsum("ij,ij->i", Q64, Q64))
-    G64 = G.astype(np.float64)
+    # float64 sums of exact squares (a float32 square is exact in float64), without float64 copies
+    query_norms = np.sqrt(np.einsum("ij,ij->i", Q, Q, dtype=np.float64))
     # A bound of every gold norm (the float64 sum of exact squares, then sqrt, err by gamma at most).
-    gold_norm = float(np.sqrt(np.einsum("ij,ij->i", G64, G64).max(initial=0.0)))
+    gold_norm = float(np.sqrt(np.einsum("ij,ij->i", G, G, dtype=np.float64).max(initial=0.0)))
     gold_norm *= 1.0 + gamma(Q.shape[1] + 1, 2.0**-53)
     gold_scores = exact_scores(Q, G, g.query_of_each(), np.arange(len(g.flat)), query_norms, gold_norm)
     if not np.isfinite(gold_scores).all():
