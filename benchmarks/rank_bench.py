@@ -7,7 +7,8 @@ the pool, and each query excludes 5 documents (one a copy of its gold when there
 
 Per pool size N (1,000 queries, 2 gold documents each):
   rank_{N}_seconds, rank_{N}_matmul_seconds   best of R interleaved runs of gold_ranks and of the
-                                              bare Q.D^T in the same blocks; rank_{N}_ratio = their quotient
+                                              bare Q.D^T in the same blocks (R = 7 / 5 / 2 at 10k / 100k / 1M);
+                                              rank_{N}_ratio = their quotient
   rank_{N}_peak_mb                            peak numpy memory of the ranking (tracemalloc), inputs excluded
   rank_{N}_correct                            1 when the ranks of a sample of queries equal an independent
                                               brute force (float64 products + fsum on near ties), else 0
@@ -239,7 +240,7 @@ def run_rank_bench(sizes=(10_000, 100_000, 1_000_000), n_queries: int = 1000, di
     Q = unit_vectors(n_queries, dim, seed=1)
     for n in sizes:
         D, gold, exclude = pool_with_ties(Q, n, n_gold=2, seed=3)
-        repeats, sample = (5, 200) if n <= 10_000 else (3, 50) if n <= 100_000 else (1, 20)
+        repeats, sample = (7, 200) if n <= 10_000 else (5, 50) if n <= 100_000 else (2, 20)
         figures, seconds, res = measure(f"rank_{n}", Q, D, gold, exclude, repeats=repeats, sample_size=sample)
         out += figures
         if n == max(sizes):

@@ -440,6 +440,50 @@ def test_fused_block_reduction_equals_the_definition(rows, cols, slots, seed):
     assert len(got) == len(set(got)) and set(got) == want
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 3, 4, 5])
+def test_fused_kernel_keeps_its_entries_when_the_buffers_fill_exactly(capacity):
+    """The kernel writes every column of a segment holding band entries and keeps only the hits:
+    with exactly as many hits as its buffers hold, the columns after the last hit must not
+    overwrite it (and more hits than that are counted, for the caller to call again)."""
+    from mteb_xalign.metrics.ranking import fused
+
+    reduce_block = fused._kernels()[0]
+    S = np.zeros((1, 100), np.float32)
+    S[0, [2, 5, 9]] = 1.0  # three band entries, then 90 columns that are not
+    lo = hi = np.ones((1, 1), np.float32)
+    above = np.empty((1, 1), np.int64)
+    rows, cols, slots = (np.full(capacity + 1, -7, np.int64) for _ in range(3))
+    n = reduce_block(S, lo, hi, above, rows, cols, slots)
+    assert n == 3 and above[0, 0] == 0
+    kept = min(n, capacity)
+    assert cols[:kept].tolist() == [2, 5, 9][:kept]
+    assert rows[:kept].tolist() == [0] * kept and slots[:kept].tolist() == [0] * kept
+
+
+def test_fused_reduction_filling_its_first_buffers_exactly_keeps_every_entry():
+    from mteb_xalign.metrics.ranking import fused
+
+    S = np.zeros((1, 4200), np.float32)
+    S[0, :4096] = 1.0  # as many band entries as the first buffers hold (4,096), then others
+    _, r, c, j = fused.count_and_band(S, np.ones((1, 1), np.float32), np.ones((1, 1), np.float32))
+    assert c.tolist() == list(range(4096)) and set(r.tolist()) == set(j.tolist()) == {0}
+
+
+def test_fused_block_reduction_with_more_band_entries_than_room():
+    """Every score ties its gold (a constant model): more band entries than the kernel's first
+    buffers hold; the call runs again with room for all of them and loses none."""
+    from mteb_xalign.metrics.ranking import fused
+
+    S = np.full((64, 200), 0.5, np.float32)
+    S[3, 7] = -np.inf  # an excluded pair is never a band entry
+    lo = hi = np.full((64, 2), 0.5, np.float32)
+    counts, r, c, j = fused.count_and_band(S, lo, hi)
+    assert (counts == 0).all()
+    got = set(zip(r.tolist(), c.tolist(), j.tolist()))
+    assert len(r) == len(got) == 64 * 200 * 2 - 2 > max(4096, 8 * 64 * 2)
+    assert got == {(i, x, k) for i in range(64) for x in range(200) for k in range(2)} - {(3, 7, 0), (3, 7, 1)}
+
+
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_dense_blocks_without_masks_by_either_reduction(fused, threads, monkeypatch):

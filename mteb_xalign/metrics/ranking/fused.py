@@ -27,9 +27,10 @@ def _compile():
     @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
     def reduce_block(S, lo, hi, above, rows, cols, slots):
         """above[r, j] = #{k: S[r, k] > hi[r, j]}; the band entries (lo <= S <= hi) go to rows/cols/
-        slots while they fit; returns how many there are (more than fit: call again with room)."""
+        slots while they fit; returns how many there are (more than fit: call again with room).
+        The buffers' last place is scratch: they keep len - 1 entries."""
         n_rows, n_cols = S.shape
-        room = rows.shape[0]
+        room = rows.shape[0] - 1
         n = 0
         for r in range(n_rows):
             for j in range(lo.shape[1]):
@@ -45,14 +46,16 @@ def _compile():
                         seg_ge += np.float32(1.0) if s >= low else np.float32(0.0)
                     gt += int(seg_gt)
                     if seg_ge != seg_gt:  # lo <= hi, so these are the band entries: rare
+                        # Without branches (a hit is unpredictable): every column of the segment
+                        # is written at the next free place, which only a hit keeps (once the
+                        # buffers are full, at the scratch place: no kept entry is overwritten).
                         for k in range(k0, k1):
                             s = S[r, k]
-                            if s >= low and s <= high:
-                                if n < room:
-                                    rows[n] = r
-                                    cols[n] = k
-                                    slots[n] = j
-                                n += 1
+                            free = min(n, room)
+                            rows[free] = r
+                            cols[free] = k
+                            slots[free] = j
+                            n += 1 if (s >= low) & (s <= high) else 0
                 above[r, j] = gt
         return n
 
@@ -97,7 +100,7 @@ def count_and_band(S: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     above = np.empty((n_rows, G), np.int64)
     room = max(4096, 8 * n_rows * G)  # a few band entries per gold; ties can make many more
     while True:
-        rows, cols, slots = (np.empty(room, np.int64) for _ in range(3))
+        rows, cols, slots = (np.empty(room + 1, np.int64) for _ in range(3))  # + the kernel's scratch place
         n = reduce_block(S, lo, hi, above, rows, cols, slots)
         if n <= room:
             return above[:, :, None], rows[:n], cols[:n], slots[:n]
