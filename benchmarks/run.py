@@ -375,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     conditions()
     if not quiet_enough():
         message = (f"load average {load1():.2f} on {cpus()} CPUs (quiet: <= {UNDER_LOAD * cpus():.2f}): "
-                   "figures are flagged _under_load=1 and will not hold on a quiet machine")
+                   "a figure that other processes slow down is flagged _under_load=1 (the load average also "
+                   "counts the last minute's own work: a figure with _under_load=0 ran with the CPUs to itself)")
         if args.strict:
             print(f"bench: refused, {message}", file=sys.stderr)
             return 3
