@@ -74,11 +74,6 @@ def quiet_enough() -> bool:
     return load1() <= UNDER_LOAD * cpus()
 
 
-def best_of(name: str, fn, repeats: int) -> float:
-    """Run fn() `repeats` times; emit the best wall time with the load it was measured under."""
-    return best_of_interleaved({name: fn}, repeats)[0][name]
-
-
 def best_of_interleaved(fns: dict, repeats: int) -> tuple[dict[str, float], list[dict[str, float]]]:
     """Run each fn once per round, `repeats` rounds; emit each one's best wall time with its load.
 

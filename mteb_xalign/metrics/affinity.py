@@ -37,10 +37,11 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from mteb_xalign.metrics.blas import one_blas_thread
 
 STATUS_OK = "ok"
 STATUS_COLLAPSED = "collapsed"
@@ -81,13 +82,7 @@ def _one_blas_thread(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-
-            limit = threadpool_limits(limits=1, user_api="blas")
-        except ImportError:  # threadpoolctl comes with scikit-learn (an mteb dependency)
-            limit = nullcontext()
-        with limit:
+        with one_blas_thread():
             return func(*args, **kwargs)
 
     return wrapper

@@ -11,6 +11,8 @@ import contextlib
 
 import numpy as np
 
+from mteb_xalign.metrics.blas import blas_threads, one_blas_thread
+
 # Below this many multiply-adds a ranking runs its BLAS on one thread: extra threads spin and
 # synchronise on such small products for little gain (a MultiRefCLIR subset is 2e8).
 SMALL_WORK = 2**30
@@ -49,7 +51,7 @@ class NumpyBackend:
         (threadpoolctl, a dependency) for large work, one for small work (extra threads spin and
         synchronise on small products for little gain)."""
         self.workers = blas_threads() if multiply_adds >= SMALL_WORK else 1
-        return _blas_controller().limit(limits=1, user_api="blas")
+        return one_blas_thread()
 
     def fresh(self) -> "NumpyBackend":
         """Another instance for another thread (its own buffers)."""
@@ -116,27 +118,6 @@ class NumpyBackend:
             return None
         rows, cols = np.nonzero(flags)
         return rows, cols, S[rows, cols]
-
-
-def blas_threads() -> int:
-    """The threads BLAS runs on now (its setting, or a threadpool_limits around the call)."""
-    info = _blas_controller().info()  # each library's thread count read now
-    return max(1, min((p["num_threads"] for p in info if p.get("user_api") == "blas"), default=1))
-
-
-_CONTROLLER = None
-
-
-def _blas_controller():
-    """threadpoolctl's view of the loaded thread pools, found once: the search through the loaded
-    libraries costs ~2 ms, paid per ranking before (a MultiRefCLIR run ranks 78 small pools).
-    numpy's BLAS, the one the numpy backend limits, is loaded with numpy, before this runs."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
 
 
 def _row_counts(flags: np.ndarray) -> np.ndarray:
