@@ -179,6 +179,14 @@ def plugin_of_model(name: str) -> str | None:
     return None
 
 
+def get_benchmarks() -> list[tuple[str, Any]]:
+    """(plugin name, mteb Benchmark) for every registered benchmark, one per name (as models)."""
+    return _one_per_name("register_benchmarks", "benchmark", lambda bench: bench.name, benchmark_conflicts)
+
+
+benchmark_conflicts: dict[str, list[str]] = {}
+
+
 def get_tasks() -> list[tuple[str, Any]]:
     """(plugin name, AbsTask subclass) for every registered task, one per task name (as models)."""
     return _one_per_name("register_tasks", "task", lambda cls: cls.metadata.name, task_conflicts)

@@ -13,6 +13,7 @@ DEFAULT_DIR = "leaderboards"
 def _submit(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
     from mteb_xalign.leaderboard import submit
+    from mteb_xalign.leaderboard.provenance import unrecorded
 
     mteb_bridge.ensure_registered()  # the tasks to validate against come from the plugins
     report = submit(args.results_dir, args.leaderboard, replace=args.replace, check=args.check)
@@ -21,7 +22,7 @@ def _submit(args: argparse.Namespace) -> int:
         print(f"{verb[0]} {path}")
     for path in report.replaced:
         print(f"{verb[1]} {path}")
-    for warning in name_warnings(report, args.leaderboard):
+    for warning in name_warnings(report, args.leaderboard) + unrecorded(report.models):
         print(f"warning: {warning}", file=sys.stderr)
     if args.check:
         print(report.summary())

@@ -19,8 +19,8 @@ BIAS = ("Language preference", "Shown in both directions, each beside its chance
                                 "lower is better, but only a model that also retrieves well (the main score) is "
                                 "unbiased rather than simply failing.")
 PROVENANCE = ("Provenance", "The mteb, mteb-xalign and model-plugin versions recorded with the results "
-                            "(run_settings.jsonl), and the dataset revision of each task (hover). '?' means the "
-                            "results did not record it. A warning under a model name says when a name looks like "
+                            "(run_settings.jsonl), and the dataset revision of each task (hover). Results that do "
+                            "not record them (written by plain mteb or another tool) say so in words. A warning under a model name says when a name looks like "
                             "another one, or reuses a known model's name with another revision.")
 
 

@@ -22,7 +22,7 @@ from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import Question, read_parallel_qa
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, folder_revision
 
 UNIT = ScoreRule(0.0, 1.0)
 
@@ -59,7 +59,6 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         from mteb.abstasks.task_metadata import TaskMetadata
 
         from mteb_xalign.languages import to_mteb
-        from mteb_xalign.tasks.base import folder_revision
 
         if options:
             raise TypeError(f"{cls.__name__}.from_folder: unknown option(s) {sorted(options)}")
@@ -84,9 +83,8 @@ class LanguageAgnosticRetrieval(LocalDataTask):
             task_subtypes=["Question answering"], license="not specified", annotations_creators=None,
             dialect=[], sample_creation=None, bibtex_citation="",
         )
-        return type(name, (cls,), {"metadata": metadata, "sentences_folder": folder,
-                                   "questions_folder": questions_folder, "languages": languages,
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, sentences_folder=folder, questions_folder=questions_folder,
+                                 languages=languages)
 
     @property
     def ks(self) -> tuple[int, ...]:

@@ -36,7 +36,7 @@ from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import ParallelQA, Question, read_parallel_qa
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, data_revision
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, data_revision
 from mteb_xalign.tasks.multiref_subset import Subset
 
 POOL_MODES = ("paragraph", "per-question")
@@ -149,9 +149,7 @@ class MultiReferenceRetrieval(LocalDataTask):
             bibtex_citation=card.get("citation", ""),
             prompt={"query": "Given a question, retrieve the paragraph that answers it"},
         )
-        # Custom tasks are not on the leaderboard: no columns of the bundled task's name.
-        return type(name, (cls,), {"metadata": metadata, "data_folder": folder, "pivot": pivot, "pool": pool,
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, data_folder=folder, pivot=pivot, pool=pool)
 
     # -- data -------------------------------------------------------------------------
     def _read_data(self) -> None:
