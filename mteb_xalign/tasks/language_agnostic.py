@@ -76,7 +76,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         languages = tuple(sorted(found, key=lambda lang: lang != "en"))  # English (the usual pivot) first
         if not languages:
             raise DataError("no <lang>.sentences.jsonl files found", path=folder)
-        card = read_card(folder, list(languages))
+        card = read_card(folder, found)
         if card.get("languages"):
             languages = tuple(sorted(card["languages"], key=lambda lang: lang != "en"))
         codes = sorted(to_mteb(lang) for lang in languages)  # checked by language_files

@@ -314,14 +314,15 @@ def check_something_to_rank(corpus: ParallelQA, subset: Subset, questions: list[
             path = corpus.folder / f"{subset.query_lang}{QUESTIONS_SUFFIX}"
             cause = (f"all {len(questions)} questions are on paragraph {question.context_id!r}, so under "
                      "--pool per-question a question's pool holds only its gold copies")
+            fix = "questions on at least two paragraphs are needed"
         else:
             files = [f"{lang}{CONTEXTS_SUFFIX}" for lang in subset.doc_langs]
             path = corpus.folder / files[0] if len(files) == 1 else corpus.folder
             cause = (f"{' and '.join(files)} hold{'s' if len(files) == 1 else ''} one paragraph each, so a question's "
                      "pool holds only its gold copies")
+            fix = "each language needs at least two paragraphs"
         raise DataError(f"subset {subset.name}: {cause} ({size} document(s), {len(pool.gold[q])} gold): nothing to "
-                        "rank, and any model, a constant one included, would score 1.0; give each language more "
-                        "paragraphs than a question's gold set", path=path)
+                        f"rank, and any model, a constant one included, would score 1.0: {fix}", path=path)
 
 
 def _languages_in(folder: Path) -> list[str]:
