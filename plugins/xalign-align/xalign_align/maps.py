@@ -23,6 +23,35 @@ import numpy as np
 
 PER_LANGUAGE = ("lstsq", "procrustes", "linear-sgd", "center")
 METHODS = (*PER_LANGUAGE, "subspace")
+#: Methods fitting a dim x dim matrix per language: determined only by more distinct pairs than dimensions.
+MATRIX_METHODS = ("lstsq", "procrustes", "linear-sgd")
+
+
+def min_distinct_pairs(method: str, dim: int) -> int:
+    """The fewest distinct training pairs per language `method` accepts.
+
+    lstsq / linear-sgd: dim + 1. With n <= dim pairs least squares interpolates them exactly (train
+    MSE ~0) and the map is the minimum-norm choice among infinitely many: arbitrary off their span.
+    procrustes: dim + 1 as well. svd(X^T E) has rank <= n, so with n < dim - 1 the rotation outside
+    the pairs' span is whatever the SVD routine returns; we ask for what lstsq asks.
+    center / subspace: 2. A language's mean of one text is that text (it would be mapped to zero).
+    """
+    return dim + 1 if method in MATRIX_METHODS else 2
+
+
+def check_enough_pairs(method: str, counts: dict[str, int], dim: int, what: str = "distinct pairs") -> None:
+    """Refuse to fit `method` when a language has fewer than `min_distinct_pairs` (one line, naming it)."""
+    from mteb_xalign.errors import DataError
+
+    need = min_distinct_pairs(method, dim)
+    short = {lang: n for lang, n in sorted(counts.items()) if n < need}
+    if short:
+        listed = ", ".join(f"{lang} has {n}" for lang, n in short.items())
+        why = (f"a {dim}x{dim} {method} map needs more distinct pairs than dimensions (with fewer it fits them "
+               "exactly and is arbitrary elsewhere)" if method in MATRIX_METHODS
+               else f"{method} needs at least 2 (a language mean of one text is that text)")
+        raise DataError(f"too few {what} to fit {method}: {listed}, at least {need} needed: {why}; "
+                        f"add pairs or leave the language out (--languages)")
 
 
 @dataclass
@@ -142,7 +171,11 @@ def fit(method: str, pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, pivot: 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     dim = next(iter(pairs.values()))[0].shape[1]
+    # Copies of one pair are one pair: count distinct (X, English) rows.
+    distinct = {lang: len(np.unique(np.hstack([x, e]), axis=0)) for lang, (x, e) in pairs.items()}
+    check_enough_pairs(method, distinct, dim, "distinct vector pairs")
     m = AlignmentMap(method=method, dim=dim, pivot=pivot)
+    m.info["distinct_vector_pairs"] = dict(sorted(distinct.items()))
     if method in ("lstsq", "procrustes", "linear-sgd"):
         for lang, (x, e) in sorted(pairs.items()):
             if method == "lstsq":
