@@ -185,7 +185,7 @@ def test_fitting_on_one_pair_copied_50_times_is_refused_before_the_model_loads(t
         raise AssertionError("the model was loaded before the pairs were counted")
 
     monkeypatch.setattr(ModelMeta, "load_model", no_load)
-    need = 33 if method != "center" else 2
+    need = 33 if method == "lstsq" else 2
     with pytest.raises(DataError, match=rf"too few distinct pairs to fit {method}: de has 1, at least {need} needed"):
         fit_artifact("test/tiny-random", method, load_training_set(folder), tmp_path / "art", roles=["document"],
                      log=lambda m: None)

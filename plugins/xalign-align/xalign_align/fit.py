@@ -82,6 +82,8 @@ def fit_artifact(model_name: str, method: str, data: TrainingSet, out: Path, *, 
     distinct = {lang: len(parallel_texts(examples)) for lang, examples in data.by_language().items()}
     if isinstance(meta.embed_dim, int):  # checked before the model loads; maps.fit checks the vectors too
         maps.check_enough_pairs(method, distinct, meta.embed_dim)
+        for warning in maps.underdetermined(method, distinct, meta.embed_dim):
+            print(f"warning: {warning} (recorded in the card)", file=sys.stderr)
     model = meta.load_model(device=device)
     roles = distinct_roles(model, list(roles))
     started = time.perf_counter()
