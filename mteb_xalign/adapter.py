@@ -22,6 +22,8 @@ import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
 from mteb.types import PromptType
 
+from mteb_xalign.errors import UserError
+
 #: The DataLoader column that carries each text's language to `embed` (see encoding.py).
 LANGUAGE_COLUMN = "language"
 
@@ -42,6 +44,10 @@ class TextEncoder(AbsEncoder):
     #: True: vectors depend on `languages` (e.g. per-language alignment maps), so the
     #: embedding cache keys them by language too.
     uses_languages: ClassVar[bool] = False
+    #: The longest text (in characters) this adapter accepts, None = no limit: set by an adapter whose
+    #: model takes any length but whose memory grows with it (USE), so that a huge text is refused in
+    #: one line before it is encoded instead of the run being killed for memory.
+    max_text_chars: ClassVar[int | None] = None
 
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None, **kwargs: Any):
         self.model_name = model_name
@@ -74,6 +80,8 @@ class TextEncoder(AbsEncoder):
         **kwargs: Any,
     ) -> np.ndarray:
         batches = [(list(batch["text"]), _languages_of(batch)) for batch in inputs]
+        if self.max_text_chars is not None:
+            self._check_lengths([text for texts, _ in batches for text in texts], hf_subset)
         if self.plans_own_batches and batches:
             texts = [text for chunk, _ in batches for text in chunk]
             langs = None if any(l is None for _, l in batches) else [x for _, l in batches for x in l]
@@ -84,6 +92,13 @@ class TextEncoder(AbsEncoder):
         vectors = np.concatenate([np.asarray(c, dtype=np.float32) for c in chunks])
         # Unit rows unless the model declares dot-product scoring (mteb then scores raw dots).
         return vectors if declares_dot(self) else l2_normalise(vectors)
+
+    def _check_lengths(self, texts: list[str], hf_subset: str) -> None:
+        for i, text in enumerate(texts):
+            if len(text) > self.max_text_chars:
+                raise UserError(f"{self.model_name}: text #{i + 1} of {hf_subset or 'the input'} is {len(text):,} "
+                                f"characters long, more than the {self.max_text_chars:,} this model takes (its memory "
+                                f"grows with the text's length): {text[:40]!r}...")
 
     def _call_embed(self, texts, prompt_type, task_metadata, languages) -> np.ndarray:
         # Adapters written before `task_metadata`/`languages` existed (embed(texts, *, prompt_type))

@@ -79,6 +79,11 @@ def fit_artifact(model_name: str, method: str, data: TrainingSet, out: Path, *, 
     from xalign_align.registry import base_facts
 
     meta = mteb.get_model_meta(model_name)
+    distinct = {lang: len(parallel_texts(examples)) for lang, examples in data.by_language().items()}
+    if isinstance(meta.embed_dim, int):  # checked before the model loads; maps.fit checks the vectors too
+        maps.check_enough_pairs(method, distinct, meta.embed_dim)
+        for warning in maps.underdetermined(method, distinct, meta.embed_dim):
+            print(f"warning: {warning} (recorded in the card)", file=sys.stderr)
     model = meta.load_model(device=device)
     roles = distinct_roles(model, list(roles))
     started = time.perf_counter()
@@ -110,7 +115,8 @@ def fit_artifact(model_name: str, method: str, data: TrainingSet, out: Path, *, 
         "encoding_context": "task MultiRefCLIR (its instruction, if the model uses one)",
         "training_data": {"name": data.name, "kind": data.kind, "digest": data.digest,
                           "n_examples": len(data.examples),
-                          "per_language": {lang: len(v) for lang, v in sorted(data.by_language().items())}},
+                          "per_language": {lang: len(v) for lang, v in sorted(data.by_language().items())},
+                          "distinct_pairs": dict(sorted(distinct.items()))},
         "n_map_parameters": int(sum(t.size for t in tensors.values())),
         "fit_diagnostics": fitted.info,
         "fit_seconds": round(fit_s, 3),
