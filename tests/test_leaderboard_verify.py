@@ -1,4 +1,4 @@
-"""`xalign leaderboard verify`: a seeded sample of subsets re-run through `run.evaluate_pair` and compared.
+"""`xalign leaderboard verify`: a seeded sample of subsets re-run through `evaluation.evaluate_pair` and compared.
 
 Oracle: the honest result is what `evaluate_pair` wrote for a registered hash-seeded fake model on
 small slices of the real tasks (test_leaderboard's tiny_tasks); each forgery of issue 24 item 8 is
@@ -42,7 +42,7 @@ def honest(tiny_tasks, fake_model, tmp_path_factory):  # noqa: F811
     """What `xalign run` writes for the fake model on the three tiny tasks."""
     import os
 
-    from mteb_xalign.run import RunOptions, evaluate_pair
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     root = tmp_path_factory.mktemp("honest")
     old = os.environ.get("XALIGN_CACHE")

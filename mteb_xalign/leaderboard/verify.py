@@ -8,7 +8,7 @@ subset's real values copied, SA and SR changed together) passes it. Only re-runn
   verifier's `seed` with a digest of every submitted file. The submitter controls the files but
   not the seed (CI passes the workflow's run id, a maintainer any text), so they cannot know
   which subsets will be re-run. Both go into the record, so anyone can redraw the sample.
-- The re-run: the project's one evaluation path (`run.evaluate_pair`) with the task's
+- The re-run: the project's one evaluation path (`evaluation.evaluate_pair`) with the task's
   `hf_subsets` set to the sample, into a temporary folder. With the embedding cache on, vectors
   this machine encoded before are re-used; `XALIGN_CACHE=off` re-encodes (the record says which).
 - The comparison (`compare_entry`): sizes (`n_*`, `*_size`), labels and every non-number exactly;
@@ -225,7 +225,7 @@ def cache_state() -> str:
 
 def _verify_model(model: ValidModel, sample: int, seed: str, digest: str, tolerance: float, resolve: TaskResolver,
                   run_pair: Callable, device: str | None, can_run: Callable) -> list[TaskOutcome]:
-    from mteb_xalign.run import RunOptions
+    from mteb_xalign.evaluation import RunOptions
 
     results = sorted(model.results, key=lambda r: r.task_name)
     why = can_run(model)
@@ -291,7 +291,7 @@ def verify(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards"
     if not tolerance >= 0:
         raise ValueError("tolerance must be 0 or more")
     if run_pair is None:
-        from mteb_xalign.run import evaluate_pair as run_pair
+        from mteb_xalign.evaluation import evaluate_pair as run_pair
     resolve = get_task or registered_task
     models = validate_submission(results_dir, get_task=resolve)
     digest = submission_digest(models)
