@@ -23,11 +23,11 @@ PROVENANCE = ("Provenance", "The mteb, mteb-xalign and model-plugin versions rec
                             "results did not record it. A warning under a model name says when a name looks like "
                             "another one, or reuses a known model's name with another revision.")
 
-CHECKED = ("Checked", "Every row passed validation (`xalign leaderboard submit`): every subset present, values in "
+CHECKED = ("Checked", "Every row passed validation (xalign leaderboard submit): every subset present, values in "
                       "range, sizes equal to the task's, main_score equal to the task's main score, and the task's "
                       "rules between keys. Validation refuses results that cannot be right, but a coherent forgery "
                       "(every key of a subset set as a perfect model would have them, another subset's real values "
-                      "copied) passes it. 'verified' means `xalign leaderboard verify` re-ran a sample of the "
+                      "copied) passes it. 'verified' means xalign leaderboard verify re-ran a sample of the "
                       "row's subsets, drawn from a seed the submitter did not control, on the machine named, and "
                       "every re-computed value matched the submitted one (sizes and labels exactly, scores within "
                       "the stated tolerance); the other subsets are not re-computed, so a forgery of a few subsets "
