@@ -249,3 +249,18 @@ def test_compare_rules_sizes_exact_scores_within_tolerance():
     assert compare_entry({"x": float("nan")}, {"x": float("nan")}, 0.0) == ([], 1)
     assert compare_entry({"x": 1.0}, {"x": float("nan")}, 1.0)[0] == [("x", 1.0, pytest.approx(float("nan"),
                                                                                                   nan_ok=True))]
+
+
+def test_the_shipped_bundled_rows_are_verified():
+    """`make run` ends with submit, verify and build: each bundled model's row carries a verification
+    of exactly the result files the repository ships."""
+    from xalign_testing import REPO
+
+    from mteb_xalign.leaderboard.board import load_board
+    from mteb_xalign.leaderboard.build import registered_task
+    from mteb_xalign.run import BUNDLED_MODELS
+
+    board = load_board(REPO / "leaderboards", registered_task)
+    status = {row.name: (row.verification.status, row.verification.summary) for row in board.rows}
+    for name in BUNDLED_MODELS:
+        assert status.get(name, ("absent",))[0] == "verified", (name, status.get(name))

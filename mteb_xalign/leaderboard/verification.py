@@ -90,8 +90,8 @@ def row_verification(record: dict, stored_files: dict[str, Path]) -> RowVerifica
         else:
             states[task], line = str(entry.get("outcome")), describe_task(task, entry)
         details.append(line)
-    if not states:
-        return RowVerification("self-reported", "not verified", details)
+    if not tasks or not states:  # no record: nothing to list task by task
+        return RowVerification("self-reported", "not verified")
     failed = [t for t, s in states.items() if s == MISMATCH]
     if failed:
         return RowVerification("failed verification", f"re-computed values differ: {', '.join(failed)}", details)
@@ -108,6 +108,8 @@ def row_verification(record: dict, stored_files: dict[str, Path]) -> RowVerifica
     if unverifiable:
         return RowVerification("self-reported", "not verifiable here: " + "; ".join(unverifiable), details)
     unchecked = [t for t, s in states.items() if s != VERIFIED]
+    if len(unchecked) == len(states):
+        return RowVerification("self-reported", "not verified", details)
     return RowVerification("self-reported", f"not verified: {', '.join(unchecked)}", details)
 
 
