@@ -264,3 +264,25 @@ def test_the_shipped_bundled_rows_are_verified():
     status = {row.name: (row.verification.status, row.verification.summary) for row in board.rows}
     for name in BUNDLED_MODELS:
         assert status.get(name, ("absent",))[0] == "verified", (name, status.get(name))
+
+
+def test_another_revision_of_a_known_model_is_not_verifiable(fake_model, tmp_path):
+    from mteb_xalign.leaderboard.submission import ValidModel
+    from mteb_xalign.leaderboard.verify import reachable
+
+    same = ValidModel(folder=tmp_path, name=MODEL, revision="1", meta_raw=b"{}")
+    other = ValidModel(folder=tmp_path, name=MODEL, revision="2", meta_raw=b"{}")
+    assert reachable(same) is None
+    assert reachable(other) == (f"this machine runs revision '1' of {MODEL}, the submission is for '2'")
+
+
+def test_the_pull_request_workflow_verifies_with_a_seed_the_submitter_cannot_know():
+    import yaml
+    from xalign_testing import REPO
+
+    steps = yaml.safe_load((REPO / ".github" / "workflows" / "leaderboard.yml").read_text())["jobs"]["validate"]["steps"]
+    verify = next(s for s in steps if "xalign leaderboard verify \"$RUNNER_TEMP" in s.get("run", ""))
+    assert "github.run_id" in verify["env"]["SEED"] and verify["env"]["XALIGN_CACHE"] == "off"
+    assert '--seed "$SEED"' in verify["run"] and "--device cpu" in verify["run"]
+    refuse = next(s for s in steps if "leaderboards/verifications" in s.get("run", ""))
+    assert "exit 1" in refuse["run"]  # a pull request cannot bring its own verification records
