@@ -73,11 +73,14 @@ class TextEncoder(AbsEncoder):
         prompt_type: PromptType | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        batches = [(list(batch["text"]), _languages_of(batch)) for batch in inputs]
-        if self.plans_own_batches and batches:
-            texts = [text for chunk, _ in batches for text in chunk]
-            langs = None if any(l is None for _, l in batches) else [x for _, l in batches for x in l]
-            batches = [(texts, langs)]
+        # Lazily, one batch at a time: the loader learns a batch is done when the next is asked
+        # for (progress per batch, encoding.feed), so reading them all first would misreport it.
+        batches = ((list(batch["text"]), _languages_of(batch)) for batch in inputs)
+        if self.plans_own_batches:
+            read = list(batches)
+            texts = [text for chunk, _ in read for text in chunk]
+            langs = None if any(l is None for _, l in read) else [x for _, l in read for x in l]
+            batches = iter([(texts, langs)] if read else [])
         chunks = [self._call_embed(texts, prompt_type, task_metadata, langs) for texts, langs in batches]
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)

@@ -161,3 +161,16 @@ def test_bad_artifacts_are_refused_with_the_folder_or_model_named(tmp_path, regi
     (other_model / "card.json").write_text(json.dumps(edited))
     with pytest.raises(DataError, match=r"card.json: "):
         artifact.load(other_model)
+
+
+def test_fit_progress_names_the_training_pairs_not_the_task(tmp_path, registered_tiny, tiny_pairs, monkeypatch,
+                                                            capsys):
+    from mteb_xalign import progress
+
+    monkeypatch.setattr(progress, "shown", lambda: True)
+    _fit(tmp_path, tiny_pairs)
+    err = capsys.readouterr().err
+    name = str(tiny_pairs)  # a training folder is named as given
+    assert f"test/tiny-random: training pairs ({name} de-en), de side: 48 document texts to encode" in err
+    assert f"training pairs ({name} zh-en), en side" in err
+    assert "MultiRefCLIR" not in err  # its context keys the cache; its name does not label the pairs
