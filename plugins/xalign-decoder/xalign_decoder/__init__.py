@@ -10,8 +10,8 @@ from mteb_xalign import hookimpl
 
 @hookimpl
 def register_models(register):
-    from xalign_llm.config import configured_models
-    from xalign_llm.models import builtin_models
+    from xalign_decoder.config import configured_models
+    from xalign_decoder.models import builtin_models
 
     for meta in builtin_models():
         register(meta)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from xalign_llm.settings import E5_TEMPLATE, QWEN3_TEMPLATE, LLMSettings
+from xalign_decoder.settings import E5_TEMPLATE, QWEN3_TEMPLATE, LLMSettings
 
 PREFIX = "xalign/"
 
@@ -23,11 +23,11 @@ PREFIX = "xalign/"
 def _meta(settings: LLMSettings, **facts: Any):
     from mteb.models.model_meta import ModelMeta
 
-    from xalign_llm.loader import load_llm_embedder
+    from xalign_decoder.loader import load_decoder_embedder
 
     (hub,) = settings.hub_ids
     return ModelMeta(
-        loader=load_llm_embedder,
+        loader=load_decoder_embedder,
         loader_kwargs=settings.as_kwargs(),
         name=PREFIX + hub.split("/", 1)[1],
         revision=settings.model_revision,

@@ -20,16 +20,16 @@ from mteb.types import PromptType
 from mteb_xalign import weights
 from mteb_xalign.device import resolve_device, resolve_dtype
 from mteb_xalign.adapter import TextEncoder
-from xalign_llm.instructions import (
+from xalign_decoder.instructions import (
     DEFAULT_INSTRUCTIONS,
     FALLBACK_INSTRUCTION,
     format_query,
     prefix_of,
     task_prompt,
 )
-from xalign_llm.pooling import POOLERS
-from xalign_llm.settings import LLMSettings
-from xalign_llm.tokens import encode_batch, eos_id_of, tokenizer_appends
+from xalign_decoder.pooling import POOLERS
+from xalign_decoder.settings import LLMSettings
+from xalign_decoder.tokens import encode_batch, eos_id_of, tokenizer_appends
 
 
 class LLMEmbedder(TextEncoder):
