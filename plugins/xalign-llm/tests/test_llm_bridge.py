@@ -4,6 +4,7 @@ No network, no weights: the plugin hashes character trigrams."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from importlib import metadata
 
@@ -164,3 +165,86 @@ def test_installed_plugin_registers_llms_models_under_its_entry_point():
 
     mteb.get_model_meta("llm/text-embedding-3-small")  # registered at `import mteb`, no test help
     assert plugins.plugin_of_model("llm/text-embedding-3-small") == "llm"
+
+
+# -- as a user meets it: an llm plugin installed with pip, then the xalign commands ----------------------------
+
+LLM_PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "llm-xalign-trigrams"
+version = "0.1.0"
+dependencies = ["llm"]
+
+[project.entry-points.llm]
+trigrams = "llm_xalign_trigrams"
+"""
+
+LLM_PLUGIN_MODULE = '''
+"""An llm embedding plugin as llm's docs describe one: deterministic, offline."""
+import json
+import zlib
+
+import llm
+
+
+@llm.hookimpl
+def register_embedding_models(register):
+    register(Trigrams())
+
+
+class Trigrams(llm.EmbeddingModel):
+    model_id = "xalign-trigrams"
+    batch_size = 4
+
+    def embed_batch(self, items):
+        for text in items:
+            out = [0.0] * 24
+            padded = f"  {text.lower()}  "
+            for i in range(len(padded) - 2):
+                out[zlib.crc32(padded[i:i + 3].encode()) % 24] += 1.0
+            out[0] += 0.5
+            yield out
+'''
+
+
+@pytest.fixture(scope="module")
+def llm_site(tmp_path_factory):
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("llm-plugin")
+    source = root / "src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(LLM_PLUGIN_PYPROJECT)
+    (source / "llm_xalign_trigrams.py").write_text(LLM_PLUGIN_MODULE)
+    target = root / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                           "--no-build-isolation", "--target", str(target), str(source)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+def test_an_installed_llm_plugin_passes_check_plugin_and_is_listed(tmp_path, llm_site):
+    import os
+
+    from xalign_testing import run_cli
+
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(llm_site), os.environ.get("PYTHONPATH")])),
+           "LLM_USER_PATH": str(tmp_path / "llm-user")}
+    # llm itself sees the plugin: it is a real llm plugin, not a test-only shape.
+    out = run_cli("llm", "embed", "-m", "xalign-trigrams", "-c", "hello", cwd=tmp_path, env=env)
+    assert out.returncode == 0 and np.allclose(json.loads(out.stdout), trigram_vector("hello")), out.stderr
+    out = run_cli("xalign", "models", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    row = next(line.split() for line in out.stdout.splitlines() if line.startswith("llm/xalign-trigrams "))
+    assert row[1] == "llm"
+    out = run_cli("python", "-c", "import mteb; print(mteb.get_model_meta('llm/xalign-trigrams').revision)",
+                  cwd=tmp_path, env=env)
+    assert out.stdout.split()[-1] == "llm-xalign-trigrams==0.1.0"  # the version of the code that embeds
+    out = run_cli("xalign", "check-plugin", "llm/xalign-trigrams", cwd=tmp_path, env=env)
+    assert out.returncode == 0 and "check-plugin: all 1 model(s) passed" in out.stdout, out.stdout + out.stderr
