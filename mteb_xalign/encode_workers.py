@@ -17,7 +17,8 @@ every unit is what the model would have been called with there:
 use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model
 that declares a sharding, on the CPU, for a chunk of at least MIN_TEXTS texts, and only if
 the workers' model is the parent's (same `encoding.model_id`); otherwise, or if a worker dies,
-the chunk is encoded in this process.
+the chunk is encoded in this process. `prepare` starts the pool before the progress bar does,
+so the bar's rate and ETA never count the workers' start-up (importing and loading the model).
 """
 
 from __future__ import annotations
