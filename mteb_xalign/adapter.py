@@ -79,13 +79,16 @@ class TextEncoder(AbsEncoder):
         prompt_type: PromptType | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        batches = [(list(batch["text"]), _languages_of(batch)) for batch in inputs]
+        # Lazily, one batch at a time: the loader learns a batch is done when the next is asked
+        # for (progress per batch, encoding.feed), so reading them all first would misreport it.
+        batches = ((list(batch["text"]), _languages_of(batch)) for batch in inputs)
         if self.max_text_chars is not None:
-            self._check_lengths([text for texts, _ in batches for text in texts], hf_subset)
-        if self.plans_own_batches and batches:
-            texts = [text for chunk, _ in batches for text in chunk]
-            langs = None if any(l is None for _, l in batches) else [x for _, l in batches for x in l]
-            batches = [(texts, langs)]
+            batches = self._length_checked(batches, hf_subset)
+        if self.plans_own_batches:
+            read = list(batches)
+            texts = [text for chunk, _ in read for text in chunk]
+            langs = None if any(l is None for _, l in read) else [x for _, l in read for x in l]
+            batches = iter([(texts, langs)] if read else [])
         chunks = [self._call_embed(texts, prompt_type, task_metadata, langs) for texts, langs in batches]
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)
@@ -93,8 +96,17 @@ class TextEncoder(AbsEncoder):
         # Unit rows unless the model declares dot-product scoring (mteb then scores raw dots).
         return vectors if declares_dot(self) else l2_normalise(vectors)
 
-    def _check_lengths(self, texts: list[str], hf_subset: str) -> None:
-        for i, text in enumerate(texts):
+    def _length_checked(self, batches, hf_subset: str):
+        """The batches, each checked against `max_text_chars` before it is embedded (texts numbered
+        across batches)."""
+        seen = 0
+        for texts, langs in batches:
+            self._check_lengths(texts, hf_subset, first=seen)
+            seen += len(texts)
+            yield texts, langs
+
+    def _check_lengths(self, texts: list[str], hf_subset: str, first: int = 0) -> None:
+        for i, text in enumerate(texts, start=first):
             if len(text) > self.max_text_chars:
                 raise UserError(f"{self.model_name}: text #{i + 1} of {hf_subset or 'the input'} is {len(text):,} "
                                 f"characters long, more than the {self.max_text_chars:,} this model takes (its memory "

