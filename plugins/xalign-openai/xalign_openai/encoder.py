@@ -84,8 +84,8 @@ class OpenAIEncoder(TextEncoder):
         if cache.path is not None and cache.writable:
             return "the embeddings received so far are cached: a rerun requests only the rest"
         state = "off" if cache.path is None else "read-only"
-        return (f"the persistent cache is {state} ({CACHE_ENV}/XALIGN_CACHE), so a rerun requests every "
-                "text again")
+        return (f"the persistent cache is {state} ({CACHE_ENV}/XALIGN_CACHE), so the embeddings received in "
+                "this call are lost: a rerun requests them again")
 
     @property
     def cache(self) -> EmbeddingCache:
