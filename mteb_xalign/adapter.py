@@ -29,10 +29,22 @@ LANGUAGE_COLUMN = "language"
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Unit rows (float32); a zero row stays zero (its cosine with anything is 0), not NaN.
+
+    float32 squares overflow above ~1.8e19 (the norm becomes inf and a finite row a zero row)
+    and underflow below ~1e-19: such rows are normalised from float64 norms. Ordinary rows keep
+    float32 norms, so their vectors stay bit for bit what they always were. A row holding inf
+    becomes NaN, which the output check refuses.
+    """
     vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    # A zero vector stays zero (its cosine with anything is 0) rather than becoming NaN.
-    return vectors / np.where(norms == 0, 1, norms)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        out = vectors / np.where(norms == 0, 1, norms)
+        extreme = ~((norms[:, 0] > 1e-18) & (norms[:, 0] < 1e18)) & vectors.any(axis=1)
+        if extreme.any():
+            wide = vectors[extreme].astype(np.float64)
+            out[extreme] = wide / np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+    return out
 
 
 class TextEncoder(AbsEncoder):

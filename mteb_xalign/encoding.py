@@ -300,8 +300,9 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
             vectors = encode_workers.feed(model, part_texts, task_metadata=task_metadata, prompt_type=prompt_type,
                                           batch_size=batch_size, languages=part_langs, hf_split=hf_split,
                                           hf_subset=hf_subset, on_batch=on_batch, **encode_kwargs)
+            with np.errstate(over="ignore"):  # checked as stored: 1e39 is finite in float64, inf in float32
+                vectors = vectors.astype(np.float32, copy=False)
             check_output(model, vectors, part_texts, role)
-            vectors = vectors.astype(np.float32, copy=False)
             # Committed before the next chunk is encoded: a kill loses at most this chunk.
             cache.put_many(zip(part, vectors), model_id=mid, model_name=name)
             found.update(zip(part, vectors))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign import run_settings
+from mteb_xalign.leaderboard import limits
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,9 @@ def run_settings_problems(raw: bytes) -> list[tuple[int, str]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except ValueError as exc:
-            found.append((number, f"not valid JSON ({exc})"))
+            row = limits.parse_json(line.encode("utf-8"))
+        except limits.JSONRefused as exc:
+            found.append((number, str(exc)))
             continue
         if not isinstance(row, dict):
             found.append((number, f"expected a JSON object, got {type(row).__name__}"))
