@@ -28,6 +28,7 @@ from typing import Any
 
 from mteb.cache import ResultCache
 
+from mteb_xalign import per_query
 from mteb_xalign.public_meta import public_meta_dict
 
 RUN_SETTINGS = "run_settings.jsonl"
@@ -88,6 +89,7 @@ class ResultStore(ResultCache):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        per_query.save_beside(result_path, task_result, model_name, model_revision)
         if not isinstance(model_name, str):  # a ModelMeta, as mteb.evaluate passes it
             meta = model_name
             write_atomically(result_path.parent / MODEL_META,

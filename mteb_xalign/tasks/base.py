@@ -19,6 +19,9 @@ from typing import Any, ClassVar
 
 from mteb.abstasks.abstask import AbsTask
 
+from mteb_xalign import per_query
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import Column, ScoreRule
 
 
@@ -77,7 +80,22 @@ class LocalDataTask(AbsTask):
             # selected subsets need, in one pass per role.
             self._embeddings = self._embed_all(model, encode_kwargs=encode_kwargs, split=hf_split)
             self._embedded_for = wanted
-        return self._score_subset(data_split, self._embeddings)
+        meta = getattr(model, "mteb_model_meta", None)
+        self._scoring = (meta.name if meta is not None else wanted[0], getattr(meta, "revision", None),
+                         hf_split, hf_subset)
+        try:
+            return self._score_subset(data_split, self._embeddings)
+        finally:
+            self._scoring = None
+
+    def _keep_outcomes(self, outcomes: SubsetOutcomes, scores: dict[str, Any]) -> None:
+        """Called by `_score_subset` with its per-row values: recorded for the per-query file, and the
+        main score's 95% interval added to `scores`."""
+        scoring = getattr(self, "_scoring", None)
+        if scoring is not None:
+            name, revision, split, subset = scoring
+            per_query.record(self.metadata.name, name, revision, split, subset, outcomes)
+        scores.update(intervals.interval_keys(outcomes, self.metadata.main_score))
 
     def _embed_all(self, model, *, encode_kwargs, split):
         raise NotImplementedError

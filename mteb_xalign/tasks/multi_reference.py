@@ -34,6 +34,8 @@ from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import ParallelQA, Question, read_parallel_qa
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
 from mteb_xalign.tasks.base import LocalDataTask, folder_revision
@@ -98,6 +100,7 @@ class MultiReferenceRetrieval(LocalDataTask):
         r"language_preference(_chance)?": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @classmethod
@@ -210,13 +213,18 @@ class MultiReferenceRetrieval(LocalDataTask):
         )
         # The paper normalises the mean Max@R of its per-question pool with the nominal |D| = 2 x #questions.
         nominal = len(pool.doc_keys) if self.pool == "per-question" else None
-        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal)
+        values = retrieval.per_query_values(result, ks=retrieval.DEFAULT_KS)
+        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal,
+                                                     values=values)
         if subset.scenario == "multi":
             mask = _other_mask(subset, self.pivot)
             # gold position 0 is the same-language copy (build_pool puts it first)
-            scores["language_preference"] = retrieval.language_preference(result, mask, 0)
+            values["language_preference"] = retrieval.language_preference_indicator(result, mask, 0)
+            scores["language_preference"] = float(values["language_preference"].mean())
             scores["language_preference_chance"] = retrieval.language_preference_chance(result, mask)
         scores["pool"] = self.pool
+        self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
+                                           tuple(q.context_id for q in data.questions), values), scores)
         return scores
 
     # -- declared rules ---------------------------------------------------------------
@@ -239,6 +247,7 @@ class MultiReferenceRetrieval(LocalDataTask):
                                                     "the task's pool size")
         nominal = n_rows if self.pool == "per-question" else float(np.mean(sizes))
         problems += consistency.norm_of_mean_problem(scores, pool=nominal, n_gold=n_gold)
+        problems += intervals.interval_problems(scores)
         if parsed.scenario == "multi" and self.pool == "paragraph":
             # Every query has the same number of irrelevant other-language documents.
             chance = _language_preference_chance(data.pool, parsed, self.pivot)
