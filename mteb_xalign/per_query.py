@@ -202,7 +202,7 @@ def load_header(result_path: Path) -> dict[str, Any]:
     return _read(per_query_path(result_path))[0]
 
 
-def _on_disk(value: float) -> float:
+def on_disk(value: float) -> float:
     """A score as mteb writes it (TaskResult rounds every score to 6 decimals)."""
     return round(value, 6)
 
@@ -248,7 +248,7 @@ def problems(result_path: Path) -> list[str]:
                 stored = scores.get(key)
                 if isinstance(stored, bool) or not isinstance(stored, (int, float)):
                     continue
-                if not (math.isfinite(value) and _on_disk(value) == stored):
+                if not (math.isfinite(value) and on_disk(value) == stored):
                     found.append(f"{path}: subset {subset!r}: {key} recomputed from its rows is {value!r}, "
                                  f"the result {result_path.name} says {stored!r}")
     return found

@@ -74,7 +74,7 @@ def task_interval_of(result_path: Path, main_score: str | None = None, split: st
     result = json.loads(result_path.read_text(encoding="utf-8"))
     rows = (result.get("scores") or {}).get(split) or []
     if main_score is None:
-        main_score = _main_score_of(result.get("task_name"))
+        main_score = main_score_of(result.get("task_name"))
     stored = per_query.load(result_path)
     subsets = [stored[(split, s["hf_subset"])] for s in rows if (split, s.get("hf_subset")) in stored]
     if not subsets or len(subsets) != len(rows):
@@ -82,7 +82,7 @@ def task_interval_of(result_path: Path, main_score: str | None = None, split: st
     return task_interval(subsets, main_score, n_resamples=n_resamples, seed=seed)
 
 
-def _main_score_of(task_name: str | None) -> str:
+def main_score_of(task_name: str | None) -> str:
     import mteb
 
     from mteb_xalign import mteb_bridge
