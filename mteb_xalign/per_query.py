@@ -85,10 +85,15 @@ def recompute(outcomes: SubsetOutcomes) -> dict[str, float]:
 _recorded: dict[tuple[str, str, str | None], dict[tuple[str, str], SubsetOutcomes]] = {}
 
 
+_main_scores: dict[str, str] = {}  # task -> its main score key, written into the header
+
+
 def record(task_name: str, model_name: str, model_revision: str | None, split: str, subset: str,
-           outcomes: SubsetOutcomes) -> None:
+           outcomes: SubsetOutcomes, main_score: str | None = None) -> None:
     """Keep one subset's outcomes until its result file is saved."""
     _recorded.setdefault((task_name, model_name, model_revision), {})[(split, subset)] = outcomes
+    if main_score is not None:
+        _main_scores[task_name] = main_score
 
 
 def recorded(task_name: str, model_name: str, model_revision: str | None) -> dict[tuple[str, str], SubsetOutcomes]:
@@ -121,6 +126,7 @@ def save_beside(result_path: Path, task_result, model_name, model_revision: str 
         return
     path = per_query_path(result_path)
     merged: dict[tuple[str, str], SubsetOutcomes] = {}
+    header: dict[str, Any] = {}
     if path.exists():
         try:
             header, old = _read(path)
@@ -130,11 +136,12 @@ def save_beside(result_path: Path, task_result, model_name, model_revision: str 
                 header.get("dataset_revision") == task_result.dataset_revision:
             merged.update({key: out for key, out in old.items() if key in present})
     merged.update(fresh)
-    _write(path, task_result.task_name, task_result.dataset_revision, merged)
+    _write(path, task_result.task_name, task_result.dataset_revision, merged,
+           _main_scores.get(task_result.task_name) or header.get("main_score"))
 
 
 def _write(path: Path, task_name: str, dataset_revision: str | None,
-           subsets: Mapping[tuple[str, str], SubsetOutcomes]) -> None:
+           subsets: Mapping[tuple[str, str], SubsetOutcomes], main_score: str | None = None) -> None:
     arrays: dict[str, np.ndarray] = {}
 
     def shared(kind: str, strings: tuple[str, ...]) -> str:
@@ -153,7 +160,8 @@ def _write(path: Path, task_name: str, dataset_revision: str | None,
             values[key] = name
         entries.append({"split": split, "subset": subset, "ids": shared("ids", out.ids),
                         "clusters": shared("clusters", out.clusters), "values": values})
-    header = {"format": FORMAT, "task_name": task_name, "dataset_revision": dataset_revision, "subsets": entries}
+    header = {"format": FORMAT, "task_name": task_name, "dataset_revision": dataset_revision,
+              "main_score": main_score, "subsets": entries}
     arrays[HEADER] = np.array(json.dumps(header, sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     # As result_store.write_atomically: a temporary file beside it, then one os.replace, so a

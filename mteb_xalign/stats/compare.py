@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mteb_xalign import per_query
 from mteb_xalign.errors import UserError
-from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, holm, paired
+from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, holm, paired_all
 from mteb_xalign.table import format_table
 
 ALPHA = 0.05
@@ -42,9 +42,12 @@ class Row:
     significant: bool
 
 
-def _main_score(task_name: str, scores: dict, outcomes) -> str:
+def _main_score(task_name: str, scores: dict, outcomes, path: Path) -> str:
     from mteb_xalign.stats.intervals import main_score_of
 
+    recorded = per_query.load_header(path).get("main_score")
+    if recorded:
+        return recorded
     try:
         return main_score_of(task_name)
     except (KeyError, ValueError):
@@ -88,19 +91,17 @@ def compare_task(path_a: Path, path_b: Path, *, n_resamples: int = N_RESAMPLES,
             raise UserError(f"{task} {subset}: the same queries in different clusters: not comparable")
     if not shared:
         return [], None, notes + [f"{task}: no subset in both results"]
-    key = _main_score(task, sa[shared[0]], qa[(split, shared[0])])
-    rows = []
-    for subset in shared:
-        res = paired([qa[(split, subset)]], [qb[(split, subset)]], key, n_resamples=n_resamples, seed=seed)
-        rows.append(Row(task, subset, res.delta, res.low, res.high, res.p_value, math.nan, False))
+    key = _main_score(task, sa[shared[0]], qa[(split, shared[0])], Path(path_a))
+    per_subset, whole = paired_all([qa[(split, s)] for s in shared], [qb[(split, s)] for s in shared], key,
+                                   n_resamples=n_resamples, seed=seed)
+    rows = [Row(task, subset, res.delta, res.low, res.high, res.p_value, math.nan, False)
+            for subset, res in zip(shared, per_subset)]
     for row, adjusted in zip(rows, holm([r.p_value for r in rows])):
         row.p_adjusted = float(adjusted)
         row.significant = bool(adjusted < ALPHA)
     task_row = None
     if len(shared) == len(sa) == len(sb):
-        res = paired([qa[(split, s)] for s in shared], [qb[(split, s)] for s in shared], key,
-                     n_resamples=n_resamples, seed=seed)
-        task_row = Row(task, TASK_ROW, res.delta, res.low, res.high, res.p_value, math.nan, False)
+        task_row = Row(task, TASK_ROW, whole.delta, whole.low, whole.high, whole.p_value, math.nan, False)
     else:
         notes.append(f"{task}: the two results do not hold the same subsets: no task-score comparison")
     return rows, task_row, notes
@@ -148,26 +149,35 @@ def format_rows(rows: list[Row]) -> str:
 
 
 def forest_plot(rows: list[Row], output: Path, title: str) -> None:
-    """One line per row: the difference and its interval; filled = significant after Holm."""
+    """One panel per task (its own scale), one line per subset and the task score last: the difference
+    and its 95% interval; filled markers are significant after Holm."""
     from mteb_xalign.plots.figure import pyplot, save
 
     plt = pyplot()
-    height = max(3.0, 0.22 * len(rows) + 1.4)
-    fig, ax = plt.subplots(figsize=(8.0, height))
-    ys = list(range(len(rows)))[::-1]
-    for y, r in zip(ys, rows):
-        scale, _ = _scale(r.task)
-        colour = "#1f4e99" if r.subset == TASK_ROW else "#555555"
-        ax.plot([r.ci95_low * scale, r.ci95_high * scale], [y, y], color=colour, lw=2.2 if r.subset == TASK_ROW else 1.2)
-        ax.plot([r.delta * scale], [y], "D" if r.subset == TASK_ROW else "o", color=colour,
-                markerfacecolor=colour if r.significant else "white", markersize=6)
-    ax.axvline(0.0, color="#aa2222", lw=0.8)
-    ax.set_yticks(ys)
-    ax.set_yticklabels([f"{r.task} · {r.subset}" if r.subset == TASK_ROW else r.subset for r in rows], fontsize=7)
-    ax.set_ylim(-0.8, len(rows) - 0.2)
-    ax.set_xlabel("difference A − B (×100; SemanticAffinity on 0–1), 95% paired cluster bootstrap interval")
-    ax.set_title(title + "\nfilled: significant at 0.05 after Holm; diamonds: task scores", fontsize=9)
-    ax.grid(axis="x", alpha=0.3)
+    tasks = list(dict.fromkeys(r.task for r in rows))
+    groups = [[r for r in rows if r.task == t] for t in tasks]
+    heights = [len(g) + 1.5 for g in groups]
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(8.0, 0.2 * sum(heights) + 1.0),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, task, group in zip(axes[:, 0], tasks, groups):
+        scale, _ = _scale(task)
+        ys = list(range(len(group)))[::-1]
+        for y, r in zip(ys, group):
+            whole = r.subset == TASK_ROW
+            colour = ("#1f4e99" if whole else "#444444") if r.significant else ("#7a9cd6" if whole else "#999999")
+            ax.plot([r.ci95_low * scale, r.ci95_high * scale], [y, y], color=colour, lw=2.4 if whole else 1.3)
+            ax.plot([r.delta * scale], [y], "D" if whole else "o", color=colour,
+                    markerfacecolor=colour if r.significant else "white", markersize=6 if whole else 4.5)
+        ax.axvline(0.0, color="#aa2222", lw=0.8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(["task score" if r.subset == TASK_ROW else r.subset for r in group], fontsize=7)
+        ax.set_ylim(-0.8, len(group) - 0.2)
+        ax.set_title(task, fontsize=9, loc="left")
+        ax.set_xlabel("A − B" + (" (0–1)" if scale == 1.0 else " (×100)"), fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title + "\n95% paired cluster bootstrap intervals; filled: significant at 0.05 after Holm",
+                 fontsize=9)
     fig.tight_layout()
     save(fig, output, dpi=110)
 

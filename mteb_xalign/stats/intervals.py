@@ -74,7 +74,7 @@ def task_interval_of(result_path: Path, main_score: str | None = None, split: st
     result = json.loads(result_path.read_text(encoding="utf-8"))
     rows = (result.get("scores") or {}).get(split) or []
     if main_score is None:
-        main_score = main_score_of(result.get("task_name"))
+        main_score = per_query.load_header(result_path).get("main_score") or main_score_of(result.get("task_name"))
     stored = per_query.load(result_path)
     subsets = [stored[(split, s["hf_subset"])] for s in rows if (split, s.get("hf_subset")) in stored]
     if not subsets or len(subsets) != len(rows):

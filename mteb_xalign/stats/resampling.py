@@ -103,41 +103,64 @@ class Interval:
     n_clusters: int = 0
 
 
-def _bootstrap(statistic, n_clusters: int, n_resamples: int, seed: int) -> tuple[float, float]:
+def _bootstrap(statistic, n_clusters: int, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    if n_clusters < 2:
+        raise ValueError(f"{n_clusters} cluster: at least two are needed to resample")
     res = scipy_stats.bootstrap(
         (np.arange(n_clusters),), statistic, vectorized=True, n_resamples=n_resamples, batch=_BATCH,
         confidence_level=LEVEL, method="percentile", rng=np.random.default_rng(seed),
     )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
 
 
 def _clamp(point: float, low: float, high: float) -> tuple[float, float]:
-    # A percentile interval may miss its own point estimate by float noise (a constant statistic
-    # summed in another order); it always contains it mathematically when every draw is equal.
+    """The interval widened to hold its point estimate: where every draw gives the point (an oracle,
+    a model against itself) a sum in another order can miss it by float noise; a skewed resampling
+    distribution can miss it by more. It only ever widens."""
     return min(low, point), max(high, point)
+
+
+def _ratios(subsets: Sequence[SubsetOutcomes], key: str | Sequence[str], clusters: Sequence[str]) -> list[Ratio]:
+    keys = [key] * len(subsets) if isinstance(key, str) else list(key)
+    return [ratio(out, k, clusters) for out, k in zip(subsets, keys, strict=True)]
+
+
+def _with_mean(scores: np.ndarray) -> np.ndarray:
+    """(..., subsets) -> (..., subsets + 1): each subset's score, then their mean (the task score)."""
+    return np.concatenate([scores, scores.mean(axis=-1, keepdims=True)], axis=-1)
+
+
+def intervals(subsets: Sequence[SubsetOutcomes], key: str | Sequence[str], *, n_resamples: int = N_RESAMPLES,
+              seed: int = SEED) -> tuple[list[Interval], Interval]:
+    """95% intervals of each subset's score `key` and of their mean (mteb's task score), from one set
+    of cluster draws used in every subset. `key`: one for all subsets or one per subset."""
+    clusters = cluster_union(subsets)
+    ratios = _ratios(subsets, key, clusters)
+    points = [r.point for r in ratios] + [float(np.mean([r.point for r in ratios]))]
+
+    def statistic(idx, axis=-1):
+        # scipy wants the outputs first: (subsets + 1, draws)
+        return np.moveaxis(_with_mean(_scores(_counts(idx, len(clusters)), ratios)), -1, 0)
+
+    lows, highs = _bootstrap(statistic, len(clusters), n_resamples, seed)
+    out = []
+    for point, low, high in zip(points, lows, highs):
+        low, high = _clamp(point, float(low), float(high))
+        out.append(Interval(point, low, high, n_resamples=n_resamples, seed=seed, n_clusters=len(clusters)))
+    return out[:-1], out[-1]
 
 
 def subset_interval(outcomes: SubsetOutcomes, key: str, *, n_resamples: int = N_RESAMPLES,
                     seed: int = SEED) -> Interval:
     """95% interval of one subset's score `key`, resampling its clusters."""
-    return task_interval([outcomes], key, n_resamples=n_resamples, seed=seed)
+    return intervals([outcomes], key, n_resamples=n_resamples, seed=seed)[0][0]
 
 
 def task_interval(subsets: Sequence[SubsetOutcomes], key: str | Sequence[str], *,
                   n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Interval:
     """95% interval of the mean of the subsets' scores (mteb's task score), resampling the same
-    clusters in every subset. `key`: the score key, one for all subsets or one per subset."""
-    keys = [key] * len(subsets) if isinstance(key, str) else list(key)
-    clusters = cluster_union(subsets)
-    ratios = [ratio(out, k, clusters) for out, k in zip(subsets, keys)]
-    point = float(np.mean([r.point for r in ratios]))
-
-    def statistic(idx, axis=-1):
-        return _scores(_counts(idx, len(clusters)), ratios).mean(axis=-1)
-
-    low, high = _bootstrap(statistic, len(clusters), n_resamples, seed)
-    low, high = _clamp(point, low, high)
-    return Interval(point, low, high, n_resamples=n_resamples, seed=seed, n_clusters=len(clusters))
+    clusters in every subset."""
+    return intervals(subsets, key, n_resamples=n_resamples, seed=seed)[1]
 
 
 @dataclass(frozen=True)
@@ -150,54 +173,63 @@ class PairedResult:
     seed: int
 
 
-def paired(a: Sequence[SubsetOutcomes], b: Sequence[SubsetOutcomes], key: str | Sequence[str], *,
-           n_resamples: int = N_RESAMPLES, seed: int = SEED) -> PairedResult:
-    """Difference of (mean) scores of models A and B on the same subsets: a paired cluster bootstrap
-    interval and a paired cluster permutation p-value (two-sided).
+def paired_all(a: Sequence[SubsetOutcomes], b: Sequence[SubsetOutcomes], key: str | Sequence[str], *,
+               n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[list[PairedResult], PairedResult]:
+    """Differences A - B of each subset's score and of the mean over subsets (task score), on the
+    same subsets of two models: paired cluster bootstrap intervals and paired cluster permutation
+    p-values (two-sided; unadjusted), one set of draws for all.
 
     Under the null hypothesis the two models' outcomes are exchangeable within each cluster, so
     swapping A's and B's rows of a cluster (in every subset at once) leaves the distribution of the
     difference unchanged; scipy's `permutation_test` with permutation_type="samples" swaps pairs.
     The rows must be the same in A and B (same ids, clusters and, for SA, tuple counts).
     """
-    keys = [key] * len(a) if isinstance(key, str) else list(key)
     for out_a, out_b in zip(a, b, strict=True):
         if out_a.ids != out_b.ids or out_a.clusters != out_b.clusters:
             raise ValueError("the two models' per-query rows differ (other queries or clusters)")
     clusters = cluster_union(a)
-    ra = [ratio(out, k, clusters) for out, k in zip(a, keys)]
-    rb = [ratio(out, k, clusters) for out, k in zip(b, keys)]
+    ra, rb = _ratios(a, key, clusters), _ratios(b, key, clusters)
     for x, y in zip(ra, rb):
         if not np.array_equal(x.den, y.den):
             raise ValueError("the two models' rows weigh clusters differently (other data)")
     n = len(clusters)
-    delta = float(np.mean([x.point for x in ra]) - np.mean([y.point for y in rb]))
+    deltas = [x.point - y.point for x, y in zip(ra, rb)]
+    deltas.append(float(np.mean([x.point for x in ra]) - np.mean([y.point for y in rb])))
 
     def boot_statistic(idx, axis=-1):
         counts = _counts(idx, n)
-        return _scores(counts, ra).mean(axis=-1) - _scores(counts, rb).mean(axis=-1)
+        return np.moveaxis(_with_mean(_scores(counts, ra)) - _with_mean(_scores(counts, rb)), -1, 0)
 
-    low, high = _bootstrap(boot_statistic, n, n_resamples, seed)
-    low, high = _clamp(delta, low, high)
+    lows, highs = _bootstrap(boot_statistic, n, n_resamples, seed)
 
     num_a = np.stack([r.num for r in ra], 1)
     num_b = np.stack([r.num for r in rb], 1)
+    diff = num_b - num_a
     den = np.stack([r.den for r in ra], 1).sum(0)
     affinity = np.array([r.affinity for r in ra])
 
     def swapped_delta(x, y, axis=-1):
         # x holds cluster i as i (kept) or i + n (A's and B's rows swapped), as scipy permuted the pairs.
         swap = (np.asarray(x) >= n).astype(np.float64)
-        diff = num_b - num_a
-        sa, sb = (num_a.sum(0) + swap @ diff) / den, (num_b.sum(0) - swap @ diff) / den
-        sa, sb = np.where(affinity, 1 / (1 + sa), sa), np.where(affinity, 1 / (1 + sb), sb)
-        return sa.mean(axis=-1) - sb.mean(axis=-1)
+        xa, xb = (num_a.sum(0) + swap @ diff) / den, (num_b.sum(0) - swap @ diff) / den
+        sa, sb = np.where(affinity, 1 / (1 + xa), xa), np.where(affinity, 1 / (1 + xb), xb)
+        return _with_mean(sa) - _with_mean(sb)  # (..., subsets + 1): scipy wants the outputs last here
 
     test = scipy_stats.permutation_test(
         (np.arange(n), np.arange(n) + n), swapped_delta, permutation_type="samples", vectorized=True,
         n_resamples=n_resamples, batch=_BATCH, alternative="two-sided", rng=np.random.default_rng(seed),
     )
-    return PairedResult(delta, low, high, float(test.pvalue), n_resamples, seed)
+    out = []
+    for delta, low, high, p in zip(deltas, lows, highs, np.atleast_1d(test.pvalue)):
+        low, high = _clamp(float(delta), float(low), float(high))
+        out.append(PairedResult(float(delta), low, high, float(p), n_resamples, seed))
+    return out[:-1], out[-1]
+
+
+def paired(a: Sequence[SubsetOutcomes], b: Sequence[SubsetOutcomes], key: str | Sequence[str], *,
+           n_resamples: int = N_RESAMPLES, seed: int = SEED) -> PairedResult:
+    """The difference of the mean scores over the subsets (one subset: its score); see paired_all."""
+    return paired_all(a, b, key, n_resamples=n_resamples, seed=seed)[1]
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

@@ -94,7 +94,8 @@ class LocalDataTask(AbsTask):
         scoring = getattr(self, "_scoring", None)
         if scoring is not None:
             name, revision, split, subset = scoring
-            per_query.record(self.metadata.name, name, revision, split, subset, outcomes)
+            per_query.record(self.metadata.name, name, revision, split, subset, outcomes,
+                             main_score=self.metadata.main_score)
         scores.update(intervals.interval_keys(outcomes, self.metadata.main_score))
 
     def _embed_all(self, model, *, encode_kwargs, split):
