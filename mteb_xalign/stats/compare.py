@@ -92,8 +92,11 @@ def compare_task(path_a: Path, path_b: Path, *, n_resamples: int = N_RESAMPLES,
     if not shared:
         return [], None, notes + [f"{task}: no subset in both results"]
     key = _main_score(task, sa[shared[0]], qa[(split, shared[0])], Path(path_a))
-    per_subset, whole = paired_all([qa[(split, s)] for s in shared], [qb[(split, s)] for s in shared], key,
-                                   n_resamples=n_resamples, seed=seed)
+    try:
+        per_subset, whole = paired_all([qa[(split, s)] for s in shared], [qb[(split, s)] for s in shared], key,
+                                       n_resamples=n_resamples, seed=seed)
+    except ValueError as exc:  # rows weighted differently (SA tuple counts from another word list)
+        raise UserError(f"{task}: {exc}: not comparable") from None
     rows = [Row(task, subset, res.delta, res.low, res.high, res.p_value, math.nan, False)
             for subset, res in zip(shared, per_subset)]
     for row, adjusted in zip(rows, holm([r.p_value for r in rows])):

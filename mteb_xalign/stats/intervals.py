@@ -89,3 +89,21 @@ def main_score_of(task_name: str | None) -> str:
 
     mteb_bridge.ensure_registered()
     return mteb.get_task(task_name).metadata.main_score
+
+
+def column_interval(result_path: Path, key: str, selects, split: str = "test", *,
+                    n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Interval | None:
+    """The 95% interval of `key` averaged over the subsets `selects` picks (a leaderboard column), from
+    the per-query file beside `result_path`; None without a matching file or per-query values of `key`."""
+    result_path = Path(result_path)
+    if not per_query.has_file(result_path) or per_query.problems(result_path):
+        return None
+    stored = per_query.load(result_path)
+    subsets = [out for (s_split, subset), out in sorted(stored.items()) if s_split == split and selects(subset)]
+    if not subsets or not all(key in out.values or (out.is_affinity and key == "semantic_affinity")
+                              for out in subsets):
+        return None
+    try:
+        return task_interval(subsets, key, n_resamples=n_resamples, seed=seed)
+    except ValueError:  # fewer than two clusters
+        return None

@@ -13,9 +13,13 @@ a count vector k (how often each cluster was drawn): score* = g(k.num / k.den). 
 `bootstrap` draws the clusters (percentile method) and `permutation_test` the paired swaps; this
 module only turns a draw into a score.
 
-Percentile, not BCa: BCa is undefined where every draw gives the same value (an oracle model, a
-model against itself), which must give the single point; the percentile interval's coverage is
-checked by simulation (tests/test_stats_coverage.py).
+Expanded percentile intervals (Hesterberg 2015, "What teachers should know about the bootstrap"):
+the percentiles of a 1 - a' interval with a'/2 = Phi(-sqrt(n/(n-1)) t_{n-1, 1-a/2}), n clusters. A
+plain percentile interval is too narrow with few clusters (it under-covered at 40 clusters in our
+simulation, 92.6%); the expansion corrects the bootstrap's n/(n-1) variance and the normal quantile,
+and vanishes as n grows (240 paragraphs: 95.0% -> 95.3%). Not BCa: BCa is undefined where every draw
+gives the same value (an oracle model, a model against itself), which must give the single point.
+Coverage is checked by simulation (tests/test_stats_coverage.py).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from scipy import stats as scipy_stats
 
 from mteb_xalign.per_query import SA_HORIZONTAL, SA_VERTICAL, SA_WEIGHT, SubsetOutcomes, recompute
 
-METHOD = "cluster percentile bootstrap"
+METHOD = "cluster bootstrap, expanded percentile"
 TEST = "paired cluster permutation (swap both models' outcomes within each cluster)"
 N_RESAMPLES = 10_000
 SEED = 22
@@ -103,12 +107,18 @@ class Interval:
     n_clusters: int = 0
 
 
+def expanded_level(n_clusters: int, level: float = LEVEL) -> float:
+    """The percentile level that makes a `level` interval over `n_clusters` clusters (see the module docstring)."""
+    t = scipy_stats.t.ppf(1 - (1 - level) / 2, n_clusters - 1)
+    return float(1 - 2 * scipy_stats.norm.cdf(-np.sqrt(n_clusters / (n_clusters - 1)) * t))
+
+
 def _bootstrap(statistic, n_clusters: int, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if n_clusters < 2:
         raise ValueError(f"{n_clusters} cluster: at least two are needed to resample")
     res = scipy_stats.bootstrap(
         (np.arange(n_clusters),), statistic, vectorized=True, n_resamples=n_resamples, batch=_BATCH,
-        confidence_level=LEVEL, method="percentile", rng=np.random.default_rng(seed),
+        confidence_level=expanded_level(n_clusters), method="percentile", rng=np.random.default_rng(seed),
     )
     return np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
 
