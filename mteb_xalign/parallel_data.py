@@ -29,6 +29,14 @@ class ParallelQA:
     languages: list[str]
     contexts: dict[str, dict[str, str]] = field(default_factory=dict)  # lang -> id -> text
     questions: dict[str, list[Question]] = field(default_factory=dict)  # lang -> questions
+    #: context id -> the article it comes from (the pivot file's optional `title`): the unit intervals
+    #: resample (questions of one article are correlated, see README "Uncertainty")
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def article(self, context_id: str) -> str:
+        """The resampling cluster of a paragraph: its article, or the paragraph itself without titles."""
+        title = self.titles.get(context_id)
+        return f"article:{title}" if title else f"paragraph:{context_id}"
 
 
 #: What a data file's name must end with; what comes before is the file's language code.
@@ -123,6 +131,8 @@ def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
             if not obj["text"].strip():
                 raise DataError(f"context {obj['id']!r} has empty text", path=path, line=lineno)
             contexts[obj["id"]] = obj["text"]
+            if lang == pivot and isinstance(obj.get("title"), str) and obj["title"].strip():
+                data.titles[obj["id"]] = obj["title"]
         data.contexts[lang] = contexts
         questions: list[Question] = []
         seen: set[str] = set()

@@ -96,6 +96,13 @@ def record(task_name: str, model_name: str, model_revision: str | None, split: s
         _main_scores[task_name] = main_score
 
 
+def record_file(data: bytes, task_name: str, model_name: str, model_revision: str | None) -> None:
+    """Record every subset of a per-query file's bytes (written by another process, e.g. a Ray worker)."""
+    header, subsets = _read(io.BytesIO(data))
+    for (split, subset), outcomes in subsets.items():
+        record(task_name, model_name, model_revision, split, subset, outcomes, header.get("main_score"))
+
+
 def recorded(task_name: str, model_name: str, model_revision: str | None) -> dict[tuple[str, str], SubsetOutcomes]:
     return dict(_recorded.get((task_name, model_name, model_revision), {}))
 
@@ -180,8 +187,9 @@ def _write(path: Path, task_name: str, dataset_revision: str | None,
         raise
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], SubsetOutcomes]]:
-    with np.load(io.BytesIO(Path(path).read_bytes()), allow_pickle=False) as data:
+def _read(source: Path | io.BytesIO) -> tuple[dict[str, Any], dict[tuple[str, str], SubsetOutcomes]]:
+    raw = source if isinstance(source, io.BytesIO) else io.BytesIO(Path(source).read_bytes())
+    with np.load(raw, allow_pickle=False) as data:
         header = json.loads(str(data[HEADER][()]))
         if header.get("format") != FORMAT:
             raise ValueError(f"per-query format {header.get('format')!r}, this version reads {FORMAT}")

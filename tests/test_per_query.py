@@ -74,7 +74,8 @@ def test_every_stored_mean_is_recomputed_bit_for_bit(tmp_path, run_with_capture)
         assert checked >= 10
     # Values kept per query: every retrieval mean, with ids and clusters (the paragraph).
     tiny = per_query.load(paths["Tiny"])[("test", "multi_en+de_q-de")]
-    assert tiny.ids == ("q0", "q1", "q2") and tiny.clusters == ("p0", "p1", "p2")
+    # No titles in this corpus: each paragraph is its own cluster (XQuAD's clusters are its articles).
+    assert tiny.ids == ("q0", "q1", "q2") and tiny.clusters == ("paragraph:p0", "paragraph:p1", "paragraph:p2")
     assert {"max_at_r", "max_at_r_norm", "map", "mrr", "ndcg_at_1_pessimistic", "complete_at_1",
             "language_preference"} <= set(tiny.values)
     assert all(v.dtype == np.float64 for v in tiny.values.values())
@@ -159,3 +160,13 @@ def test_written_atomically_merged_on_resume_and_float64_exact(tmp_path):
     assert per_query.load_header(result_path)["dataset_revision"] == "d2"
     assert set(per_query.load(result_path)) == {("test", "s1"), ("test", "s2")}  # s2 recorded in this process
     assert os.stat(per_query.per_query_path(result_path)).st_size < 10_000
+
+
+def test_xquad_questions_are_clustered_by_article():
+    from mteb_xalign.parallel_data import read_parallel_qa
+    from mteb_xalign.tasks import DATASETS
+
+    qa = read_parallel_qa(DATASETS / "xquad", pivot="en")
+    articles = {qa.article(q.context_id) for q in qa.questions["de"]}
+    assert len(articles) == 48 and all(a.startswith("article:") for a in articles)
+    assert qa.article("p000") == "article:Super_Bowl_50"

@@ -98,6 +98,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
 
     def _read_data(self) -> None:
         qa = read_parallel_qa(self.questions_folder, pivot=self.languages[0])
+        self.article = qa.article  # the resampling cluster of a question's paragraph
         self.sentences: list[tuple[str, str, str]] = []  # (lang, sentence id, text)
         row: dict[tuple[str, str], int] = {}
         for lang in self.languages:
@@ -164,7 +165,8 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         values = retrieval.per_query_values(result, ks=self.ks)
         scores = retrieval.summarize(result, ks=self.ks, values=values)
         self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
-                                           tuple(q.context_id for q in data.questions), values), scores)
+                                           tuple(self.article(q.context_id) for q in data.questions), values),
+                            scores)
         return scores
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:

@@ -224,7 +224,8 @@ class MultiReferenceRetrieval(LocalDataTask):
             scores["language_preference_chance"] = retrieval.language_preference_chance(result, mask)
         scores["pool"] = self.pool
         self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
-                                           tuple(q.context_id for q in data.questions), values), scores)
+                                           tuple(self.corpus.article(q.context_id) for q in data.questions),
+                                           values), scores)
         return scores
 
     # -- declared rules ---------------------------------------------------------------
