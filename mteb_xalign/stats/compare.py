@@ -179,7 +179,7 @@ def forest_plot(rows: list[Row], output: Path, title: str) -> None:
         ax.set_xlabel("A − B" + (" (0–1)" if scale == 1.0 else " (×100)"), fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(title + "\n95% paired cluster bootstrap intervals; filled: significant at 0.05 after Holm",
+    fig.suptitle(title + "\n95% paired cluster bootstrap intervals (unadjusted); filled: significant at 0.05 after Holm",
                  fontsize=9)
     fig.tight_layout()
     save(fig, output, dpi=110)

@@ -97,7 +97,7 @@ class MultiReferenceRetrieval(LocalDataTask):
         r"max_at_r_norm(_of_mean)?": UNIT,
         r"max_at_r": ScoreRule(1.0, None),
         r"complete_at_\d+|ndcg_at_1_pessimistic|mrr|map": UNIT,
-        r"language_preference(_chance)?": UNIT,
+        r"(same_)?language_preference(_chance)?": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
         **intervals.score_rules(0.0, 1.0),
@@ -222,6 +222,12 @@ class MultiReferenceRetrieval(LocalDataTask):
             values["language_preference"] = retrieval.language_preference_indicator(result, mask, 0)
             scores["language_preference"] = float(values["language_preference"].mean())
             scores["language_preference_chance"] = retrieval.language_preference_chance(result, mask)
+            # The other direction: the other-language gold (position 1) outranked or tied by an
+            # irrelevant paragraph of the question's own language (a model that separates languages).
+            same = "pivot" if mask == "other" else "other"
+            values["same_language_preference"] = retrieval.language_preference_indicator(result, same, 1)
+            scores["same_language_preference"] = float(values["same_language_preference"].mean())
+            scores["same_language_preference_chance"] = retrieval.language_preference_chance(result, same)
         scores["pool"] = self.pool
         self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
                                            tuple(self.corpus.article(q.context_id) for q in data.questions),
@@ -254,6 +260,9 @@ class MultiReferenceRetrieval(LocalDataTask):
             chance = _language_preference_chance(data.pool, parsed, self.pivot)
             problems += consistency.equal_count_problem(scores, "language_preference_chance", chance,
                                                         "its value for this pool")
+            same = _language_preference_chance(data.pool, parsed, self.pivot, same_language=True)
+            problems += consistency.equal_count_problem(scores, "same_language_preference_chance", same,
+                                                        "its value for this pool")
         return problems
 
 
@@ -262,10 +271,11 @@ def _other_mask(subset: Subset, pivot: str) -> str:
     return "other" if subset.query_lang == pivot else "pivot"
 
 
-def _language_preference_chance(pool: Pool, subset: Subset, pivot: str) -> float:
+def _language_preference_chance(pool: Pool, subset: Subset, pivot: str, same_language: bool = False) -> float:
     """language_preference_chance from the pool alone (no scores): the mean over queries of
-    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language."""
-    other = ~pool.is_pivot if subset.query_lang == pivot else pool.is_pivot
+    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language
+    (`same_language`: of the query's own language, for same_language_preference_chance)."""
+    other = ~pool.is_pivot if (subset.query_lang == pivot) != same_language else pool.is_pivot
     values = []
     for q, gold in enumerate(pool.gold):
         left_out = set(gold.tolist()) | (set(pool.exclude[q].tolist()) if pool.exclude is not None else set())
