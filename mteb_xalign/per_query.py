@@ -25,6 +25,8 @@ What a row's values mean (keys as in the subset's scores):
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import io
 import json
@@ -188,7 +190,20 @@ def _write(path: Path, task_name: str, dataset_revision: str | None,
 
 
 def _read(source: Path | io.BytesIO) -> tuple[dict[str, Any], dict[tuple[str, str], SubsetOutcomes]]:
-    raw = source if isinstance(source, io.BytesIO) else io.BytesIO(Path(source).read_bytes())
+    if isinstance(source, io.BytesIO):
+        return _parse(source)
+    stat = Path(source).stat()
+    header, subsets = _read_cached(str(source), stat.st_mtime_ns, stat.st_size)
+    return copy.deepcopy(header), dict(subsets)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_cached(path: str, mtime_ns: int, size: int):
+    """One parse per file version: problems(), load() and load_header() of one file read it once."""
+    return _parse(io.BytesIO(Path(path).read_bytes()))
+
+
+def _parse(raw: io.BytesIO) -> tuple[dict[str, Any], dict[tuple[str, str], SubsetOutcomes]]:
     with np.load(raw, allow_pickle=False) as data:
         header = json.loads(str(data[HEADER][()]))
         if header.get("format") != FORMAT:

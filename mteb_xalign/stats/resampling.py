@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from mteb_xalign.metrics.blas import one_blas_thread
 from mteb_xalign.per_query import SA_HORIZONTAL, SA_VERTICAL, SA_WEIGHT, SubsetOutcomes, recompute
 
 METHOD = "cluster bootstrap, expanded percentile"
@@ -116,10 +117,11 @@ def expanded_level(n_clusters: int, level: float = LEVEL) -> float:
 def _bootstrap(statistic, n_clusters: int, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if n_clusters < 2:
         raise ValueError(f"{n_clusters} cluster: at least two are needed to resample")
-    res = scipy_stats.bootstrap(
-        (np.arange(n_clusters),), statistic, vectorized=True, n_resamples=n_resamples, batch=_BATCH,
-        confidence_level=expanded_level(n_clusters), method="percentile", rng=np.random.default_rng(seed),
-    )
+    with one_blas_thread():  # many small products: a BLAS thread pool only adds hand-over cost
+        res = scipy_stats.bootstrap(
+            (np.arange(n_clusters),), statistic, vectorized=True, n_resamples=n_resamples, batch=_BATCH,
+            confidence_level=expanded_level(n_clusters), method="percentile", rng=np.random.default_rng(seed),
+        )
     return np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
 
 
@@ -225,10 +227,11 @@ def paired_all(a: Sequence[SubsetOutcomes], b: Sequence[SubsetOutcomes], key: st
         sa, sb = np.where(affinity, 1 / (1 + xa), xa), np.where(affinity, 1 / (1 + xb), xb)
         return _with_mean(sa) - _with_mean(sb)  # (..., subsets + 1): scipy wants the outputs last here
 
-    test = scipy_stats.permutation_test(
-        (np.arange(n), np.arange(n) + n), swapped_delta, permutation_type="samples", vectorized=True,
-        n_resamples=n_resamples, batch=_BATCH, alternative="two-sided", rng=np.random.default_rng(seed),
-    )
+    with one_blas_thread():
+        test = scipy_stats.permutation_test(
+            (np.arange(n), np.arange(n) + n), swapped_delta, permutation_type="samples", vectorized=True,
+            n_resamples=n_resamples, batch=_BATCH, alternative="two-sided", rng=np.random.default_rng(seed),
+        )
     out = []
     for delta, low, high, p in zip(deltas, lows, highs, np.atleast_1d(test.pvalue)):
         low, high = _clamp(float(delta), float(low), float(high))
