@@ -147,6 +147,10 @@ def save_beside(result_path: Path, task_result, model_name, model_revision: str 
     merged.update(fresh)
     _write(path, task_result.task_name, task_result.dataset_revision, merged,
            _main_scores.get(task_result.task_name) or header.get("main_score"))
+    # Saved: the file holds them now (a later save of this result merges them back from it).
+    kept_here = _recorded.get((task_result.task_name, name, revision), {})
+    for key in fresh:
+        kept_here.pop(key, None)
 
 
 def _write(path: Path, task_name: str, dataset_revision: str | None,
