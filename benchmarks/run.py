@@ -26,6 +26,8 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
                            plain MTEB's (naive) encoding time from the same rates x what it sends
   align_*                  the alignment-map plugin's figures (xalign_align.bench), when installed
   rank_*                   benchmarks/rank_bench.py (exact ranking vs the bare matrix product)
+  stats_*                  benchmarks/stats_bench.py (per-query file size; task intervals and a full
+                           `xalign compare` of two models, 10,000 resamples; target < 10 s)
 
 The measured `make run` time is printed as the command that gives it (a cold cache and results
 folder), since a full run takes tens of minutes.
@@ -50,7 +52,7 @@ from rank_bench import UNDER_LOAD, LoadWatch  # noqa: E402  (the same load rule 
 
 BUNDLED_MODELS = ("xalign/multilingual-e5-small-q4", "sentence-transformers/all-MiniLM-L6-v2",
                   "xalign/use-multilingual-v3")
-SECTIONS = ("encode", "overhead", "naive", "align", "rank")
+SECTIONS = ("encode", "overhead", "naive", "align", "rank", "stats")
 
 
 def emit(name: str, value) -> None:
@@ -398,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
             align_figures()
         if "rank" not in skip:
             ranking(args.quick)
+        if "stats" not in skip:
+            import stats_bench
+
+            stats_bench.main([])
     emit("bench_load1_end", round(load1(), 2))
     return 0
 

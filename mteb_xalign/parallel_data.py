@@ -30,6 +30,14 @@ class ParallelQA:
     languages: list[str]
     contexts: dict[str, dict[str, str]] = field(default_factory=dict)  # lang -> id -> text
     questions: dict[str, list[Question]] = field(default_factory=dict)  # lang -> questions
+    #: context id -> the article it comes from (the pivot file's optional `title`): the unit intervals
+    #: resample (questions of one article are correlated, see README "Uncertainty")
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def article(self, context_id: str) -> str:
+        """The resampling cluster of a paragraph: its article, or the paragraph itself without titles."""
+        title = self.titles.get(context_id)
+        return f"article:{title}" if title else f"paragraph:{context_id}"
 
 
 #: What a data file's name must end with; what comes before is the file's language code.
@@ -122,6 +130,8 @@ def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
         for lineno, obj in read_jsonl(path, {"id": str, "text": str}):
             context_ids.add(obj["id"], lineno)
             contexts[obj["id"]] = check_text(obj["text"], f"context {obj['id']!r}", path=path, line=lineno)
+            if lang == pivot and isinstance(obj.get("title"), str) and obj["title"].strip():
+                data.titles[obj["id"]] = obj["title"]
         data.contexts[lang] = contexts
         questions: list[Question] = []
         path = question_files[lang]

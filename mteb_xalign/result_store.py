@@ -15,8 +15,9 @@ it) with these differences:
 - a stored result is reused (by `load_task_result`, which mteb's own only-missing logic calls)
   only when it is current: computed on the task's dataset revision (for our tasks a digest of
   the data files and of every option that shapes a pool, such as pivot and pool mode), with
-  the similarity the model declares now, and unedited since it was written (its digest). Any
-  other stored result is recomputed, and the reason is said once.
+  the similarity the model declares now, unedited since it was written (its digest), and with
+  per-query outcomes that reproduce its means (per_query.py). Any other stored result is
+  recomputed, and the reason is said once.
 
 Only public mteb API is used here (`ResultCache`, `TaskResult.to_disk/from_disk`,
 `TaskResult.get_missing_evaluations`).
@@ -35,7 +36,7 @@ from typing import Any
 
 from mteb.cache import ResultCache
 
-from mteb_xalign import run_settings
+from mteb_xalign import per_query, run_settings
 from mteb_xalign.public_meta import public_meta_dict
 
 RUN_SETTINGS = run_settings.FILE
@@ -111,6 +112,7 @@ class ResultStore(ResultCache):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        per_query.save_beside(result_path, task_result, model_name, model_revision)
         if not isinstance(model_name, str):  # a ModelMeta, as mteb.evaluate passes it
             meta = model_name
             write_atomically(result_path.parent / MODEL_META,
@@ -164,6 +166,11 @@ class ResultStore(ResultCache):
         if row.get("similarity") != _similarity(meta):
             return (f"{path}: computed with similarity {row.get('similarity')!r}, the model now declares "
                     f"{_similarity(meta)!r}: recomputing")
+        outcomes = per_query.per_query_path(path)
+        if getattr(task, "keeps_outcomes", False) and not outcomes.exists():
+            return f"{path}: its per-query outcomes ({outcomes.name}) are missing: recomputing"
+        if outcomes.exists() and (found := per_query.problems(path)):
+            return f"{found[0]}: recomputing"
         return None
 
     def state(self, task: Any, meta: Any, *, overwrite: bool = False) -> tuple[str, str | None]:

@@ -261,6 +261,7 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     from mteb_xalign.leaderboard.build import registered_task, registered_task_order
     from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
     from mteb_xalign.leaderboard.text import format_value
+    from mteb_xalign.stats.intervals import column_interval
     from mteb_xalign.table import format_table
 
     with warnings.catch_warnings():  # a --data task is not registered: it is summarised below the table
@@ -269,9 +270,22 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     columns = [c for c in board.columns if c.chance_of is None]  # chance levels: on the pages
     wanted = set(model_names)
     header = ["model"] + [c.label for c in columns] + ["tier"]
-    rows = [[r.name] + [format_value(c, r.values.get(c.id)) for c in columns]
-            + [tier(r.values.get(TIER_COLUMN)) or "—"]
-            for r in board.rows if r.name in wanted and any(v is not None for v in r.values.values())]
+    rows = []
+    for r in board.rows:
+        if r.name not in wanted or all(v is None for v in r.values.values()):
+            continue
+        cells, sa_interval = [r.name], None
+        for c in columns:
+            # The column's 95% interval (per-query file beside the result), shown as ± half-width.
+            ci = column_interval(output / r.files[c.task], c.key, c.selects) if c.task in r.files else None
+            text = format_value(c, r.values.get(c.id))
+            if ci is not None and r.values.get(c.id) is not None:
+                text += f" ± {(ci.high - ci.low) / 2 * c.scale:.{c.decimals}f}"
+            if c.id == TIER_COLUMN:
+                sa_interval = ci
+            cells.append(text)
+        low, high = (sa_interval.low, sa_interval.high) if sa_interval is not None else (None, None)
+        rows.append(cells + [tier(r.values.get(TIER_COLUMN), low, high) or "—"])
     if not rows:  # only custom tasks were run: they are summarised below the table
         return ""
     return format_table(header, rows, align_right=True)

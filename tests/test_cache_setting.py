@@ -12,12 +12,12 @@ from mteb_xalign.errors import UserError
 @pytest.fixture
 def xalign(monkeypatch, capsys):
     """`xalign ...` in this process, with model loading forbidden."""
-    from mteb_xalign import cli, run
+    from mteb_xalign import cli, evaluation
 
     def no_load(*args, **kwargs):
         raise AssertionError("the model was loaded before the cache setting was checked")
 
-    monkeypatch.setattr(run, "load_model", no_load)
+    monkeypatch.setattr(evaluation, "load_model", no_load)
 
     def call(*argv):
         code = cli.main(list(argv))

@@ -58,12 +58,12 @@ def one_line(exc: BaseException) -> str:
 @pytest.fixture
 def xalign(monkeypatch, capsys):
     """`xalign ...` in this process; loading a model fails the test: every refusal comes first."""
-    from mteb_xalign import cli, run
+    from mteb_xalign import cli, evaluation
 
     def no_load(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr(run, "load_model", no_load)
+    monkeypatch.setattr(evaluation, "load_model", no_load)
 
     def call(*argv):
         code = cli.main(list(argv))

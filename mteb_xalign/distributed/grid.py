@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mteb_xalign import per_query
 from mteb_xalign.distributed.cluster import cluster_gpus, import_ray, ray_session
 from mteb_xalign.errors import UserError
 
@@ -71,7 +72,7 @@ def plan_pairs(model_names: list[str], tasks: list, output: Path, overwrite: boo
     return todo, done
 
 
-def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
+def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict, bytes | None]:
     """Run one (model, task) pair here (on a worker): its result JSON text, model_meta.json text and
     the encode_kwargs its run_settings.jsonl row records.
 
@@ -108,7 +109,9 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
             evaluate_pair(pair.meta, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
         row = run_settings.row_of(path.parent / run_settings.FILE, pair.task.metadata.name) or {}
         used = row.get("encode_kwargs", {})
-        return path.read_text(encoding="utf-8"), (path.parent / MODEL_META).read_text(encoding="utf-8"), used
+        outcomes = per_query.per_query_path(path)  # the subsets scored here (the driver merges them)
+        return (path.read_text(encoding="utf-8"), (path.parent / MODEL_META).read_text(encoding="utf-8"), used,
+                outcomes.read_bytes() if outcomes.exists() else None)
 
 
 def _granted_cpus() -> float | None:
@@ -151,8 +154,10 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
             output = finished.pop(id(pair))
             if output is None:
                 continue
-            text, meta_text, used_kwargs = output
+            text, meta_text, used_kwargs, outcomes = output
             result = TaskResult.model_validate_json(text)
+            if outcomes is not None:  # recorded here as if scored here: save_to_cache writes them beside
+                per_query.record_file(outcomes, result.task_name, pair.meta.name, pair.meta.revision)
             # The driver writes every file, through the same call a local run makes.
             store.save_to_cache(result, pair.meta, encode_kwargs=used_kwargs)
             path = store.get_task_result_path(task_name=result.task_name, model_name=pair.meta)

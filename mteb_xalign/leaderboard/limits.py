@@ -17,6 +17,7 @@ import numpy as np
 MAX_RESULT_BYTES = 4 * 1024 * 1024  # one <Task>.json
 MAX_META_BYTES = 256 * 1024  # model_meta.json
 MAX_RUN_SETTINGS_BYTES = 1024 * 1024  # run_settings.jsonl
+MAX_PER_QUERY_BYTES = 8 * 1024 * 1024  # <Task>.per_query.npz (MultiRefCLIR's is about 0.5 MB)
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024  # everything under the submitted folder
 MAX_FILES = 2000  # JSON files under the submitted folder
 MAX_NAME_CHARS = 200  # model name (HF allows 96 per part: org/name fits)

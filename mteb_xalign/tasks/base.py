@@ -19,6 +19,9 @@ from typing import Any, ClassVar
 
 from mteb.abstasks.abstask import AbsTask
 
+from mteb_xalign import per_query
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import Column, ScoreRule
 
 
@@ -65,6 +68,8 @@ class LocalDataTask(AbsTask):
     leaderboard_columns: ClassVar[tuple[Column, ...]] = ()
     #: the benchmarks (mteb Benchmark names) this task belongs to: opt-in, none by default
     benchmarks: ClassVar[tuple[str, ...]] = ()
+    #: every subset writes per-query outcomes (per_query.py): a stored result without them is not current
+    keeps_outcomes: ClassVar[bool] = True
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         """Contradictions between the keys of one subset's scores, one sentence each."""
@@ -106,7 +111,23 @@ class LocalDataTask(AbsTask):
             # selected subsets need, in one pass per role.
             self._embeddings = self._embed_all(model, encode_kwargs=encode_kwargs, split=hf_split)
             self._embedded_for = wanted
-        return self._score_subset(data_split, self._embeddings)
+        meta = getattr(model, "mteb_model_meta", None)
+        self._scoring = (meta.name if meta is not None else wanted[0], getattr(meta, "revision", None),
+                         hf_split, hf_subset)
+        try:
+            return self._score_subset(data_split, self._embeddings)
+        finally:
+            self._scoring = None
+
+    def _keep_outcomes(self, outcomes: SubsetOutcomes, scores: dict[str, Any]) -> None:
+        """Called by `_score_subset` with its per-row values: recorded for the per-query file, and the
+        main score's 95% interval added to `scores`."""
+        scoring = getattr(self, "_scoring", None)
+        if scoring is not None:
+            name, revision, split, subset = scoring
+            per_query.record(self.metadata.name, name, revision, split, subset, outcomes,
+                             main_score=self.metadata.main_score)
+        scores.update(intervals.interval_keys(outcomes, self.metadata.main_score))
 
     def _embed_all(self, model, *, encode_kwargs, split):
         raise NotImplementedError

@@ -20,6 +20,8 @@ from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import read_jsonl
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import Question, language_files, read_parallel_qa
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
 from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, folder_revision
@@ -53,6 +55,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         r"complete_at_\d+|ndcg_at_1_pessimistic|mrr|map": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @classmethod
@@ -103,6 +106,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         qa = read_parallel_qa(self.questions_folder, pivot=self.languages[0])
         sentence_files = language_files(self.sentences_folder, SENTENCES_SUFFIX)
         qrels_files = language_files(self.sentences_folder, QRELS_SUFFIX)
+        self.article = qa.article  # the resampling cluster of a question's paragraph
         self.sentences: list[tuple[str, str, str]] = []  # (lang, sentence id, text)
         row: dict[tuple[str, str], int] = {}
         for lang in self.languages:
@@ -180,7 +184,12 @@ class LanguageAgnosticRetrieval(LocalDataTask):
 
     def _score_subset(self, data: QueryLanguage, embeddings) -> dict[str, Any]:
         result = ranking.gold_ranks(embeddings["queries"][data.language], embeddings["docs"], data.gold, device="auto")
-        return retrieval.summarize(result, ks=self.ks)
+        values = retrieval.per_query_values(result, ks=self.ks)
+        scores = retrieval.summarize(result, ks=self.ks, values=values)
+        self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
+                                           tuple(self.article(q.context_id) for q in data.questions), values),
+                            scores)
+        return scores
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         if subset not in self.metadata.hf_subsets:
@@ -198,4 +207,5 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         problems += consistency.equal_count_problem(scores, "mean_pool_size", pool, "the task's pool size")
         if same_gold_count:
             problems += consistency.norm_of_mean_problem(scores, pool=pool, n_gold=n_gold)
+        problems += intervals.interval_problems(scores)
         return problems

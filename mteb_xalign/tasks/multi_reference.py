@@ -35,6 +35,8 @@ from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import (CONTEXTS_SUFFIX, QUESTIONS_SUFFIX, ParallelQA, Question, folder_languages,
                                       read_parallel_qa)
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
 from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, data_revision
@@ -97,9 +99,10 @@ class MultiReferenceRetrieval(LocalDataTask):
         r"max_at_r_norm(_of_mean)?": UNIT,
         r"max_at_r": ScoreRule(1.0, None),
         r"complete_at_\d+|ndcg_at_1_pessimistic|mrr|map": UNIT,
-        r"language_preference(_chance)?": UNIT,
+        r"(same_)?language_preference(_chance)?": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @classmethod
@@ -216,13 +219,25 @@ class MultiReferenceRetrieval(LocalDataTask):
         )
         # The paper normalises the mean Max@R of its per-question pool with the nominal |D| = 2 x #questions.
         nominal = len(pool.doc_keys) if self.pool == "per-question" else None
-        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal)
+        values = retrieval.per_query_values(result, ks=retrieval.DEFAULT_KS)
+        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal,
+                                                     values=values)
         if subset.scenario == "multi":
             mask = _other_mask(subset, self.pivot)
             # gold position 0 is the same-language copy (build_pool puts it first)
-            scores["language_preference"] = retrieval.language_preference(result, mask, 0)
+            values["language_preference"] = retrieval.language_preference_indicator(result, mask, 0)
+            scores["language_preference"] = float(values["language_preference"].mean())
             scores["language_preference_chance"] = retrieval.language_preference_chance(result, mask)
+            # The other direction: the other-language gold (position 1) outranked or tied by an
+            # irrelevant paragraph of the question's own language (a model that separates languages).
+            same = "pivot" if mask == "other" else "other"
+            values["same_language_preference"] = retrieval.language_preference_indicator(result, same, 1)
+            scores["same_language_preference"] = float(values["same_language_preference"].mean())
+            scores["same_language_preference_chance"] = retrieval.language_preference_chance(result, same)
         scores["pool"] = self.pool
+        self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
+                                           tuple(self.corpus.article(q.context_id) for q in data.questions),
+                                           values), scores)
         return scores
 
     # -- declared rules ---------------------------------------------------------------
@@ -245,10 +260,14 @@ class MultiReferenceRetrieval(LocalDataTask):
                                                     "the task's pool size")
         nominal = n_rows if self.pool == "per-question" else float(np.mean(sizes))
         problems += consistency.norm_of_mean_problem(scores, pool=nominal, n_gold=n_gold)
+        problems += intervals.interval_problems(scores)
         if parsed.scenario == "multi" and self.pool == "paragraph":
             # Every query has the same number of irrelevant other-language documents.
             chance = _language_preference_chance(data.pool, parsed, self.pivot)
             problems += consistency.equal_count_problem(scores, "language_preference_chance", chance,
+                                                        "its value for this pool")
+            same = _language_preference_chance(data.pool, parsed, self.pivot, same_language=True)
+            problems += consistency.equal_count_problem(scores, "same_language_preference_chance", same,
                                                         "its value for this pool")
         return problems
 
@@ -258,10 +277,11 @@ def _other_mask(subset: Subset, pivot: str) -> str:
     return "other" if subset.query_lang == pivot else "pivot"
 
 
-def _language_preference_chance(pool: Pool, subset: Subset, pivot: str) -> float:
+def _language_preference_chance(pool: Pool, subset: Subset, pivot: str, same_language: bool = False) -> float:
     """language_preference_chance from the pool alone (no scores): the mean over queries of
-    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language."""
-    other = ~pool.is_pivot if subset.query_lang == pivot else pool.is_pivot
+    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language
+    (`same_language`: of the query's own language, for same_language_preference_chance)."""
+    other = ~pool.is_pivot if (subset.query_lang == pivot) != same_language else pool.is_pivot
     values = []
     for q, gold in enumerate(pool.gold):
         left_out = set(gold.tolist()) | (set(pool.exclude[q].tolist()) if pool.exclude is not None else set())

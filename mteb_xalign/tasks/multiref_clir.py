@@ -99,6 +99,25 @@ class MultiRefCLIR(MultiReferenceRetrieval):
                selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="chance %", scale=100.0,
                higher_is_better=None, chance_of="x_preference",
                title="X preference of a random model (%)"),
+        Column(id="own_preference_x", task="MultiRefCLIR", key="same_language_preference",
+               selects=subset_regex(r"multi_en\+(?P<x>[^_]+)_q-(?P=x)"), label="X-over-English pref. % (q-X)",
+               scale=100.0, higher_is_better=False,
+               title="The other bias: share of X-language questions (%) whose English gold paragraph is "
+                     "outranked or tied by an unrelated X paragraph (a model that keeps languages apart); "
+                     "subsets multi_en+X_q-X; lower is better"),
+        Column(id="own_preference_x_chance", task="MultiRefCLIR", key="same_language_preference_chance",
+               selects=subset_regex(r"multi_en\+(?P<x>[^_]+)_q-(?P=x)"), label="chance %", scale=100.0,
+               higher_is_better=None, chance_of="own_preference_x",
+               title="X-over-English preference of a random model (%)"),
+        Column(id="own_preference_en", task="MultiRefCLIR", key="same_language_preference",
+               selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="English-over-X pref. % (q-en)", scale=100.0,
+               higher_is_better=False,
+               title="Its mirror: share of English questions (%) whose X gold paragraph is outranked or tied by "
+                     "an unrelated English paragraph (subsets multi_en+X_q-en); lower is better"),
+        Column(id="own_preference_en_chance", task="MultiRefCLIR", key="same_language_preference_chance",
+               selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="chance %", scale=100.0,
+               higher_is_better=None, chance_of="own_preference_en",
+               title="English-over-X preference of a random model (%)"),
     )
 
 
