@@ -62,7 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--gpus-per-model", type=float, default=None,
                    help="with --executor ray: GPUs per pair (default: 1 for PyTorch models when the cluster has GPUs)")
     p.add_argument("--cpus-per-model", type=float, default=None,
-                   help="with --executor ray: CPUs per pair (default 1); a pair encodes on that many worker processes")
+                   help="with --executor ray: CPUs per pair (default: the cluster's CPUs shared among the pairs, "
+                        "at least 1, at most a node's); a pair encodes on that many worker processes")
     p.set_defaults(func=run_command)
 
 

@@ -163,6 +163,6 @@ def without_timing(path: Path):
 
 def assert_same_results(ray_output: Path, serial_output: Path) -> None:
     got, want = result_files(ray_output), result_files(serial_output)
-    assert sorted(got) == sorted(want)
+    assert sorted(got) == sorted(want), (sorted(got), sorted(want))
     for rel in want:
         assert without_timing(got[rel]) == without_timing(want[rel]), rel

@@ -169,7 +169,8 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
                 write(pair, output)
 
     say = None if options.quiet else to_stderr
-    with interrupt_on_sigterm(), ray_session(address, num_cpus=num_cpus, say=say) as ray:
+    # SIGTERM's handler after ray.init, which installs its own (it aborts the process, writing nothing).
+    with ray_session(address, num_cpus=num_cpus, say=say) as ray, interrupt_on_sigterm():
         remote = ray.remote(evaluate_pair_json)
         in_cluster = cluster_gpus(ray)
         cpus = cpus_per_model if cpus_per_model is not None else cpus_per_pair(ray, len(todo))
@@ -217,7 +218,7 @@ def cpus_per_pair(ray: Any, n_pairs: int) -> float:
 @contextmanager
 def interrupt_on_sigterm() -> Iterator[None]:
     """Within the block, SIGTERM interrupts as Ctrl-C does, so finished pairs are written and Ray is
-    shut down (Python's default for SIGTERM ends the process at once, leaving Ray's processes)."""
+    shut down (Ray's handler in the driver aborts the process: finished pairs not yet written are lost)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
