@@ -37,12 +37,18 @@ class ModelOutputError(UserError):
 
 
 def model_id(model: Any) -> str:
-    """What identifies a model's embeddings: name, revision and any experiment settings."""
+    """What identifies a model's embeddings: name, revision and any experiment settings.
+
+    A model whose vectors are determined by something other than its name says so with a
+    `vector_identity` string (an aligned map: its artifact's digest, which covers the base model
+    and revision): then two names for the same vectors share one set of cache rows.
+    """
     meta = getattr(model, "mteb_model_meta", None)
     if meta is None:
         return f"{type(model).__module__}.{type(model).__qualname__}"
+    identity = getattr(model, "vector_identity", None)
     parts = {
-        "name": meta.name,
+        "name": identity if isinstance(identity, str) else meta.name,
         "revision": meta.revision,
         "experiment": dict(meta.experiment_kwargs or {}),
         "embed_dim": meta.embed_dim,

@@ -152,8 +152,27 @@ def _warn_once(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def model_from_folder(path: str) -> tuple[str, Any] | None:
+    """(plugin, public ModelMeta) of the first plugin that recognises folder `path` as a model,
+    in pluggy's call order (a `trylast` generic loader after specific ones); None if none does.
+    A plugin that recognises the folder but finds it broken raises (a one-line DataError)."""
+    load_plugins()
+    for impl in reversed(pm.hook.model_from_folder.get_hookimpls()):
+        meta = impl.function(path=str(path))
+        if meta is not None:
+            _folder_models[meta.name] = impl.plugin_name
+            return impl.plugin_name, public_model_meta(meta)
+    return None
+
+
+#: models resolved from a folder in this process: name -> the plugin that recognised it.
+_folder_models: dict[str, str] = {}
+
+
 def plugin_of_model(name: str) -> str | None:
     """The plugin that provides model `name` (None for a model only mteb itself knows)."""
+    if name in _folder_models:
+        return _folder_models[name]
     for plugin, meta in get_models():
         if meta.name == name:
             return plugin

@@ -1,6 +1,6 @@
 """`--executor ray`: the model x task grid on a local 2-CPU Ray cluster started by this module.
 
-Oracles: the serial run (run.evaluate_pair in this process, as `xalign run` does locally) on
+Oracles: the serial run (evaluation.evaluate_pair in this process, as `xalign run` does locally) on
 the same models and tasks; results must match it key for key, apart from timing fields.
 The models are the hash encoders of ray_fakes.py (pickled by value: workers need not import it).
 Several nodes: test_distributed_cluster.py.
@@ -114,7 +114,7 @@ def test_xalign_run_executor_ray_writes_what_a_local_run_writes(ray_cluster, tmp
 
 def test_a_partial_result_is_completed_as_a_local_run_completes_it(ray_cluster, tmp_path):
     from mteb_xalign.distributed.grid import run_grid
-    from mteb_xalign.run import RunOptions, evaluate_pair
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     fake_meta("test-ray/hash-a", salt="a", dim=16)
 

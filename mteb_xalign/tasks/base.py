@@ -33,6 +33,19 @@ def folder_revision(*paths: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def data_revision(*paths: Path, label: str | None = None, options: dict[str, str] | None = None) -> str:
+    """A task's dataset revision: always the digest of its data files (a label, e.g. a card's
+    "revision" or a source commit, is only a prefix), then every option that changes what a subset
+    is made of (pivot, pool mode) where it differs from the default. A stored result is reused only
+    under the same revision (result_store.py), so changed data or options are always recomputed."""
+    revision = folder_revision(*paths)
+    if label:
+        revision = f"{label}-{revision}"
+    for key, value in sorted((options or {}).items()):
+        revision += f"+{key}={value}"
+    return revision
+
+
 class LocalDataTask(AbsTask):
     """An AbsTask whose data are local files and whose scores come from cached embeddings."""
 

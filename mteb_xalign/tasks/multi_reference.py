@@ -36,7 +36,7 @@ from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import ParallelQA, Question, read_parallel_qa
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, folder_revision
+from mteb_xalign.tasks.base import LocalDataTask, data_revision
 from mteb_xalign.tasks.multiref_subset import Subset
 
 POOL_MODES = ("paragraph", "per-question")
@@ -129,7 +129,10 @@ class MultiReferenceRetrieval(LocalDataTask):
                 + (" Pool: one document per question (paper protocol)." if pool == "per-question" else "")
             ),
             reference=card.get("reference", "https://github.com/google-deepmind/xquad"),
-            dataset={"path": f"mteb-xalign/{folder.name}", "revision": card.get("revision") or folder_revision(folder)},
+            dataset={"path": f"mteb-xalign/{folder.name}", "revision": data_revision(
+                folder, label=card.get("revision") if isinstance(card.get("revision"), str) else None,
+                options={key: value for key, value, default in (("pivot", pivot, "en"), ("pool", pool, "paragraph"))
+                         if value != default})},
             type="Retrieval",
             category="t2t",
             modalities=["text"],

@@ -15,13 +15,14 @@ from __future__ import annotations
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.task_rules import Column, subset_regex
 from mteb_xalign.tasks.multi_reference import MultiReferenceRetrieval, multiref_eval_langs
 from mteb_xalign.tasks.multiref_subset import target_language
 
 XQUAD = DATASETS / "xquad"
 LANGUAGES = ["en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]
-REVISION = "xquad-7d30520"
+REVISION = data_revision(XQUAD, label="xquad-7d30520")  # source commit, then the files' digest
 CITATION = """@inproceedings{artetxe2020cross,
   title={On the Cross-lingual Transferability of Monolingual Representations},
   author={Artetxe, Mikel and Ruder, Sebastian and Yogatama, Dani},
