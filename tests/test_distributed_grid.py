@@ -185,6 +185,7 @@ def _run_with_address(address, tmp_path, capfd):
     ("headnode", "no port"),
     ("127.0.0.1:99999", "the port is not a number from 1 to 65535"),
     ("127.0.0.1:six", "the port is not a number from 1 to 65535"),
+    ("127.0.0.1:0", "the port is not a number from 1 to 65535"),
     (":6379", "not an address Ray can join"),
     ("http://127.0.0.1:6379", "'http://' is not a Ray address"),
     ("head node:6379", "not an address Ray can join"),

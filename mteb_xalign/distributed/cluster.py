@@ -6,7 +6,7 @@ accident; joining is explicit (`--address ray://host:10001`, `--address host:637
 If Ray is already initialised (a test fixture, a notebook), that session is used and left open.
 
 An address is checked before Ray sees it: Ray retries an address where nothing answers for
-minutes (and ends the process when a port answers that is not Ray's), so its form is checked,
+minutes (and can end the process when a port answers that is not Ray's), so its form is checked,
 then one short TCP connect and an HTTP/2 greeting (Ray's GCS and client server speak gRPC), then
 Ray's own GCS client asking for the cluster's id, tell within seconds whether Ray answers there.
 """
@@ -56,12 +56,15 @@ def parse_address(address: str) -> tuple[str, int]:
         port = parts.port
     except ValueError:  # a port that is not a number in 0..65535
         raise UserError(f"--address {address}: the port is not a number from 1 to 65535; {HOW_TO_JOIN}") from None
-    if not parts.hostname or any(c.isspace() for c in rest) or parts.path or parts.query or parts.fragment or parts.username or "@" in rest:
+    malformed = parts.path or parts.query or parts.fragment or "@" in rest or any(c.isspace() for c in rest)
+    if not parts.hostname or malformed:
         raise UserError(f"--address {address}: not an address Ray can join; {HOW_TO_JOIN}")
     if port is None and scheme == "ray":
         port = RAY_CLIENT_PORT
-    if not port:  # missing, or 0
+    if port is None:
         raise UserError(f"--address {address}: no port; {HOW_TO_JOIN}")
+    if port == 0:
+        raise UserError(f"--address {address}: the port is not a number from 1 to 65535; {HOW_TO_JOIN}")
     return parts.hostname, port
 
 
