@@ -204,7 +204,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None,
             except ConnectionError as exc:
                 raise UserError(f"--address {address}: cannot join the Ray cluster ({_reason(exc)})") from None
         else:
-            say(f"starting Ray on this machine ({num_cpus or 'all'} CPUs)")
+            say("starting Ray on this machine" + (f" with {num_cpus} CPUs" if num_cpus else ""))
             ray.init(address="local", num_cpus=num_cpus, **common)
         resources = ray.cluster_resources()
         nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
