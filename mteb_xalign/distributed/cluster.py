@@ -13,10 +13,10 @@ Ray's own GCS client asking for the cluster's id, tell within seconds whether Ra
 
 from __future__ import annotations
 
-import os
+import re
 import socket
+import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -123,51 +123,45 @@ def check_address(address: str, timeout: float | None = None) -> str:
         raise UserError(f"{not_ray} (no gRPC greeting); {HOW_TO_JOIN}")
     if not client:
         # A gRPC server that is not Ray's GCS would make ray.init retry for minutes: ask it for the
-        # cluster's id first, with Ray's own client, in a thread we stop waiting for.
+        # cluster's id first, with Ray's own client, in a child process we stop waiting for.
         reason = _ask_gcs(f"{host}:{port}", timeout)
         if reason is not None:
             raise UserError(f"{not_ray} ({reason}); {HOW_TO_JOIN}")
     return target
 
 
+# Run apart, so a GCS that never answers (Ray's client then retries for minutes) can be killed.
+_GCS_QUESTION = """import sys
+from ray._raylet import GcsClient
+print("asking", flush=True)
+GcsClient(address=sys.argv[1])
+"""
+
+
 def _ask_gcs(address: str, timeout: float) -> str | None:
-    """None when a Ray GCS at `address` gives its cluster id within `timeout`; else why not."""
-    from ray._raylet import GcsClient
+    """None when a Ray GCS at `address` gives its cluster id within `timeout`; else why not.
 
-    outcome: list[BaseException | None] = []
-
-    def ask() -> None:
-        try:
-            GcsClient(address=address)
-            outcome.append(None)
-        except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the address is refused in one line
-            outcome.append(exc)
-
-    asking = threading.Thread(target=ask, daemon=True)  # a GCS that never answers keeps Ray retrying
-    with _native_stderr_silenced():  # Ray's C++ warnings would repeat the reason, over many lines
-        asking.start()
-        asking.join(timeout)
-    if not outcome:
+    Asked by Ray's own client in a child process: the clock starts once it has imported Ray (slow
+    on a loaded machine), and a GCS that never answers leaves no thread behind, only a killed child.
+    """
+    child = subprocess.Popen([sys.executable, "-c", _GCS_QUESTION, address], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        child.stdout.readline()  # "asking": Ray is imported
+        _, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
         return f"its GCS gave no cluster id within {timeout:g} s"
-    if outcome[0] is None:
+    if child.returncode == 0:
         return None
-    reason = " ".join(str(outcome[0]).split())[:200]
+    # The exception's own line (Ray's C++ log lines start with "[").
+    lines = [line.strip() for line in err.splitlines() if line.strip() and not line.startswith(("[", " "))]
+    reason = " ".join(lines[-1].split())[:200] if lines else f"exit code {child.returncode}"
+    reason = re.sub(r"^[\w.]+(Error|Exception): ", "", reason)  # the words, not the class
     if "auth" in reason.lower():  # a Ray cluster that wants a token: ray.init says how (see _reason)
         return None
     return f"its GCS does not answer: {reason}"
-
-
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _read(conn: socket.socket, n: int) -> bytes:
