@@ -28,6 +28,11 @@ def register_tasks(register: Callable[..., None]) -> None:
     """Register tasks: call `register(task_class)` with an `mteb.AbsTask` subclass per task."""
 
 
+@hookspec
+def register_benchmarks(register: Callable[..., None]) -> None:
+    """Register mteb Benchmarks: call `register(mteb.Benchmark(...))` per benchmark (`mteb run -b NAME`)."""
+
+
 @hookspec(firstresult=True)
 def model_from_folder(path: str) -> Any:
     """The `mteb.ModelMeta` of the model in folder `path`, if this plugin recognises it, else None.

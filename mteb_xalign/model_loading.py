@@ -43,11 +43,9 @@ def model_meta(model_name: str) -> Any:
                             "aligned-model folder from `xalign align`, a sentence-transformers folder with "
                             "modules.json; see `xalign plugins`)") from None
     model_name = meta.name
-    conflicts = getattr(plugins, "model_conflicts", {})
-    if model_name in conflicts:
-        names = ", ".join(repr(p) for p in conflicts[model_name])
-        raise UserError(f"model {model_name!r} is registered by several plugins ({names}): load only one with "
-                        "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
+    conflict = plugins.model_conflict(model_name)
+    if conflict is not None:
+        raise UserError(conflict)
     if plugins.plugin_of_model(model_name) is not None:
         state = availability(meta)
         if not state.runnable:

@@ -91,9 +91,8 @@ def _register() -> None:
             except Exception as exc:  # noqa: BLE001 -- `xalign run` reports it in one line; mteb must still import
                 print(f"mteb-xalign: {value}: {exc}", file=sys.stderr)
 
-    from mteb_xalign.tasks import benchmark
-
-    mteb_compat.add_benchmark(benchmark())
+    for _, bench in plugins.get_benchmarks():  # after the tasks: a benchmark names registered tasks
+        mteb_compat.add_benchmark(bench)
     from mteb_xalign.result_store import ResultStore
 
     mteb_compat.use_result_store_in_cli(ResultStore)

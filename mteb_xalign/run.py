@@ -199,6 +199,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
+    from mteb_xalign.cache import check_cache_setting
+
+    check_cache_setting()  # XALIGN_CACHE a folder: refused now, not after the model loads
     if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
                                    or args.cpus_per_model is not None):
         raise UserError("--address, --gpus-per-model and --cpus-per-model need --executor ray")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.task_rules import Column, subset_regex
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
 from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.tasks.language_agnostic import LanguageAgnosticRetrieval
 from mteb_xalign.languages import to_mteb
@@ -47,6 +47,7 @@ class LAReQA(LanguageAgnosticRetrieval):
 }""",
         prompt={"query": "Given a question, retrieve the sentence that answers it"},
     )
+    benchmarks = (BENCHMARK_NAME,)
     sentences_folder = DATASETS / "xquad_r"
     questions_folder = DATASETS / "xquad"
     languages = LANGUAGES

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
 from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.task_rules import Column, subset_regex
 from mteb_xalign.tasks.multi_reference import MultiReferenceRetrieval, multiref_eval_langs
@@ -71,6 +71,7 @@ class MultiRefCLIR(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi",)
     leaderboard_columns = (
@@ -109,6 +110,7 @@ class MultiRefCLIRMulti1(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi1",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi1",)
     leaderboard_columns = (_headline("MultiRefCLIR-Multi1", "Multi-1 Max@R_norm",
@@ -123,6 +125,7 @@ class MultiRefCLIRMonoSame(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monosame",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monosame",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoSame", "Mono-Same Max@R_norm",
@@ -137,6 +140,7 @@ class MultiRefCLIRMonoCross(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monocross",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monocross",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoCross", "Mono-Cross Max@R_norm",

@@ -12,7 +12,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.task_rules import Column, subset_regex
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
 from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.tasks.word_affinity import DESCRIPTION, SemanticAffinityTask, affinity_subsets
 
@@ -61,6 +61,7 @@ class SemanticAffinity(SemanticAffinityTask):
         eval_langs=_eval_langs(all_pairs=False),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
     languages = LANGUAGES
     leaderboard_columns = (
@@ -80,6 +81,7 @@ class SemanticAffinityAllPairs(SemanticAffinityTask):
         eval_langs=_eval_langs(all_pairs=True),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
     languages = LANGUAGES
     all_pairs = True
