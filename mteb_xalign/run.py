@@ -61,7 +61,8 @@ def add_parser(sub) -> None:
     p.add_argument("--gpus-per-model", type=float, default=None,
                    help="with --executor ray: GPUs per pair (default: 1 for PyTorch models when the cluster has GPUs)")
     p.add_argument("--cpus-per-model", type=float, default=None,
-                   help="with --executor ray: CPUs per pair (default 1); a pair encodes on that many worker processes")
+                   help="with --executor ray: CPUs per pair (default: the cluster's CPUs shared among the pairs, "
+                        "at least 1, at most a node's); a pair encodes on that many worker processes")
     p.set_defaults(func=run_command)
 
 
@@ -206,6 +207,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
     if args.cpus_per_model is not None and not args.cpus_per_model > 0:
         raise UserError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
+    if args.executor == "ray" and args.address is not None:
+        from mteb_xalign.distributed.cluster import check_address
+
+        check_address(args.address)  # no cluster there: one line within seconds, before anything loads
     if args.data is not None and args.data.is_symlink() and not args.data.exists():
         raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
     _select_task_names(args)
