@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mteb_xalign.errors import UserError
+from mteb_xalign.errors import UserError, unknown_name
 
 
 def model_meta(model_name: str) -> Any:
@@ -24,8 +24,11 @@ def model_meta(model_name: str) -> Any:
 
     try:
         meta = mteb.get_model_meta(model_name)
-    except KeyError as exc:
-        raise UserError(str(exc).strip("'\"")) from None
+    except KeyError:
+        note = plugins.model_notes().get(model_name)
+        if note is not None:  # listed, but not registered: e.g. an aligned model whose folder is gone
+            raise UserError(f"model {model_name!r} cannot be used: {note}") from None
+        raise unknown_name("model", model_name, (m.name for m in mteb.get_model_metas()), "xalign models") from None
     conflicts = getattr(plugins, "model_conflicts", {})
     if model_name in conflicts:
         names = ", ".join(repr(p) for p in conflicts[model_name])

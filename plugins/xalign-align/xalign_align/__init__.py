@@ -16,20 +16,35 @@ import sys
 from mteb_xalign import hookimpl
 
 
+#: name -> why a listed aligned model could not be registered (its folder holds a broken artifact).
+_skipped: dict[str, str] = {}
+
+
 @hookimpl
 def register_models(register):
     from xalign_align import registry
 
-    found, errors = registry.listed()
+    found, _notes, errors = registry.usable_entries()  # entries whose folder is gone: told by `xalign models`
     for error in errors:
         print(f"xalign-align: {error}", file=sys.stderr)
-    for typed in registry.command_line_folders():
-        found.setdefault(registry.name_for_path(typed), typed)
-    for name, folder in found.items():
+    typed_folders = {registry.name_for_path(typed): typed for typed in registry.command_line_folders()}
+    for name, folder in {**typed_folders, **found}.items():
         try:
             register(registry.meta_for(name, folder))
         except Exception as exc:  # noqa: BLE001 -- one bad artifact must not hide the others
-            print(f"xalign-align: aligned model {name!r} ({folder}) skipped: {exc}", file=sys.stderr)
+            if name in typed_folders and name not in found:  # typed on this command line: say it now
+                print(f"xalign-align: aligned model {name!r} ({folder}) skipped: {exc}", file=sys.stderr)
+            else:
+                _skipped[name] = f"aligned model {name!r} ({folder}) skipped: {exc}; {registry.how_to_remove(name)}"
+
+
+@hookimpl
+def register_model_notes(register):
+    from xalign_align import registry
+
+    _found, notes, _errors = registry.usable_entries()
+    for name, text in {**_skipped, **notes}.items():
+        register(name, text)
 
 
 @hookimpl
