@@ -27,7 +27,7 @@ def model_meta(model_name: str) -> Any:
     except KeyError:
         note = plugins.model_notes().get(model_name)
         if note is not None:  # listed, but not registered: e.g. an aligned model whose folder is gone
-            raise UserError(f"model {model_name!r} cannot be used: {note}") from None
+            raise UserError(f"model {model_name!r} is not registered: {note}") from None
         raise unknown_name("model", model_name, (m.name for m in mteb.get_model_metas()), "xalign models") from None
     conflicts = getattr(plugins, "model_conflicts", {})
     if model_name in conflicts:

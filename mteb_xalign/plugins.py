@@ -164,7 +164,7 @@ def _warn_once(text: str) -> None:
 
 def model_notes() -> dict[str, str]:
     """Model name -> a line about why the listed model is not registered (the register_model_notes hook)."""
-    return {name: f"{plugin}: {text}" for plugin, (name, text) in _collect_pairs("register_model_notes")}
+    return {name: text for _plugin, (name, text) in _collect_pairs("register_model_notes")}
 
 
 def _collect_pairs(hook_name: str) -> list[tuple[str, tuple[str, str]]]:
