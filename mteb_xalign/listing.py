@@ -248,8 +248,10 @@ class _Recorder:
             path = os.fspath(path)
         if not isinstance(path, str) or not path:
             return  # a file descriptor
-        path = os.path.abspath(path)
-        if not path.startswith(self.exclude) and path not in self.skip:
+        # A relative path is kept relative: it is checked again from wherever the next call runs
+        # (`xalign models` looks for an artifact folder named like each argument, e.g. ./models).
+        absolute = os.path.abspath(path)
+        if not absolute.startswith(self.exclude) and absolute not in self.skip:
             seen = self.paths.get(path)
             if seen is None or (how == "read" and seen[0] == "stat"):
                 self.paths[path] = (how, _state(path, how))
