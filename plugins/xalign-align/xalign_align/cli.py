@@ -10,7 +10,7 @@ from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError, unknown_name
 
 from xalign_align import train_cli
-from xalign_align.registry import NO_REGISTER_HELP, register_made, remove_from_index
+from xalign_align.registry import no_register_help, register_made, remove_from_index
 
 
 def add_parsers(sub) -> None:
@@ -33,7 +33,7 @@ def add_parsers(sub) -> None:
                      help="a text in a language without a map: error (default) or leave it unmapped, with a warning")
     add_list_option(fit, "--roles", default="query,document", metavar="ROLE",
                     help="roles whose vectors the map is fitted on: query document (default both)")
-    fit.add_argument("--no-register", action="store_true", help=NO_REGISTER_HELP)
+    fit.add_argument("--no-register", action="store_true", help=no_register_help())
     fit.add_argument("--device", default=None)
     fit.set_defaults(func=_fit)
 

@@ -26,14 +26,17 @@ from xalign_align import artifact as artifact_mod
 ADAPTER = "aligned"
 #: Set to 1 (true, yes) to never add what `xalign align fit/train` write to the index.
 NO_REGISTER_ENV = "XALIGN_NO_REGISTER"
-#: --no-register's help (fit and train).
-NO_REGISTER_HELP = ("do not add the new model to the aligned-models index, $XDG_CONFIG_HOME/mteb-xalign/aligned.toml "
-                    f"(adding it is the default; {NO_REGISTER_ENV}=1 turns it off for good)")
 
 
 def index_file() -> Path:
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return config_home / "mteb-xalign" / "aligned.toml"
+
+
+def no_register_help() -> str:
+    """--no-register's help (fit and train), naming the index file of this user."""
+    return (f"do not add the new model to the aligned-models index, {index_file()} (adding it is the default; "
+            f"{NO_REGISTER_ENV}=1 turns it off for good)")
 
 
 def add_to_index(name: str, folder: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
 
-from xalign_align.registry import NO_REGISTER_HELP, meta_for, register_made
+from xalign_align.registry import meta_for, no_register_help, register_made
 
 
 def add_parser(cmds) -> None:
@@ -40,7 +40,7 @@ def add_parser(cmds) -> None:
     p.add_argument("--results", type=Path, default=None, help="with --folds: results folder (default OUT/results)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
-    p.add_argument("--no-register", action="store_true", help=NO_REGISTER_HELP)
+    p.add_argument("--no-register", action="store_true", help=no_register_help())
     add_evaluate_options(p)
     p.set_defaults(func=_train)
 
