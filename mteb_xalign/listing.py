@@ -40,7 +40,9 @@ FORMAT = 1
 #: Variables that describe the terminal or the shell, not anything a plugin could read.
 _VOLATILE_ENV = {"PWD", "OLDPWD", "SHLVL", "_", "TERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERM_SESSION_ID",
                  "COLUMNS", "LINES", "WINDOWID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "PS1", "PROMPT_COMMAND",
-                 "COLORTERM", "TMUX_PANE", "STY", "VTE_VERSION", "SECURITYSESSIONID"}
+                 "COLORTERM", "TMUX", "TMUX_PANE", "STY", "VTE_VERSION", "SECURITYSESSIONID", "SSH_AUTH_SOCK",
+                 "SSH_AGENT_PID", "GPG_TTY", "DISPLAY", "WINDOWPATH", "XDG_SESSION_ID", "DBUS_SESSION_BUS_ADDRESS",
+                 "LS_COLORS"}
 #: The loader arguments `model_availability` reads (what is decided live on every call).
 AVAILABILITY_KEYS = ("api_key_env", "base_url", "sources", "model_revision")
 _KEEP = 8  # listings kept on disk (one per environment in use)
@@ -70,8 +72,7 @@ def get_listing() -> Listing:
     if stored is not None:
         return stored
     listing = _compute(record=True)
-    if listing.inputs is not None:
-        _write(path, listing)
+    _write(path, listing)
     return listing
 
 
@@ -150,7 +151,19 @@ def _state(path: str, how: str = "read") -> list | None:
         return None
     if how == "stat" and stat_module.S_ISDIR(st.st_mode):
         return ["folder"]
-    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+    state = [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+    if how == "read" and stat_module.S_ISREG(st.st_mode) and st.st_size <= _HASHED_SIZE:
+        # Small files (models files, the index, cards) by content too: two writes of the same size
+        # within one tick of the file system's clock keep the times.
+        try:
+            with open(path, "rb") as f:
+                state.append(hashlib.sha256(f.read()).hexdigest())
+        except OSError:
+            return None
+    return state
+
+
+_HASHED_SIZE = 1 << 18
 
 
 _real_stat = os.stat
@@ -240,6 +253,7 @@ class _Recorder:
         # path -> ("read" (opened or listed) or "stat", its state when first seen: a change while the
         # registration runs makes the next call compute again)
         self.paths: dict[str, tuple[str, Any]] = {}
+        self.busy = False
 
     def note(self, path: Any, how: str) -> None:
         if isinstance(path, bytes):
@@ -253,8 +267,12 @@ class _Recorder:
         absolute = os.path.abspath(path)
         if not absolute.startswith(self.exclude) and absolute not in self.skip:
             seen = self.paths.get(path)
-            if seen is None or (how == "read" and seen[0] == "stat"):
-                self.paths[path] = (how, _state(path, how))
+            if (seen is None or (how == "read" and seen[0] == "stat")) and not self.busy:
+                self.busy = True  # _state opens small files: that open is ours, not the registration's
+                try:
+                    self.paths[path] = (how, _state(path, how))
+                finally:
+                    self.busy = False
 
     def __enter__(self) -> _Recorder:
         if not _Recorder._hooked:

@@ -212,3 +212,49 @@ def test_help_tasks_models_skip_mteb_and_the_listing_is_never_stale(tmp_path):
     # ... and removed: gone at once.
     shutil.rmtree(dist)
     assert "listing-test/late-plugin" not in probe("models", env=env)["out"]
+
+
+def test_a_stored_listing_is_refused_once_a_file_it_read_changes(tmp_path, monkeypatch):
+    from mteb_xalign import listing
+
+    monkeypatch.chdir(tmp_path)
+    read, folder = tmp_path / "models.toml", tmp_path / "listed"
+    read.write_text("a", encoding="utf-8")
+    folder.mkdir()
+    with listing._Recorder(exclude=()) as recorder:
+        read.read_text(encoding="utf-8")  # opened
+        os.listdir(folder)  # listed
+        Path("art/card.json").is_file()  # stat'ed, absent, relative: checked again from the next folder
+        (tmp_path / "exists-dir").mkdir()
+        os.path.isdir(tmp_path / "exists-dir")  # a folder only stat'ed: its entries do not matter
+    inputs = {path: how for path, how, _ in recorder.inputs()}
+    assert inputs[str(read)] == "read" and inputs[str(folder)] == "read" and inputs["art/card.json"] == "stat"
+    assert inputs[str(tmp_path / "exists-dir")] == "stat"
+    stored = tmp_path / "stored.json"
+    listing._write(stored, listing.Listing([("T", "p", "Retrieval", 1, "map")], [], {}, "", recorder.inputs()))
+    assert listing._read(stored).tasks == [("T", "p", "Retrieval", 1, "map")]
+    (tmp_path / "exists-dir" / "new").write_text("x", encoding="utf-8")
+    assert listing._read(stored) is not None  # only stat'ed: its entries were never read
+
+    (folder / "new-entry").write_text("x", encoding="utf-8")
+    assert listing._read(stored) is None  # a listed folder changed
+    listing._write(stored, listing.Listing([], [], {}, "", [(p, h, listing._state(p, h)) for p, h, _ in
+                                                            recorder.inputs()]))
+    assert listing._read(stored) is not None
+    (tmp_path / "elsewhere" / "art").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "art" / "card.json").write_text("{}", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert listing._read(stored) is None  # ./art/card.json exists from here
+    monkeypatch.chdir(tmp_path)
+    stamp = read.stat().st_mtime_ns
+    read.write_text("b", encoding="utf-8")  # the same size, mtime put back: its ctime and content tell
+    os.utime(read, ns=(stamp, stamp))
+    assert listing._read(stored) is None  # a file it read was written
+
+
+def test_a_process_that_imported_mteb_or_registered_plugins_by_hand_computes_live(monkeypatch):
+    import mteb  # noqa: F401
+
+    from mteb_xalign import listing
+
+    assert not listing._cacheable_process()
