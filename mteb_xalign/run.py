@@ -177,8 +177,9 @@ def _select_task_names(args: argparse.Namespace) -> None:
     for name in benchmarks:
         try:
             benchmark = mteb.get_benchmark(name)
-        except (KeyError, ValueError) as exc:
-            raise UserError(f"unknown benchmark {name!r} ({str(exc).strip(chr(39))[:200]})") from None
+        except (KeyError, ValueError):
+            known = (b.name for b in mteb.get_benchmarks())
+            raise unknown_name("benchmark", name, known, "mteb available-benchmarks") from None
         args.task.extend(t.metadata.name for t in benchmark.tasks if t.metadata.name not in args.task)
 
 

@@ -258,3 +258,9 @@ def test_a_process_that_imported_mteb_or_registered_plugins_by_hand_computes_liv
     from mteb_xalign import listing
 
     assert not listing._cacheable_process()
+
+
+def test_unknown_benchmark_is_one_sentence_with_a_suggestion(capsys):
+    assert main(["run", "-b", "XAlgn", "-m", "xalign/use-multilingual-v3", "--output", "unused"]) == 1
+    assert capsys.readouterr().err == ("xalign: error: unknown benchmark 'XAlgn'; did you mean XAlign? "
+                                       "(see `mteb available-benchmarks`)\n")
