@@ -3,7 +3,10 @@
 Third-party plugins are entry points in the group "mteb_xalign"; the default plugins
 (our task definitions) are registered the same way as any other. Set XALIGN_PLUGINS to a
 comma-separated list of plugin names to load only those (an empty value loads none of the
-entry-point plugins); a plugin that fails to import is reported by name and skipped.
+entry-point plugins); a plugin that fails to import is reported by name and skipped (its
+error's message, not its class). `xalign tasks`/`models` read what the plugins register through
+`listing.py`, which keeps it on disk; `model_notes()` collects what plugins say about listed models
+they could not register (told by `xalign models` and by `-m NAME`, not by every command).
 """
 
 from __future__ import annotations
