@@ -282,11 +282,13 @@ class _Recorder:
         self._stat, self._lstat = os.stat, os.lstat
 
         def stat(path, *args, _real=self._stat, **kwargs):
-            self.note(path, "stat")
+            if _Recorder._active is self:  # `from os import stat` done meanwhile keeps this wrapper
+                self.note(path, "stat")
             return _real(path, *args, **kwargs)
 
         def lstat(path, *args, _real=self._lstat, **kwargs):
-            self.note(path, "stat")
+            if _Recorder._active is self:
+                self.note(path, "stat")
             return _real(path, *args, **kwargs)
 
         os.stat, os.lstat = stat, lstat
