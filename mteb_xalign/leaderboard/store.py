@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mteb_xalign import run_settings
 from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.problems import Problem, SubmissionError
 from mteb_xalign.leaderboard.result_file import TaskResolver
@@ -181,15 +182,4 @@ def _name_clash(meta_target: Path, name: str) -> str | None:
 
 def merge_run_settings(path: Path, new: bytes) -> bytes:
     """run_settings.jsonl holds rows per task: a task's new rows replace its stored ones."""
-    def task_of(line: bytes):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            return None
-        return row.get("task") if isinstance(row, dict) else None
-
-    new_lines = [line for line in new.splitlines() if line.strip()]
-    new_tasks = {task_of(line) for line in new_lines} - {None}
-    old = path.read_bytes().splitlines() if path.exists() else []
-    kept = [line for line in old if line.strip() and task_of(line) not in new_tasks]
-    return b"\n".join(kept + new_lines) + b"\n"
+    return run_settings.merged_bytes(path.read_bytes() if path.exists() else b"", new)

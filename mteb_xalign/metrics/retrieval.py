@@ -46,16 +46,29 @@ def max_at_r(res: RankResult) -> np.ndarray:
 
 
 def _norm(max_r, pool, n_rel):
-    """(log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|) in [0, 1]; 1 when |D| == |R| (nothing to rank)."""
+    """(log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|) in [0, 1]; NaN when |D| <= |R|: with nothing to rank
+    it is 0/0, and any value (1.0 above all) would call every model, a constant one included, perfect."""
     max_r, pool, n_rel = (np.asarray(x, np.float64) for x in (max_r, pool, n_rel))
     span = np.log2(pool) - np.log2(n_rel)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = (np.log2(pool) - np.log2(max_r)) / span
-    return np.where(span > 0, value, 1.0)
+    return np.where(span > 0, value, np.nan)
+
+
+def check_something_to_rank(res: RankResult) -> None:
+    """Refuse a query whose pool is no larger than its gold set: every metric would be perfect for any
+    model. The data readers refuse such pools first; this guards every other caller of `summarize`."""
+    degenerate = np.flatnonzero(np.asarray(res.pool_sizes) <= np.asarray(res.n_relevant))
+    if len(degenerate):
+        q = int(degenerate[0])
+        raise ValueError(f"query {q} has a pool of {int(res.pool_sizes[q])} document(s) and {int(res.n_relevant[q])} "
+                         f"gold: nothing to rank, every metric would be perfect for any model "
+                         f"({len(degenerate)} such quer{'y' if len(degenerate) == 1 else 'ies'})")
 
 
 def max_at_r_norm(res: RankResult) -> np.ndarray:
-    """Per query Max@R normalised to [0, 1]: 1 = all gold documents on top, 0 = the last one last."""
+    """Per query Max@R normalised to [0, 1]: 1 = all gold documents on top, 0 = the last one last;
+    NaN for a query whose pool is its gold set (undefined)."""
     return _norm(max_at_r(res), res.pool_sizes, res.n_relevant)
 
 
@@ -134,7 +147,8 @@ def average_precision(res: RankResult) -> np.ndarray:
 
 def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "", *, nominal_pool: float | None = None) -> dict[str, float]:
     """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R
-    (`nominal_pool`: see max_at_r_norm_of_mean)."""
+    (`nominal_pool`: see max_at_r_norm_of_mean). A query with nothing to rank is a ValueError."""
+    check_something_to_rank(res)
     out = {
         "max_at_r": float(max_at_r(res).mean()),
         "max_at_r_norm": float(max_at_r_norm(res).mean()),

@@ -33,17 +33,46 @@ def folder_revision(*paths: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def data_revision(*paths: Path, label: str | None = None, options: dict[str, str] | None = None) -> str:
+    """A task's dataset revision: always the digest of its data files (a label, e.g. a card's
+    "revision" or a source commit, is only a prefix), then every option that changes what a subset
+    is made of (pivot, pool mode) where it differs from the default. A stored result is reused only
+    under the same revision (result_store.py), so changed data or options are always recomputed."""
+    revision = folder_revision(*paths)
+    if label:
+        revision = f"{label}-{revision}"
+    for key, value in sorted((options or {}).items()):
+        revision += f"+{key}={value}"
+    return revision
+
+
+def custom_task_class(kind: type, name: str, metadata: Any, **attributes: Any) -> type:
+    """A task of `kind` over a user's data (`from_folder`): on no leaderboard, in no benchmark, whatever
+    the bundled class it was derived from declares."""
+    return type(name, (kind,), {"metadata": metadata, "leaderboard_columns": (), "benchmarks": (),
+                                "__module__": kind.__module__, **attributes})
+
+
 class LocalDataTask(AbsTask):
-    """An AbsTask whose data are local files and whose scores come from cached embeddings."""
+    """An AbsTask whose data are local files and whose scores come from cached embeddings.
+
+    It declares every part of the task contract (task_rules.TaskRules) with a default.
+    """
 
     #: {regex on a score key: ScoreRule}: the task's own ranges (mteb_xalign.task_rules)
     score_rules: ClassVar[dict[str, ScoreRule]] = {}
     #: the leaderboard columns this task contributes
     leaderboard_columns: ClassVar[tuple[Column, ...]] = ()
+    #: the benchmarks (mteb Benchmark names) this task belongs to: opt-in, none by default
+    benchmarks: ClassVar[tuple[str, ...]] = ()
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         """Contradictions between the keys of one subset's scores, one sentence each."""
         return []
+
+    def expected_result_sizes(self) -> dict[str, dict[str, int]]:
+        """{subset: {score key: count}} from the data (e.g. n_queries), for the leaderboard's validator."""
+        raise NotImplementedError
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
+from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.task_rules import Column, subset_regex
 from mteb_xalign.tasks.multi_reference import MultiReferenceRetrieval, multiref_eval_langs
 from mteb_xalign.tasks.multiref_subset import target_language
 
 XQUAD = DATASETS / "xquad"
 LANGUAGES = ["en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]
-REVISION = "xquad-7d30520"
+REVISION = data_revision(XQUAD, label="xquad-7d30520")  # source commit, then the files' digest
 CITATION = """@inproceedings{artetxe2020cross,
   title={On the Cross-lingual Transferability of Monolingual Representations},
   author={Artetxe, Mikel and Ruder, Sebastian and Yogatama, Dani},
@@ -70,6 +71,7 @@ class MultiRefCLIR(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi",)
     leaderboard_columns = (
@@ -108,6 +110,7 @@ class MultiRefCLIRMulti1(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi1",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi1",)
     leaderboard_columns = (_headline("MultiRefCLIR-Multi1", "Multi-1 Max@R_norm",
@@ -122,6 +125,7 @@ class MultiRefCLIRMonoSame(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monosame",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monosame",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoSame", "Mono-Same Max@R_norm",
@@ -136,6 +140,7 @@ class MultiRefCLIRMonoCross(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monocross",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monocross",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoCross", "Mono-Cross Max@R_norm",

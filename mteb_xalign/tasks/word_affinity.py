@@ -34,7 +34,7 @@ from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics.affinity import AffinityResult, affinity_matrix, semantic_affinity
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, folder_revision
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, folder_revision
 from mteb_xalign.wordlists import WordList, read_wordlist
 
 ALL = "all"
@@ -166,8 +166,7 @@ class SemanticAffinityTask(LocalDataTask):
             sample_creation=None,
             bibtex_citation="",
         )
-        return type(name, (cls,), {"metadata": metadata, "data_path": words.path, "languages": tuple(ordered),
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, data_path=words.path, languages=tuple(ordered))
 
     def _read_data(self) -> None:
         words = read_wordlist(self.data_path)

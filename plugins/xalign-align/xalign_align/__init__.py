@@ -5,8 +5,9 @@
 `xalign align train`  fine-tuning with the paper's L_JSD + L_NCE objective (sentence-transformers)
 `xalign align report` the before/after table and picture from MTEB result folders
 
-An aligned model is a model: its artifact folder is registered by name and by path (see
-`xalign_align.registry`). Only light imports here: every `import mteb` loads this module.
+An aligned model is a model: it is registered by its name (the index and models files), and
+`-m DIR` resolves its folder to that same name (`model_from_folder`; see `xalign_align.registry`).
+Only light imports here: every `import mteb` loads this module.
 """
 
 from __future__ import annotations
@@ -27,15 +28,11 @@ def register_models(register):
     found, _notes, errors = registry.usable_entries()  # entries whose folder is gone: told by `xalign models`
     for error in errors:
         print(f"xalign-align: {error}", file=sys.stderr)
-    typed_folders = {registry.name_for_path(typed): typed for typed in registry.command_line_folders()}
-    for name, folder in {**typed_folders, **found}.items():
+    for name, folder in found.items():
         try:
             register(registry.meta_for(name, folder))
         except Exception as exc:  # noqa: BLE001 -- one bad artifact must not hide the others
-            if name in typed_folders and name not in found:  # typed on this command line: say it now
-                print(f"xalign-align: aligned model {name!r} ({folder}) skipped: {exc}", file=sys.stderr)
-            else:
-                _skipped[name] = f"aligned model {name!r} ({folder}) skipped: {exc}; {registry.how_to_remove(name)}"
+            _skipped[name] = f"aligned model {name!r} ({folder}) skipped: {exc}; {registry.how_to_remove(name)}"
 
 
 @hookimpl
@@ -45,6 +42,16 @@ def register_model_notes(register):
     _found, notes, _errors = registry.usable_entries()
     for name, text in {**_skipped, **notes}.items():
         register(name, text)
+
+
+@hookimpl
+def model_from_folder(path):
+    """An aligned-model folder is the model its card names (`xalign/use-multilingual-v3+center-tatoeba`)."""
+    from xalign_align import artifact, registry
+
+    if not artifact.is_artifact(path):
+        return None
+    return registry.meta_for(artifact.load(path, verify_weights=False).name, path)
 
 
 @hookimpl

@@ -3,10 +3,12 @@
 An aligned model is registered (so `mteb run`, `xalign run`, the leaderboard, the plots and
 `xalign check-plugin` find it) when it is listed in
   - this plugin's index, `$XDG_CONFIG_HOME/mteb-xalign/aligned.toml` (`xalign align fit/train`
-    add what they write, unless `--no-register`), or any models file (`adapter = "aligned"`,
-    `path = ARTIFACT_FOLDER`): under its name;
-  - the command line: a `-m`/`--model` value (or any argument) that is an artifact folder is
-    registered under that path as typed, so `-m DIR` works wherever a model name does.
+    add what they write, unless `--no-register` or XALIGN_NO_REGISTER=1; `xalign align forget
+    NAME` removes an entry), or any models file (`adapter = "aligned"`, `path = ARTIFACT_FOLDER`):
+    under its name. An entry whose folder is gone (or unreadable) is left out quietly and told
+    once, by `xalign models` (hook register_model_notes), never by every command;
+  - the command line: `-m DIR` (xalign or mteb) resolves an artifact folder to the model its
+    card names, through the `model_from_folder` hook, so results never carry a path as a name.
 A folder holds either a map (`kind = "map"`, loaded by this plugin's adapter) or a fine-tuned
 sentence-transformers model (`kind = "finetuned"`, loaded by the sentence-transformers plugin).
 """
@@ -129,22 +131,6 @@ def how_to_remove(name: str) -> str:
     if name in dict(_read_index(path)):
         return f"remove the entry with `xalign align forget {name}`"
     return "remove its entry from the models file that lists it (see XALIGN_MODELS_FILE)"
-
-
-def command_line_folders(argv: list[str] | None = None) -> list[str]:
-    """Arguments that are artifact folders, as typed (`-m DIR`, `--model=DIR`, `check-plugin DIR`)."""
-    argv = sys.argv[1:] if argv is None else argv
-    out = []
-    for arg in argv:
-        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
-        if value and not value.startswith("-") and artifact_mod.is_artifact(value):
-            out.append(value)
-    return out
-
-
-def name_for_path(typed: str) -> str:
-    """mteb wants 'org/name'; a bare folder name gets './'."""
-    return typed if "/" in typed else f"./{typed}"
 
 
 def meta_for(name: str, folder: Path):
