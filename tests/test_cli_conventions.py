@@ -99,7 +99,8 @@ def test_every_readme_command_can_be_pasted(where, line):
     for words in commands(line):
         words = [w for w in words if not re.fullmatch(r"[A-Z_]+=.*", w)] or words  # VAR=value prefixes
         program = words[0]
-        assert program in ("xalign", "mteb", "make", "cd") or shutil.which(program), \
+        on_path = shutil.which(program, path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        assert program in ("xalign", "mteb", "make", "cd") or on_path, \
             f"{where}: `{line}` runs {program!r}, which is no program (a `|` read by the shell?)"
         assert "..." not in words, f"{where}: `{line}` has a placeholder '...' the shell would pass on"
         if program == "xalign":
