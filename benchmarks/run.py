@@ -31,6 +31,9 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
   ray_*                    `--executor ray`'s start-up (ray_startup_seconds: ray.init + a first task, in a
                            fresh process) and a tiny grid's `xalign run` with / without Ray
                            (ray_overhead_seconds, ray_overhead_ratio): mteb_xalign.distributed.bench --startup
+  startup_<command>_seconds  `xalign --help`, `xalign tasks`, `xalign models` in a fresh process, best
+                           of 3, the listing already on disk (target < 2 s on a quiet machine);
+                           startup_listing_cold_seconds: the first `xalign tasks`, which computes it
 
 The measured `make run` time is printed as the command that gives it (a cold cache and results
 folder), since a full run takes tens of minutes.
@@ -55,7 +58,7 @@ from rank_bench import UNDER_LOAD, LoadWatch  # noqa: E402  (the same load rule 
 
 BUNDLED_MODELS = ("xalign/multilingual-e5-small-q4", "sentence-transformers/all-MiniLM-L6-v2",
                   "xalign/use-multilingual-v3")
-SECTIONS = ("encode", "overhead", "naive", "align", "rank", "stats", "ray")
+SECTIONS = ("startup", "encode", "overhead", "naive", "align", "rank", "stats", "ray")
 
 
 def emit(name: str, value) -> None:
@@ -347,6 +350,25 @@ def align_figures() -> None:
     emit("align_under_load", int(not watch.stop() <= UNDER_LOAD))
 
 
+def startup() -> None:
+    """Seconds to answer `xalign --help | tasks | models` in a fresh process (the listing on disk)."""
+    xalign = str(Path(sys.executable).parent / "xalign")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
+        env.pop("XALIGN_NO_LISTING_CACHE", None)
+
+        def timed(command: str) -> float:
+            start = time.perf_counter()
+            subprocess.run([xalign, command], env=env, check=True, capture_output=True)
+            return time.perf_counter() - start
+
+        watch = LoadWatch().start()
+        emit("startup_listing_cold_seconds", timed("tasks"))  # computes the listing through mteb, stores it
+        for command in ("--help", "tasks", "models"):
+            emit(f"startup_{command.strip('-')}_seconds", min(timed(command) for _ in range(3)))
+        emit("startup_under_load", int(not watch.stop() <= UNDER_LOAD))
+
+
 def ranking(quick: bool) -> None:
     from rank_bench import run_rank_bench
 
@@ -384,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
 
     datasets.disable_progress_bars()  # mteb's per-subset "Standardizing ..." bars
 
+    if "startup" not in skip:
+        startup()  # before this process imports anything heavy
     from mteb_xalign import mteb_bridge
 
     mteb_bridge.ensure_registered()

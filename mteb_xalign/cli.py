@@ -26,29 +26,28 @@ _COMMAND_MODULES = (
 
 
 def _models(args: argparse.Namespace) -> int:
-    from mteb_xalign import mteb_bridge, plugins
+    from mteb_xalign.listing import get_listing
+    from mteb_xalign.model_availability import availability_of
 
-    from mteb_xalign.model_availability import availability
-
-    mteb_bridge.ensure_registered()
+    listing = get_listing()
     rows = []
-    for plugin, meta in plugins.get_models():
-        state = availability(meta)
-        rows.append((meta.name, plugin, ",".join(_short_langs(meta.languages)), meta.embed_dim or "?",
-                     "yes" if state.runnable else "NO", state.reason))
+    for model in listing.models:
+        state = availability_of(model["name"], model["loader"])  # decided now: keys and weights may have moved
+        rows.append((model["name"], model["plugin"], ",".join(_short_langs(model["languages"])),
+                     model["embed_dim"] or "?", "yes" if state.runnable else "NO", state.reason))
     print(format_table(("model", "plugin", "languages", "dim", "runs here", "why"), sorted(rows)))
-    _report_errors(plugins)
+    sys.stderr.write(listing.messages)
+    for note in listing.notes.values():  # said here, once, not by every command
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from mteb_xalign import mteb_bridge, plugins
+    from mteb_xalign.listing import get_listing
 
-    mteb_bridge.ensure_registered()
-    rows = [(cls.metadata.name, plugin, cls.metadata.type, len(cls.metadata.hf_subsets or []),
-             cls.metadata.main_score) for plugin, cls in plugins.get_tasks()]
-    print(format_table(("task", "plugin", "mteb type", "subsets", "main score"), sorted(rows)))
-    _report_errors(plugins)
+    listing = get_listing()
+    print(format_table(("task", "plugin", "mteb type", "subsets", "main score"), listing.tasks))
+    sys.stderr.write(listing.messages)
     return 0
 
 

@@ -45,5 +45,15 @@ def model_from_folder(path: str) -> Any:
 
 
 @hookspec
+def register_model_notes(register: Callable[[str, str], None]) -> None:
+    """Tell about listed models that could not be registered: call `register(name, line)` per model,
+    the line saying what is wrong and how to fix it (e.g. a registered folder that is gone).
+
+    `xalign models` prints them, and `xalign run -m NAME` gives the line instead of "unknown model";
+    every other command stays quiet about them.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the `xalign` command: `cli` is the argparse sub-parsers object."""

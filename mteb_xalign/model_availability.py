@@ -40,9 +40,15 @@ def _host(url: Any) -> str:
 def availability(meta: Any) -> Availability:
     """Whether `meta`'s model can run here; never loads weights or sends a request."""
     from mteb_xalign.public_meta import loader_arguments
+
+    # The real sources, not the hashed ones the meta publishes.
+    return availability_of(meta.name, loader_arguments(meta))
+
+
+def availability_of(name: str, kwargs: dict[str, Any]) -> Availability:
+    """The same from the model's name and loader arguments (what `xalign models` keeps on disk)."""
     from mteb_xalign.weights import WeightsNotFound, hub_offline, parse_source, resolve
 
-    kwargs = loader_arguments(meta)  # the real sources, not the hashed ones the meta publishes
     if "api_key_env" in kwargs or "base_url" in kwargs:
         env = kwargs.get("api_key_env")
         host = _host(kwargs.get("base_url", ""))
@@ -53,7 +59,7 @@ def availability(meta: Any) -> Availability:
     if not sources:
         return Availability("plugin", "loaded by its plugin (no weights sources declared)")
     try:
-        found = resolve(list(sources), revision=kwargs.get("model_revision"), what=meta.name, allow_download=False)
+        found = resolve(list(sources), revision=kwargs.get("model_revision"), what=name, allow_download=False)
         return Availability("local", f"weights on this machine ({found.source.split(':', 1)[0]})")
     except WeightsNotFound:
         pass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mteb_xalign.errors import UserError
+from mteb_xalign.errors import UserError, unknown_name
 
 
 def model_meta(model_name: str) -> Any:
@@ -29,9 +29,13 @@ def model_meta(model_name: str) -> Any:
 
     try:
         meta = mteb.get_model_meta(model_name)
-    except KeyError as exc:
+    except KeyError:
         if not Path(model_name).expanduser().is_dir():
-            raise UserError(str(exc).strip("'\"")) from None
+            note = plugins.model_notes().get(model_name)
+            if note is not None:  # listed, but not registered: e.g. an aligned model whose folder is gone
+                raise UserError(f"model {model_name!r} is not registered: {note}") from None
+            known = (m.name for m in mteb.get_model_metas())
+            raise unknown_name("model", model_name, known, "xalign models") from None
         try:
             meta = mteb_bridge.register_folder(model_name)
         except UserError:

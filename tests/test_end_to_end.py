@@ -166,5 +166,5 @@ def test_running_a_model_that_cannot_run_here_is_one_line(fake_xalign, monkeypat
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     code, out, err = fake_xalign("run", "-t", "LAReQA", "-m", "openai/text-embedding-3-small",
                                  "--output", str(tmp_path / "out"))
-    assert code == 2 and err == ("xalign: error: model 'openai/text-embedding-3-small' cannot run here: "
+    assert code == 1 and err == ("xalign: error: model 'openai/text-embedding-3-small' cannot run here: "
                                  "API key missing: set OPENAI_API_KEY (service api.openai.com)\n")

@@ -784,7 +784,7 @@ def test_cli_submit_check_and_build(tmp_path, lb, stand_in_tasks, capsys):
     assert tree(lb) == {}  # --check writes nothing
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 0
     assert "3 result file(s) added" in capsys.readouterr().out
-    assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 2
+    assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("xalign: error: submission refused (3 problems)") and "--replace" in err
     assert cli.main(["leaderboard", "submit", str(tmp_path / "run"), "--leaderboard", str(lb), "--replace"]) == 0
@@ -818,7 +818,7 @@ def test_a_300_character_name_is_one_line_not_a_traceback(tmp_path, lb, stand_in
 
     folder = write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
     edit_json(folder / "model_meta.json", lambda d: d.__setitem__("name", "org/" + "x" * 296))
-    assert cli.main(["leaderboard", "submit", "--check", str(tmp_path / "run")]) == 2
+    assert cli.main(["leaderboard", "submit", "--check", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     problem = [line for line in err.splitlines() if line.startswith("  - ")]
@@ -848,7 +848,7 @@ def test_every_command_the_generated_readme_shows_works(tmp_path, lb, stand_in_t
     xalign_run, mteb_run, *rest = commands
     code = cli.main(shlex.split(xalign_run.replace("ORG/MODEL", "test-org/no-such-model"))[1:])
     err = capsys.readouterr().err
-    assert code == 2 and "no-such-model" in err and "usage:" not in err, err
+    assert code == 1 and "no-such-model" in err and "usage:" not in err, err
     mteb_exe = Path(sys.executable).parent / "mteb"
     run = subprocess.run([str(mteb_exe), *shlex.split(mteb_run.replace("ORG/MODEL", "test-org/no-such-model"))[1:]],
                          capture_output=True, text=True, timeout=600)
@@ -1072,7 +1072,7 @@ def test_registered_tasks_are_what_the_cli_validates_against(tiny_results, tmp_p
     """Through the installed `xalign`: a run on a 3-language slice is incomplete for the registered
     12-language MultiRefCLIR, and says so; nothing is written."""
     run = cli("xalign", "leaderboard", "submit", str(tiny_results), "--leaderboard", str(tmp_path / "lb"))
-    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.returncode == 1, run.stdout + run.stderr
     assert "Traceback" not in run.stderr
     assert "MultiRefCLIR.json: key 'scores': split 'test' lacks 18 of the task's 22 subsets" in run.stderr
     assert "LAReQA.json: key 'scores': split 'test' lacks 8 of the task's 11 subsets" in run.stderr

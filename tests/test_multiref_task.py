@@ -194,7 +194,7 @@ def test_custom_data_cli_reports_bad_line(tmp_path, cli):
         f.write('{"id": "q9", "context_id": "nope", "text": "?"}\n')
     out = cli("xalign", "run", "-t", "MultiRefCLIR", "--data", str(tmp_path), "--name", "Bad",
               "-m", "xalign/multilingual-e5-small-q4", "--output", str(tmp_path / "out"))
-    assert out.returncode == 2
+    assert out.returncode == 1
     assert "de.questions.jsonl:3:" in out.stderr and "unknown context_id 'nope'" in out.stderr
     assert "Traceback" not in out.stderr
 

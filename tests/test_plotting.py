@@ -247,7 +247,7 @@ def test_heatmap_colours_are_symmetric_around_no_alignment():
 def test_bad_languages_are_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plot_words, "embed_words", fake_embed)
     code = main(["plot", "affinity", "-m", "x", "--languages", "en,xx", "--output", str(tmp_path / "f.png")])
-    assert code == 2 and "'xx' is not a language of swadesh207.jsonl" in capsys.readouterr().err
+    assert code == 1 and "'xx' is not a language of swadesh207.jsonl" in capsys.readouterr().err
 
 
 # -- retrieval pictures -----------------------------------------------------------------
@@ -307,12 +307,12 @@ def test_old_scale_result_files_are_refused_with_their_path(two_models, tmp_path
     code = main(["plot", "retrieval", "--results", str(two_models), "-m", "org/model-a",
                  "--output", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
-    assert code == 2 and "MultiRefCLIR.json" in err and "86.69" in err and "0-1" in err
+    assert code == 1 and "MultiRefCLIR.json" in err and "86.69" in err and "0-1" in err
 
 
 def test_unknown_model_is_a_one_line_error(two_models, tmp_path, capsys):
     code = main(["plot", "retrieval", "--results", str(two_models), "-m", "org/none", "--output", str(tmp_path / "x.png")])
-    assert code == 2 and "no results for model 'org/none'" in capsys.readouterr().err
+    assert code == 1 and "no results for model 'org/none'" in capsys.readouterr().err
 
 
 def test_results_without_the_pictured_task_are_a_one_line_error(tmp_path, capsys):
@@ -320,4 +320,4 @@ def test_results_without_the_pictured_task_are_a_one_line_error(tmp_path, capsys
     for task in ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross"):
         (folder / f"{task}.json").unlink()
     code = main(["plot", "retrieval", "--results", str(tmp_path), "--output", str(tmp_path / "x.png")])
-    assert code == 2 and "no MultiRefCLIR results for org/model-a" in capsys.readouterr().err
+    assert code == 1 and "no MultiRefCLIR results for org/model-a" in capsys.readouterr().err

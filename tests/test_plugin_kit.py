@@ -135,10 +135,10 @@ def test_check_plugin_passes_example_and_fails_a_bad_model(tmp_path, site):
 
 def test_check_plugin_names_unknown_and_broken_plugins(tmp_path, site):
     out = run_cli("xalign", "check-plugin", "brokenexample", cwd=tmp_path, env=_env(site))
-    assert out.returncode == 2
+    assert out.returncode == 1
     assert "plugin 'brokenexample' failed to load" in out.stderr and "deliberately broken" in out.stderr
     out = run_cli("xalign", "check-plugin", "no-such-model-or-plugin", cwd=tmp_path, env=_env(site))
-    assert out.returncode == 2 and "no model or plugin named 'no-such-model-or-plugin'" in out.stderr
+    assert out.returncode == 1 and "no model or plugin named 'no-such-model-or-plugin'" in out.stderr
 
 
 def test_xalign_plugins_restricts_what_loads(tmp_path, site):

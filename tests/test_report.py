@@ -124,9 +124,9 @@ def test_text_from_result_files_is_inert(tmp_path):
 
 
 def test_old_scale_files_and_bad_output_are_one_line_errors(results, tmp_path, capsys):
-    assert main(["report", "--results", str(results), "--output", str(tmp_path / "r.png")]) == 2
+    assert main(["report", "--results", str(results), "--output", str(tmp_path / "r.png")]) == 1
     assert "should end in .html" in capsys.readouterr().err
-    assert main(["report", "--results", str(tmp_path / "none"), "--output", str(tmp_path / "r.html")]) == 2
+    assert main(["report", "--results", str(tmp_path / "none"), "--output", str(tmp_path / "r.html")]) == 1
     assert "results folder not found" in capsys.readouterr().err
 
 

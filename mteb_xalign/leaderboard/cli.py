@@ -62,16 +62,16 @@ def _build(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
-    from mteb_xalign.errors import UserError
+    from mteb_xalign.errors import UsageError
     from mteb_xalign.leaderboard.verification import MISMATCH, NOT_VERIFIABLE
     from mteb_xalign.leaderboard.verify import verify
 
     if args.sample < 1:
-        raise UserError(f"--sample {args.sample}: re-run at least 1 subset per task")
+        raise UsageError(f"--sample {args.sample}: re-run at least 1 subset per task")
     if not args.tolerance >= 0:
-        raise UserError(f"--tolerance {args.tolerance}: use 0 (identical values) or more")
+        raise UsageError(f"--tolerance {args.tolerance}: use 0 (identical values) or more")
     if not args.seed.strip():
-        raise UserError("--seed: give text the submitter does not control (CI: the workflow's run id)")
+        raise UsageError("--seed: give text the submitter does not control (CI: the workflow's run id)")
     mteb_bridge.ensure_registered()
     report = verify(args.results_dir, args.leaderboard, seed=args.seed, sample=args.sample,
                     tolerance=args.tolerance, device=args.device, write=not args.no_record)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
 
 
@@ -117,7 +118,8 @@ def add_parser(subparsers) -> None:
 
     a = kinds.add_parser("affinity", help="PHATE map of translations, coloured by language")
     common(a)
-    a.add_argument("--languages", default="en,zh,de", help="comma-separated (default en,zh,de)")
+    add_list_option(a, "-l", "--languages", default="en,zh,de", metavar="LANG",
+                    help="languages: -l en zh de or -l en,zh,de (default en,zh,de)")
     a.add_argument("--concepts", type=int, default=30, help="how many concepts to draw (default 30)")
     a.add_argument("--method", choices=("phate", "pca"), default="phate")
     a.add_argument("--seed", type=int, default=0)
@@ -126,15 +128,16 @@ def add_parser(subparsers) -> None:
 
     h = kinds.add_parser("heatmap", help="SA of every language pair")
     common(h)
-    h.add_argument("--languages", default=None, help="comma-separated (default: all of the word list)")
+    add_list_option(h, "-l", "--languages", metavar="LANG",
+                    help="languages: -l en zh de or -l en,zh,de (default: all of the word list)")
     h.set_defaults(func=plot_heatmap)
 
     r = kinds.add_parser(
         "retrieval", help="retrieval by language from result files (runs no model)",
         description="Per-language retrieval pictures read from MTEB result files (mteb's layout "
         "<results>/<model>/<revision>/<Task>.json, as `xalign run --output` writes). No model is run.")
-    r.add_argument("-m", "--model", action="append", default=None,
-                   help="model name; repeat for several side by side (default: every model in --results)")
+    add_list_option(r, "-m", "--model", "--models", metavar="MODEL",
+                    help="model name(s), side by side: -m A B or -m A,B (default: every model in --results)")
     r.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     r.add_argument("--kind", choices=("languages", "preference", "scenarios"), default="languages",
                    help="languages: Max@R_norm of q-X vs q-en per language (Multi scenario); preference: "

@@ -39,14 +39,14 @@ def dataset_name(task, data: Path | None) -> str:
     return "Swadesh-207" if data is None else task.words.path.name
 
 
-def languages_arg(raw: str | None, words: WordList) -> list[str]:
-    """--languages: comma-separated codes of the word list; all of them when not given."""
+def languages_arg(raw: list[str] | None, words: WordList) -> list[str]:
+    """--languages: codes of the word list (a list option, mteb_xalign/cli_options.py); all of them when not given."""
     if not raw:
         return list(words.languages)
     from mteb_xalign.languages import normalise
 
     out = []
-    for item in raw.split(","):
+    for item in raw:
         lang = normalise(item) if item.strip() else None
         if lang is None or lang not in words.languages:
             raise UserError(f"--languages: {item.strip()!r} is not a language of {words.path.name} "

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
 
 
@@ -36,8 +37,8 @@ def add_parser(subparsers) -> None:
         "inlined, so it works offline) from MTEB result files in mteb's layout "
         "<results>/<model>/<revision>/<Task>.json, as `xalign run --output` writes them. The report does not "
         "run models: run `xalign run -m MODEL --all --output results` first.")
-    p.add_argument("-m", "--model", action="append", default=None,
-                   help="model name; repeat for several side by side (default: every model in --results)")
+    add_list_option(p, "-m", "--model", "--models", metavar="MODEL",
+                    help="model name(s), side by side: -m A B or -m A,B (default: every model in --results)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
     p.add_argument("--output", "-o", type=Path, required=True, help="HTML file to write")
     p.set_defaults(func=report_command)

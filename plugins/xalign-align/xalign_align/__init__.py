@@ -17,18 +17,31 @@ import sys
 from mteb_xalign import hookimpl
 
 
+#: name -> why a listed aligned model could not be registered (its folder holds a broken artifact).
+_skipped: dict[str, str] = {}
+
+
 @hookimpl
 def register_models(register):
     from xalign_align import registry
 
-    found, errors = registry.listed()
+    found, _notes, errors = registry.usable_entries()  # entries whose folder is gone: told by `xalign models`
     for error in errors:
         print(f"xalign-align: {error}", file=sys.stderr)
     for name, folder in found.items():
         try:
             register(registry.meta_for(name, folder))
         except Exception as exc:  # noqa: BLE001 -- one bad artifact must not hide the others
-            print(f"xalign-align: aligned model {name!r} ({folder}) skipped: {exc}", file=sys.stderr)
+            _skipped[name] = f"aligned model {name!r} ({folder}) skipped: {exc}; {registry.how_to_remove(name)}"
+
+
+@hookimpl
+def register_model_notes(register):
+    from xalign_align import registry
+
+    _found, notes, _errors = registry.usable_entries()
+    for name, text in {**_skipped, **notes}.items():
+        register(name, text)
 
 
 @hookimpl

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-OBJECTIVES = ("both", "jsd", "nce", "doc-doc")
+from xalign_align.objectives import OBJECTIVES
 
 
 def jsd_loss(z_en: Tensor, z_tgt: Tensor, eps: float = 1e-8) -> Tensor:

@@ -3,8 +3,10 @@
 An aligned model is registered (so `mteb run`, `xalign run`, the leaderboard, the plots and
 `xalign check-plugin` find it) when it is listed in
   - this plugin's index, `$XDG_CONFIG_HOME/mteb-xalign/aligned.toml` (`xalign align fit/train`
-    add what they write, unless `--no-register`), or any models file (`adapter = "aligned"`,
-    `path = ARTIFACT_FOLDER`): under its name;
+    add what they write, unless `--no-register` or XALIGN_NO_REGISTER=1; `xalign align forget
+    NAME` removes an entry), or any models file (`adapter = "aligned"`, `path = ARTIFACT_FOLDER`):
+    under its name. An entry whose folder is gone (or unreadable) is left out quietly and told
+    once, by `xalign models` (hook register_model_notes), never by every command;
   - the command line: `-m DIR` (xalign or mteb) resolves an artifact folder to the model its
     card names, through the `model_from_folder` hook, so results never carry a path as a name.
 A folder holds either a map (`kind = "map"`, loaded by this plugin's adapter) or a fine-tuned
@@ -19,11 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mteb_xalign.errors import DataError
+from mteb_xalign.errors import DataError, UserError
 
 from xalign_align import artifact as artifact_mod
 
 ADAPTER = "aligned"
+#: Set to 1 (true, yes) to never add what `xalign align fit/train` write to the index.
+NO_REGISTER_ENV = "XALIGN_NO_REGISTER"
 
 
 def index_file() -> Path:
@@ -31,18 +35,58 @@ def index_file() -> Path:
     return config_home / "mteb-xalign" / "aligned.toml"
 
 
+def no_register_help() -> str:
+    """--no-register's help (fit and train), naming the index file of this user."""
+    return (f"do not add the new model to the aligned-models index, {index_file()} (adding it is the default; "
+            f"{NO_REGISTER_ENV}=1 turns it off for good)")
+
+
 def add_to_index(name: str, folder: Path) -> Path:
     """Record `name -> folder` in the index (replacing an entry of that name); returns the file."""
     path = index_file()
     entries = dict(_read_index(path))
     entries[name] = str(Path(folder).resolve())
+    _write_index(path, entries)
+    return path
+
+
+def remove_from_index(name: str) -> tuple[Path, str]:
+    """Drop `name` from the index (its folder is left alone); returns the file and the folder it named."""
+    path = index_file()
+    entries = dict(_read_index(path))
+    if name not in entries:
+        held = ", ".join(sorted(entries)) or "nothing"
+        elsewhere = " (a models file may list it: remove it there)" if name in listed()[0] else ""
+        raise UserError(f"no aligned model {name!r} in {path}{elsewhere}; it holds {held}")
+    folder = entries.pop(name)
+    _write_index(path, entries)
+    return path, folder
+
+
+def _write_index(path: Path, entries: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Aligned models registered by `xalign align` (plugin xalign-align). Safe to edit.\n"]
     for entry_name, entry_path in sorted(entries.items()):
         lines.append(f'\n[[model]]\nname = {json.dumps(entry_name)}\nadapter = "{ADAPTER}"\n'
                      f"path = {json.dumps(entry_path)}\n")
     path.write_text("".join(lines), encoding="utf-8")
-    return path
+
+
+def registering_off() -> bool:
+    """XALIGN_NO_REGISTER set to a true value: `xalign align fit/train` never register."""
+    return os.environ.get(NO_REGISTER_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def register_made(art, skip: bool, log=None) -> None:
+    """After a fit or train: add the artifact to the index, unless told not to; say where, and how to undo."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    if skip or registering_off():
+        why = "--no-register" if skip else f"{NO_REGISTER_ENV}={os.environ[NO_REGISTER_ENV]}"
+        log(f"not registered ({why}): use it with -m {art.folder}")
+        return
+    path = add_to_index(art.name, art.folder)
+    log(f"registered as {art.name} in {path} (use -m {art.name} or -m {art.folder}; registering is the default: "
+        f"--no-register skips it once, {NO_REGISTER_ENV}=1 for good; `xalign align forget {art.name}` undoes it)")
 
 
 def _read_index(path: Path) -> list[tuple[str, str]]:
@@ -66,6 +110,27 @@ def listed() -> tuple[dict[str, Path], list[DataError]]:
 
     first = [index_file()] if index_file().is_file() else []
     return collect(ADAPTER, validate, first=first)
+
+
+def usable_entries() -> tuple[dict[str, Path], dict[str, str], list[DataError]]:
+    """Listed aligned models whose folder holds an artifact, a note per entry whose folder does not
+    (name -> one line saying how to fix it), and the errors of unreadable index or models files."""
+    found, errors = listed()
+    usable, notes = {}, {}
+    for name, folder in found.items():
+        if artifact_mod.is_artifact(folder):
+            usable[name] = folder
+        else:
+            gone = "is gone" if not Path(folder).exists() else "holds no aligned-model artifact"
+            notes[name] = f"aligned model {name!r}: its folder {folder} {gone}; {how_to_remove(name)}"
+    return usable, notes, errors
+
+
+def how_to_remove(name: str) -> str:
+    path = index_file()
+    if name in dict(_read_index(path)):
+        return f"remove the entry with `xalign align forget {name}`"
+    return "remove its entry from the models file that lists it (see XALIGN_MODELS_FILE)"
 
 
 def meta_for(name: str, folder: Path):

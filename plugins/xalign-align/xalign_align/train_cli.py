@@ -6,18 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
+
+from xalign_align.registry import meta_for, no_register_help, register_made
 
 
 def add_parser(cmds) -> None:
-    from xalign_align.losses import OBJECTIVES
+    from xalign_align.objectives import OBJECTIVES
     from xalign_align.train import DEFAULT_LR
 
     p = cmds.add_parser("train", help="fine-tune a sentence-transformers model with L_JSD + L_NCE (the paper's loss)")
     p.add_argument("-m", "--model", required=True, help="a registered sentence-transformers model, or a local folder")
     p.add_argument("--train", default="tatoeba", help="'tatoeba' (bundled pairs), 'xquad' (with --folds), or a "
                    "folder of <lang>-en.jsonl pairs / <lang>-en.triples.jsonl triples")
-    p.add_argument("--languages", help="comma-separated target languages (default: all in the data)")
+    add_list_option(p, "-l", "--languages", metavar="LANG",
+                    help="target languages: -l ar de or -l ar,de (default: all in the data)")
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
     p.add_argument("--name", help="registered name (default BASE+OBJECTIVE-ft-DATA)")
     p.add_argument("--objective", choices=OBJECTIVES, default="both",
@@ -36,7 +40,7 @@ def add_parser(cmds) -> None:
     p.add_argument("--results", type=Path, default=None, help="with --folds: results folder (default OUT/results)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
-    p.add_argument("--no-register", action="store_true")
+    p.add_argument("--no-register", action="store_true", help=no_register_help())
     add_evaluate_options(p)
     p.set_defaults(func=_train)
 
@@ -48,10 +52,11 @@ def add_parser(cmds) -> None:
 
 
 def add_evaluate_options(p) -> None:
-    p.add_argument("--evaluate", nargs="?", const="MultiRefCLIR,MultiRefCLIR-MonoSame", default=None,
-                   metavar="TASKS", help="then evaluate the base and the new model(s) on these tasks "
-                   "(default MultiRefCLIR,MultiRefCLIR-MonoSame), results in --results (default OUT/results)")
-    p.add_argument("--eval-languages", default=None, help="with --evaluate: only subsets of these target languages")
+    add_list_option(p, "--evaluate", const="MultiRefCLIR,MultiRefCLIR-MonoSame", metavar="TASK",
+                    help="then evaluate the base and the new model(s) on these tasks (alone: MultiRefCLIR "
+                    "MultiRefCLIR-MonoSame), results in --results (default OUT/results)")
+    add_list_option(p, "--eval-languages", metavar="LANG",
+                    help="with --evaluate: only subsets of these target languages")
 
 
 def evaluate_after(args: argparse.Namespace, artifacts: list) -> None:
@@ -61,14 +66,12 @@ def evaluate_after(args: argparse.Namespace, artifacts: list) -> None:
     from mteb_xalign import mteb_compat
 
     from xalign_align.evaluate import evaluate
-    from xalign_align.registry import meta_for
 
     for art in artifacts:
         mteb_compat.add_model(meta_for(art.name, art.folder))
     results = args.results or args.out / "results"
-    languages = args.eval_languages.split(",") if args.eval_languages else None
-    evaluate([artifacts[0].card["base_model"], *[a.name for a in artifacts]], args.evaluate.split(","), results,
-             languages=languages, device=args.device)
+    evaluate([artifacts[0].card["base_model"], *[a.name for a in artifacts]], args.evaluate, results,
+             languages=args.eval_languages, device=args.device)
     names = " ".join(a.name for a in artifacts)
     print(f"results in {results}; compare with: xalign align report {artifacts[0].card['base_model']} {names} "
           f"--results {results}", file=sys.stderr)
@@ -78,10 +81,8 @@ def _train(args: argparse.Namespace) -> int:
     from mteb_xalign.mteb_bridge import ensure_registered
 
     ensure_registered()
-    from xalign_align.cli import _register
     from xalign_align.train import train
 
-    languages = [x.strip() for x in args.languages.split(",")] if args.languages else None
     objectives = ["both", "jsd", "nce", "doc-doc"] if args.ablation else [args.objective]
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_ratio=args.warmup_ratio,
                     max_steps=args.max_steps, hybrid=args.hybrid, seed=args.seed, device=args.device)
@@ -93,7 +94,7 @@ def _train(args: argparse.Namespace) -> int:
         return cross_fit(args, objectives, build)
     from xalign_align.pairs import load_training_set
 
-    data = load_training_set(args.train, languages)
+    data = load_training_set(args.train, args.languages)
     if args.ablation and data.kind == "pairs":
         # On pairs the English sentence is both query and English document: doc-doc IS nce.
         objectives = [o for o in objectives if o != "doc-doc"]
@@ -104,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
         out = args.out / objective if args.ablation else args.out
         name = args.name if not args.ablation else (f"{args.name}-{objective}" if args.name else None)
         art = train(args.model, data, out, objective=objective, name=name, log=log, **settings)
-        _register(art, args.no_register)
+        register_made(art, args.no_register)
         made.append(art)
         print(art.folder)
     evaluate_after(args, made)
@@ -121,13 +122,11 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
     from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     from xalign_align import folds as folds_mod
-    from xalign_align.cli import _register
-    from xalign_align.registry import meta_for
 
     if args.train != "xquad":
         raise UserError("--folds is the XQuAD cross-fitting protocol: use it with --train xquad")
     folder = folds_mod.xquad_folder()
-    languages = [x.strip() for x in args.languages.split(",")] if args.languages else None
+    languages = args.languages
     results = args.results or args.out / "results"
     for fold in folds_mod.make_folds(folder, args.folds):
         data = folds_mod.training_set(folder, fold, languages)
@@ -139,7 +138,7 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
         for variant in variants:
             out = args.out / f"fold{fold.index}" / variant if len(variants) > 1 else args.out / f"fold{fold.index}"
             art = build(data, out, extra, variant)
-            _register(art, args.no_register)
+            register_made(art, args.no_register)
             mteb_compat.add_model(meta_for(art.name, art.folder))
             for name in (art.card["base_model"], art.name):
                 # The one evaluation path: the same store, provenance and reuse rule as `xalign run`.
