@@ -163,10 +163,17 @@ def test_results_record_mteb_xalign_and_the_model_plugin(tmp_path, monkeypatch):
 
 
 # -- a result computed on other data is never reused ------------------------------------------------
-def test_stale_result_is_named_and_fresh_one_is_not(tmp_path):
+def _task_keeping_no_outcomes(name: str):
+    """A registered task, as a third party's that writes no per-query file would be (keeps_outcomes False)."""
     import mteb
 
-    task = mteb.get_task("LAReQA")
+    task = mteb.get_task(name)
+    task.keeps_outcomes = False
+    return task
+
+
+def test_stale_result_is_named_and_fresh_one_is_not(tmp_path):
+    task = _task_keeping_no_outcomes("LAReQA")
     store = ResultStore(tmp_path, tasks=[task])
     store.save_to_cache(task_result({"q-en": 0.1}, "old-revision", "LAReQA"), fake_meta())
     path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
@@ -328,10 +335,18 @@ def test_a_result_without_our_record_is_recomputed(tmp_path, fake_model_run):
     assert (path.parent / "run_settings.jsonl").is_file()
 
 
-def test_the_similarity_a_model_declares_is_part_of_what_makes_a_result_current(tmp_path):
+def test_a_result_of_ours_without_its_per_query_file_is_not_current(tmp_path):
     import mteb
 
     task = mteb.get_task("LAReQA")
+    store = ResultStore(tmp_path, tasks=[task])
+    store.save_to_cache(task_result({"q-en": 0.1}, task.metadata.revision, "LAReQA"), fake_meta())
+    path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
+    assert "its per-query outcomes (LAReQA.per_query.npz) are missing" in store.why_not_current(path, task, fake_meta())
+
+
+def test_the_similarity_a_model_declares_is_part_of_what_makes_a_result_current(tmp_path):
+    task = _task_keeping_no_outcomes("LAReQA")
     store = ResultStore(tmp_path, tasks=[task])
     store.save_to_cache(task_result({"q-en": 0.1}, task.metadata.revision, "LAReQA"), fake_meta())
     path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
