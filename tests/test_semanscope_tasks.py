@@ -195,3 +195,30 @@ def test_ra_missing_column_is_refused_before_a_model_loads(tmp_path):
     with pytest.raises(DataError, match="missing.csv:1"):
         evaluate(model, task_cls())
     assert not model.sent
+
+
+def test_leaderboard_headline_is_the_task_score_and_results_pass_the_validator(tmp_path):
+    """The first column of each task (the one its board sorts by) is mteb's task score, and an honest
+    result file passes every check the leaderboard runs (ranges, consistency, sizes)."""
+    from mteb.cache import ResultCache
+
+    from mteb_xalign.leaderboard.board import column_value
+    from mteb_xalign.leaderboard.columns import columns_for_task
+    from mteb_xalign.leaderboard.problems import Problem  # noqa: F401  (the type check_scores fills)
+    from mteb_xalign.leaderboard.score_checks import check_scores
+    from mteb_xalign.leaderboard.task_sizes import expected_sizes
+
+    names = ["SemanticAffinity-Semanscope", "SemanticAffinity-SemanscopeRelations", "RelationalAffinity"]
+    tasks = [mteb.get_task(n) for n in names]
+    results = mteb.evaluate(counting_model(name="test/board"), tasks, cache=ResultCache(tmp_path),
+                            show_progress_bar=False).task_results
+    for task, result in zip(tasks, results):
+        subsets = by_subset(result)
+        headline = columns_for_task(task.metadata.name)[0]
+        assert column_value(headline, subsets) == pytest.approx(result.get_score() * headline.scale)
+        problems = []
+        check_scores(tmp_path / f"{task.metadata.name}.json", task, result.scores, expected_sizes(task), problems)
+        assert problems == []
+    # and a faked headline is caught
+    faked = {**by_subset(results[2])["en-zh"], "relational_affinity": 0.99}
+    assert RelationalAffinity().consistency_problems("en-zh", faked) != []
