@@ -52,7 +52,7 @@ def sa_rows(model, task_name: str, stored: dict[str, float]):
         data = task.dataset[subset]["test"]
         concepts = task.concept_rows(emb["row"], data.languages, task.subset_words(data))
         value = semantic_affinity(emb["vectors"], concepts, data.languages).semantic_affinity
-        assert abs(value - stored[subset]) < 1e-9, (task_name, subset, value, stored[subset])
+        assert abs(value - stored[subset]) <= 5e-7, (task_name, subset, value, stored[subset])  # files: 6 decimals
         out[subset] = (value, concepts, data.languages, emb["vectors"])
     return out
 
@@ -96,7 +96,7 @@ def main() -> None:
         for subset in task.hf_subsets:
             score = task._score_subset(task.dataset[subset]["test"], emb)
             value = score["relational_affinity"]
-            assert abs(value - stored[subset]) < 1e-9 or (math.isnan(value) and math.isnan(stored[subset]))
+            assert abs(value - stored[subset]) <= 5e-7 or (math.isnan(value) and math.isnan(stored[subset]))
             _, per_relation = task.relation_outcomes(subset)
             defined = per_relation[~np.isnan(per_relation)]
             low, high = _interval((defined,), lambda x: float(np.mean(x)))

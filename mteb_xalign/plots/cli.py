@@ -44,7 +44,7 @@ def plot_affinity(args: argparse.Namespace) -> int:
     if args.concepts < 1:
         raise UserError("--concepts must be at least 1")
     task = W.affinity_task(args.data)
-    languages = W.languages_arg(args.languages, task.words)
+    languages = W.languages_arg(args.languages or ("en,zh,de" if args.data is None else None), task.words)
     vectors = W.embed_words(args.model, task, languages, device=args.device, batch_size=args.batch_size)
     matrix, concepts = W.vectors_and_rows(task, languages, vectors)
     sa = semantic_affinity(matrix, concepts, languages)
@@ -138,7 +138,8 @@ def add_parser(subparsers) -> None:
     a = kinds.add_parser("affinity", help="word map of translations (PHATE, UMAP, t-SNE, PaCMAP, TriMap, PCA), "
                          "coloured by language; .png, or .html for an interactive map")
     common(a)
-    a.add_argument("--languages", default="en,zh,de", help="comma-separated (default en,zh,de)")
+    a.add_argument("--languages", default=None,
+                   help="comma-separated (default: en,zh,de on Swadesh-207, else every language of --data)")
     a.add_argument("--concepts", type=int, default=30, help="how many concepts to draw (default 30)")
     a.add_argument("--method", choices=tuple(METHODS), default="phate",
                    help="the 2-d reduction, seeded by --seed (default phate); all but pca need the plot extra")
