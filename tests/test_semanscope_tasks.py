@@ -204,7 +204,6 @@ def test_leaderboard_headline_is_the_task_score_and_results_pass_the_validator(t
 
     from mteb_xalign.leaderboard.board import column_value
     from mteb_xalign.leaderboard.columns import columns_for_task
-    from mteb_xalign.leaderboard.problems import Problem  # noqa: F401  (the type check_scores fills)
     from mteb_xalign.leaderboard.score_checks import check_scores
     from mteb_xalign.leaderboard.task_sizes import expected_sizes
 

@@ -9,8 +9,7 @@ graph, or when it fails, PCA is drawn instead and a note says so.
 
 from __future__ import annotations
 
-import contextlib
-import io
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -80,9 +79,14 @@ def _reduce(method: str, unit: np.ndarray, seed: int) -> np.ndarray:
     if method == "pacmap":
         import pacmap
 
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints its nearest-neighbour backend
+        log = logging.getLogger("pacmap.pacmap")  # without its PCA step it warns "may be slow" (100s of words: not)
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
             return pacmap.PaCMAP(n_components=2, n_neighbors=min(10, n - 2), random_state=seed,
                                  apply_pca=False).fit_transform(unit, init="pca")
+        finally:
+            log.setLevel(level)
     if method == "trimap":
         import trimap
 

@@ -33,7 +33,6 @@ from typing import Any, ClassVar
 import numpy as np
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics.relational import (
     STATUS_UNDEFINED,
