@@ -20,7 +20,7 @@ from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
 TASK_ORDER = ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
               "LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs")
 #: Tasks whose score is shown as it is (0-1, three decimals) rather than x100, as mteb shows SA.
-AS_IS = ("SemanticAffinity",)
+AS_IS = ("SemanticAffinity", "RelationalAffinity")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -118,7 +118,7 @@ def render(models: list[ModelResults], *, results_dir: Path, word_maps: list | N
         f"<h1>Cross-lingual alignment report</h1><p class='note'>{len(models)} model(s) from result files in "
         f"<code>{_e(results_dir)}</code>, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
         "<code>xalign report</code> " + ("(models were run only to embed the word maps' words)" if word_maps else
-                                          "(no model was run)") + ". Retrieval scores ×100, Semantic Affinity as it is "
+                                          "(no model was run)") + ". Retrieval scores ×100, Semantic and Relational Affinity as they are "
         "(0.5 = no alignment).</p>",
         "<h2>Languages outside what the model declares</h2>",
         *[_flag_box(f, s) for f, s in zip(flags, series)],
