@@ -1,7 +1,7 @@
 """`make bench`: speed figures of a full XAlign run, one `name=value` line each, with the conditions
 they were measured under.
 
-    python benchmarks/run.py [--quick] [--strict] [--repeats N] [--skip encode,overhead,naive,align,rank]
+    python benchmarks/run.py [--quick] [--strict] [--repeats N] [--skip encode,overhead,naive,align,rank,ray]
 
 Every timed figure is the best of N tries and comes with `<name>_load1` (the 1-minute load average
 before it) and `<name>_under_load` (1 when other processes used more than LOAD_LIMIT of the CPUs
@@ -26,6 +26,11 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
                            plain MTEB's (naive) encoding time from the same rates x what it sends
   align_*                  the alignment-map plugin's figures (xalign_align.bench), when installed
   rank_*                   benchmarks/rank_bench.py (exact ranking vs the bare matrix product)
+  stats_*                  benchmarks/stats_bench.py (per-query file size; task intervals and a full
+                           `xalign compare` of two models, 10,000 resamples; target < 10 s)
+  ray_*                    `--executor ray`'s start-up (ray_startup_seconds: ray.init + a first task, in a
+                           fresh process) and a tiny grid's `xalign run` with / without Ray
+                           (ray_overhead_seconds, ray_overhead_ratio): mteb_xalign.distributed.bench --startup
 
 The measured `make run` time is printed as the command that gives it (a cold cache and results
 folder), since a full run takes tens of minutes.
@@ -50,7 +55,7 @@ from rank_bench import UNDER_LOAD, LoadWatch  # noqa: E402  (the same load rule 
 
 BUNDLED_MODELS = ("xalign/multilingual-e5-small-q4", "sentence-transformers/all-MiniLM-L6-v2",
                   "xalign/use-multilingual-v3")
-SECTIONS = ("encode", "overhead", "naive", "align", "rank")
+SECTIONS = ("encode", "overhead", "naive", "align", "rank", "stats", "ray")
 
 
 def emit(name: str, value) -> None:
@@ -351,6 +356,20 @@ def ranking(quick: bool) -> None:
         emit(name, value)
 
 
+def ray_figures(repeats: int) -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        emit("ray_figures", "ray not installed (pip install 'mteb-xalign[ray]')")
+        return
+    from mteb_xalign.distributed.bench import startup_figures
+
+    watch = LoadWatch().start()
+    for name, value in startup_figures(repeats):
+        emit(name, value)
+    emit("ray_under_load", int(not watch.stop() <= UNDER_LOAD))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small samples, one try each (a few minutes)")
@@ -398,6 +417,12 @@ def main(argv: list[str] | None = None) -> int:
             align_figures()
         if "rank" not in skip:
             ranking(args.quick)
+        if "stats" not in skip:
+            import stats_bench
+
+            stats_bench.main([])
+        if "ray" not in skip:
+            ray_figures(repeats)
     emit("bench_load1_end", round(load1(), 2))
     return 0
 

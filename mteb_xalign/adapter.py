@@ -22,15 +22,29 @@ import numpy as np
 from mteb.models.abs_encoder import AbsEncoder
 from mteb.types import PromptType
 
+from mteb_xalign.errors import UserError
+
 #: The DataLoader column that carries each text's language to `embed` (see encoding.py).
 LANGUAGE_COLUMN = "language"
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Unit rows (float32); a zero row stays zero (its cosine with anything is 0), not NaN.
+
+    float32 squares overflow above ~1.8e19 (the norm becomes inf and a finite row a zero row)
+    and underflow below ~1e-19: such rows are normalised from float64 norms. Ordinary rows keep
+    float32 norms, so their vectors stay bit for bit what they always were. A row holding inf
+    becomes NaN, which the output check refuses.
+    """
     vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    # A zero vector stays zero (its cosine with anything is 0) rather than becoming NaN.
-    return vectors / np.where(norms == 0, 1, norms)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        out = vectors / np.where(norms == 0, 1, norms)
+        extreme = ~((norms[:, 0] > 1e-18) & (norms[:, 0] < 1e18)) & vectors.any(axis=1)
+        if extreme.any():
+            wide = vectors[extreme].astype(np.float64)
+            out[extreme] = wide / np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+    return out
 
 
 class TextEncoder(AbsEncoder):
@@ -42,6 +56,10 @@ class TextEncoder(AbsEncoder):
     #: True: vectors depend on `languages` (e.g. per-language alignment maps), so the
     #: embedding cache keys them by language too.
     uses_languages: ClassVar[bool] = False
+    #: The longest text (in characters) this adapter accepts, None = no limit: set by an adapter whose
+    #: model takes any length but whose memory grows with it (USE), so that a huge text is refused in
+    #: one line before it is encoded instead of the run being killed for memory.
+    max_text_chars: ClassVar[int | None] = None
 
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None, **kwargs: Any):
         self.model_name = model_name
@@ -73,17 +91,38 @@ class TextEncoder(AbsEncoder):
         prompt_type: PromptType | None = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        batches = [(list(batch["text"]), _languages_of(batch)) for batch in inputs]
-        if self.plans_own_batches and batches:
-            texts = [text for chunk, _ in batches for text in chunk]
-            langs = None if any(l is None for _, l in batches) else [x for _, l in batches for x in l]
-            batches = [(texts, langs)]
+        # Lazily, one batch at a time: the loader learns a batch is done when the next is asked
+        # for (progress per batch, encoding.feed), so reading them all first would misreport it.
+        batches = ((list(batch["text"]), _languages_of(batch)) for batch in inputs)
+        if self.max_text_chars is not None:
+            batches = self._length_checked(batches, hf_subset)
+        if self.plans_own_batches:
+            read = list(batches)
+            texts = [text for chunk, _ in read for text in chunk]
+            langs = None if any(l is None for _, l in read) else [x for _, l in read for x in l]
+            batches = iter([(texts, langs)] if read else [])
         chunks = [self._call_embed(texts, prompt_type, task_metadata, langs) for texts, langs in batches]
         if not chunks:
             return np.zeros((0, 0), dtype=np.float32)
         vectors = np.concatenate([np.asarray(c, dtype=np.float32) for c in chunks])
         # Unit rows unless the model declares dot-product scoring (mteb then scores raw dots).
         return vectors if declares_dot(self) else l2_normalise(vectors)
+
+    def _length_checked(self, batches, hf_subset: str):
+        """The batches, each checked against `max_text_chars` before it is embedded (texts numbered
+        across batches)."""
+        seen = 0
+        for texts, langs in batches:
+            self._check_lengths(texts, hf_subset, first=seen)
+            seen += len(texts)
+            yield texts, langs
+
+    def _check_lengths(self, texts: list[str], hf_subset: str, first: int = 0) -> None:
+        for i, text in enumerate(texts, start=first):
+            if len(text) > self.max_text_chars:
+                raise UserError(f"{self.model_name}: text #{i + 1} of {hf_subset or 'the input'} is {len(text):,} "
+                                f"characters long, more than the {self.max_text_chars:,} this model takes (its memory "
+                                f"grows with the text's length): {text[:40]!r}...")
 
     def _call_embed(self, texts, prompt_type, task_metadata, languages) -> np.ndarray:
         # Adapters written before `task_metadata`/`languages` existed (embed(texts, *, prompt_type))

@@ -82,6 +82,24 @@ def cache_settings(variable: str = CACHE_ENV) -> CacheSettings:
     return CacheSettings(base / "mteb-xalign" / "embeddings.sqlite3", variable)
 
 
+def refuse_unusable(settings: CacheSettings) -> None:
+    """Refuse, in one line, a cache path that can never work: a folder, or under a file."""
+    path = settings.path
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(f"embedding cache {path} is a folder, not a file: {settings.way_out}")
+    above = next((p for p in path.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise UserError(f"embedding cache {path}: cannot create its folder ({above} is a file): {settings.way_out}")
+
+
+def check_cache_setting(variable: str = CACHE_ENV) -> None:
+    """What `xalign run` calls before any model loads (the cache itself opens at the first
+    encoding): a setting that can never work is refused now, not after a model has loaded."""
+    refuse_unusable(cache_settings(variable))
+
+
 def default_cache_path() -> Path | None:
     """XALIGN_CACHE=off disables the persistent cache; XALIGN_CACHE=PATH moves it."""
     return cache_settings().path
@@ -145,8 +163,7 @@ class EmbeddingCache:
     def _open(self) -> None:
         path = self.path
         assert path is not None
-        if path.is_dir():
-            raise UserError(f"embedding cache {path} is a folder, not a file: {self.settings.way_out}")
+        refuse_unusable(self.settings)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "mteb_xalign.leaderboard.cli",
     "mteb_xalign.conformance",
     "mteb_xalign.cache_cli",
+    "mteb_xalign.stats.compare",
 )
 
 

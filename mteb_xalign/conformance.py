@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from mteb_xalign.errors import UserError
+from mteb_xalign.text_rules import MAX_TEXT_CHARS
 
 TEXTS = [
     "The cat sleeps on the warm windowsill.",
@@ -45,7 +46,7 @@ SCRIPTS = {
     "Thai": "สุนัขเห่าบุรุษไปรษณีย์ทุกเช้า",
     "Hindi": "कुत्ता हर सुबह डाकिये पर भौंकता है।",
 }
-LONG_CHARS = 20_000
+LONG_CHARS = MAX_TEXT_CHARS  # the longest text a data file may hold: every adapter must take it
 
 PASS, FAIL, WARN = "pass", "FAIL", "warn"
 
@@ -68,11 +69,23 @@ def long_text(n_chars: int = LONG_CHARS) -> str:
 
 
 def encode(model: Any, texts: list[str], prompt_type: Any, *, batch_size: int, task_metadata: Any = None) -> np.ndarray:
-    """Encode as an mteb task does: mteb's DataLoader into model.encode, no cache, no checks."""
+    """Encode as an mteb task does: mteb's DataLoader into model.encode, no cache.
+
+    Only the row count is checked here (every later check compares rows with texts); dtype,
+    dimension and values are the checks' business."""
     from mteb_xalign.encoding import feed
 
-    return feed(model, texts, task_metadata=task_metadata or probe_task_metadata(), prompt_type=prompt_type,
-                batch_size=batch_size)
+    vectors = feed(model, texts, task_metadata=task_metadata or probe_task_metadata(), prompt_type=prompt_type,
+                   batch_size=batch_size)
+    if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+        raise UserError(f"returned embeddings of shape {vectors.shape} for {len(texts)} texts")
+    return vectors
+
+
+def _failure(exc: Exception) -> str:
+    """One line: our own refusals as they are; a plugin's exception with its type (it helps its author)."""
+    text = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def probe_task_metadata():
@@ -91,7 +104,7 @@ def check_model(name: str, *, device: str | None = None, batch_size: int = 8, to
     try:
         model = mteb.get_model(name, device=device)
     except Exception as exc:  # noqa: BLE001 -- report, do not crash the table
-        return [Check("load", FAIL, f"{type(exc).__name__}: {exc}")]
+        return [Check("load", FAIL, _failure(exc))]
     checks.append(Check("load", PASS, f"{time.perf_counter() - start:.1f}s"))
     meta = getattr(model, "mteb_model_meta", None)
     want_dim = meta.embed_dim if meta is not None and isinstance(meta.embed_dim, int) else None
@@ -101,7 +114,7 @@ def check_model(name: str, *, device: str | None = None, batch_size: int = 8, to
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001
-            checks.append(Check(label, FAIL, f"{type(exc).__name__}: {exc}"))
+            checks.append(Check(label, FAIL, _failure(exc)))
             return None
 
     outputs: dict[str, np.ndarray] = {}
@@ -173,9 +186,7 @@ def check_model(name: str, *, device: str | None = None, batch_size: int = 8, to
     if query is not None:
         single = run("batching", lambda: encode(model, TEXTS, PromptType.query, batch_size=1))
         if single is not None:
-            gap = float(1 - (np.sum(single.astype(np.float64) * query, axis=1)).min())
-            checks.append(Check("batching", PASS if gap <= tolerance else FAIL,
-                                f"batch {batch_size} vs 1: max cosine distance {gap:.1e} (tolerance {tolerance:g})"))
+            checks.append(_batching_check(query, single, batch_size, tolerance))
 
     if "query" in outputs and "document" in outputs:
         same = float(np.abs(outputs["query"] - outputs["document"]).max()) < 1e-6
@@ -185,6 +196,21 @@ def check_model(name: str, *, device: str | None = None, batch_size: int = 8, to
         else:
             checks.append(Check("roles", PASS, "query != document" if not same else "query == document (no prompts)"))
     return checks
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 - cosine per row pair, clamped to [0, 2]: float32 rounding puts a cosine a hair above 1,
+    and a distance is never negative."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return np.clip(1 - np.nan_to_num(cosine, nan=0.0), 0.0, 2.0)
+
+
+def _batching_check(batched: np.ndarray, single: np.ndarray, batch_size: int, tolerance: float) -> Check:
+    gap = float(cosine_distance(single, batched).max())
+    return Check("batching", PASS if gap <= tolerance else FAIL,
+                 f"batch {batch_size} vs 1: max cosine distance {gap:.1e} (tolerance {tolerance:g})")
 
 
 def _declares_dot(model: Any) -> bool:

@@ -17,7 +17,8 @@ every unit is what the model would have been called with there:
 use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model
 that declares a sharding, on the CPU, for a chunk of at least MIN_TEXTS texts, and only if
 the workers' model is the parent's (same `encoding.model_id`); otherwise, or if a worker dies,
-the chunk is encoded in this process.
+the chunk is encoded in this process. `prepare` starts the pool before the progress bar does,
+so the bar's rate and ETA never count the workers' start-up (importing and loading the model).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +36,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
+
+from mteb_xalign import progress
 
 WORKERS_ENV = "XALIGN_ENCODE_WORKERS"
 #: Set in a worker's environment: a worker never starts workers of its own.
@@ -121,6 +125,25 @@ def work_units(n_texts: int, batch_size: int, n_workers: int, sharding: str) -> 
     return split_batches(n_texts, size)
 
 
+def prepare(model: Any, n_texts: int) -> None:
+    """Start the workers that `feed` will use for chunks of `n_texts` texts, saying so (a pool's
+    start loads the model once per worker: seconds, which a progress bar must not count)."""
+    n_workers = worker_count(model, n_texts)
+    if n_workers <= 1 or _state["key"] == (_model_id(model), n_workers):
+        return
+    started = time.perf_counter()
+    progress.note(f"{model.mteb_model_meta.name}: starting {n_workers} encoding workers (each loads the model)")
+    if _pool_for(model, n_workers) is not None:
+        progress.note(f"{model.mteb_model_meta.name}: {n_workers} encoding workers ready in "
+                      f"{time.perf_counter() - started:.1f} s")
+
+
+def _model_id(model: Any) -> str:
+    from mteb_xalign.encoding import model_id
+
+    return model_id(model)
+
+
 def feed(model: Any, texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, batch_size: int = 32,
          languages: Sequence[str] | None = None, hf_split: str = "test", hf_subset: str = "default",
          on_batch: Callable[[int], None] | None = None, **encode_kwargs: Any) -> np.ndarray:
@@ -161,9 +184,7 @@ _state: dict[str, Any] = {"key": None, "pool": None}
 
 
 def _pool_for(model: Any, n_workers: int) -> Any | None:
-    from mteb_xalign.encoding import model_id
-
-    key = (model_id(model), n_workers)
+    key = (_model_id(model), n_workers)
     if _state["key"] == key:
         return _state["pool"]
     _close()

@@ -37,12 +37,18 @@ class ModelOutputError(UserError):
 
 
 def model_id(model: Any) -> str:
-    """What identifies a model's embeddings: name, revision and any experiment settings."""
+    """What identifies a model's embeddings: name, revision and any experiment settings.
+
+    A model whose vectors are determined by something other than its name says so with a
+    `vector_identity` string (an aligned map: its artifact's digest, which covers the base model
+    and revision): then two names for the same vectors share one set of cache rows.
+    """
     meta = getattr(model, "mteb_model_meta", None)
     if meta is None:
         return f"{type(model).__module__}.{type(model).__qualname__}"
+    identity = getattr(model, "vector_identity", None)
     parts = {
-        "name": meta.name,
+        "name": identity if isinstance(identity, str) else meta.name,
         "revision": meta.revision,
         "experiment": dict(meta.experiment_kwargs or {}),
         "embed_dim": meta.embed_dim,
@@ -215,11 +221,14 @@ def embed_texts(
     hf_subset: str = "default",
     encode_kwargs: dict[str, Any] | None = None,
     cache: EmbeddingCache | None = None,
+    label: str | None = None,
 ) -> np.ndarray:
     """Embeddings (float32, one row per text, in order) for `texts`, encoding each new text once.
 
     Rows are scored by dot product: unit rows for a cosine model. `languages`, one code per
-    text when the task knows them, reach adapters that take them (see adapter.py).
+    text when the task knows them, reach adapters that take them (see adapter.py). `label`
+    says in the progress line what the texts are (default: the task's name); a caller that
+    encodes other texts in a task's context (training pairs) names them there.
     """
     role = prompt_type.value if prompt_type is not None else "none"
     check_texts(texts, role)
@@ -244,7 +253,7 @@ def embed_texts(
     if missing:
         _encode_missing(model, texts, languages, missing, found, cache=cache, role=role, mid=mid,
                         task_metadata=task_metadata, prompt_type=prompt_type, hf_split=hf_split,
-                        hf_subset=hf_subset, encode_kwargs=encode_kwargs)
+                        hf_subset=hf_subset, encode_kwargs=encode_kwargs, label=label)
     if not keys:
         return np.zeros((0, 0), np.float32)
     dims = {len(found[key]) for key in dict.fromkeys(keys)}
@@ -264,15 +273,18 @@ def _text_context(model: Any, context: str, languages: Sequence[str] | None, i: 
 
 
 def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid, task_metadata, prompt_type,
-                    hf_split, hf_subset, encode_kwargs) -> None:
+                    hf_split, hf_subset, encode_kwargs, label) -> None:
     name = model_name(model)
     # Longest first: batches of similar length pad less (as sentence-transformers does).
     order = sorted(missing, key=lambda k: -len(texts[missing[k]]))
     batch_size = int(encode_kwargs.pop("batch_size", 32))
     chunk = batch_size * max(1, math.ceil(CHUNK_TEXTS / batch_size))  # whole batches: as one loader would
-    task = getattr(task_metadata, "name", "")
     what = f"{_label(role)}s"
-    progress.note(f"{name}: {task}: {len(order)} {what} to encode, {len(found)} found in the cache")
+    progress.note(f"{name}: {label or getattr(task_metadata, 'name', '')}: {len(order)} {what} to encode, "
+                  f"{len(found)} found in the cache")
+    # Worker processes start (and load the model) before the bar does: its rate and ETA
+    # count encoding time only.
+    encode_workers.prepare(model, min(chunk, len(order)))
     with progress.bar(len(order), what) as bar:
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
@@ -288,8 +300,9 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
             vectors = encode_workers.feed(model, part_texts, task_metadata=task_metadata, prompt_type=prompt_type,
                                           batch_size=batch_size, languages=part_langs, hf_split=hf_split,
                                           hf_subset=hf_subset, on_batch=on_batch, **encode_kwargs)
+            with np.errstate(over="ignore"):  # checked as stored: 1e39 is finite in float64, inf in float32
+                vectors = vectors.astype(np.float32, copy=False)
             check_output(model, vectors, part_texts, role)
-            vectors = vectors.astype(np.float32, copy=False)
             # Committed before the next chunk is encoded: a kill loses at most this chunk.
             cache.put_many(zip(part, vectors), model_id=mid, model_name=name)
             found.update(zip(part, vectors))

@@ -29,5 +29,21 @@ def register_tasks(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_benchmarks(register: Callable[..., None]) -> None:
+    """Register mteb Benchmarks: call `register(mteb.Benchmark(...))` per benchmark (`mteb run -b NAME`)."""
+
+
+@hookspec(firstresult=True)
+def model_from_folder(path: str) -> Any:
+    """The `mteb.ModelMeta` of the model in folder `path`, if this plugin recognises it, else None.
+
+    `-m DIR` (xalign and mteb alike) resolves through this hook: the meta's `name` is the model's
+    identity (results, tables, leaderboard), never the path as typed, and its `revision` must
+    change whenever the folder's content does. The first plugin that answers wins; a generic
+    loader (any sentence-transformers folder) marks its hookimpl `trylast`.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the `xalign` command: `cli` is the argparse sub-parsers object."""

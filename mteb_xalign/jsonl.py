@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mteb_xalign.errors import DataError
+from mteb_xalign.text_rules import is_empty_text
 
 
 def open_data_file(path: Path, mode: str = "rb"):
@@ -67,7 +68,7 @@ def read_jsonl(path: Path, required: dict[str, type] | None = None) -> Iterator[
             line = decode_line(raw, path, lineno)
             if lineno == 1:
                 line = line.removeprefix("\ufeff")  # a UTF-8 byte-order mark is not JSON
-            if not line.strip():
+            if is_empty_text(line):  # blank, or only invisible characters: no record
                 continue
             try:
                 obj = json.loads(line)

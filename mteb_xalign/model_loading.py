@@ -8,13 +8,18 @@ at a time.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mteb_xalign.errors import UserError
 
 
 def model_meta(model_name: str) -> Any:
-    """The model's ModelMeta, refused in one line if unknown, ambiguous or unable to run here."""
+    """The model's ModelMeta, refused in one line if unknown, ambiguous or unable to run here.
+
+    A folder (`-m DIR`) that is not a registered name resolves to the model a plugin recognises
+    in it, under that model's own name (see hookspecs.model_from_folder).
+    """
     from mteb_xalign import mteb_bridge, plugins
 
     mteb_bridge.ensure_registered()
@@ -25,12 +30,22 @@ def model_meta(model_name: str) -> Any:
     try:
         meta = mteb.get_model_meta(model_name)
     except KeyError as exc:
-        raise UserError(str(exc).strip("'\"")) from None
-    conflicts = getattr(plugins, "model_conflicts", {})
-    if model_name in conflicts:
-        names = ", ".join(repr(p) for p in conflicts[model_name])
-        raise UserError(f"model {model_name!r} is registered by several plugins ({names}): load only one with "
-                        "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
+        if not Path(model_name).expanduser().is_dir():
+            raise UserError(str(exc).strip("'\"")) from None
+        try:
+            meta = mteb_bridge.register_folder(model_name)
+        except UserError:
+            raise
+        except Exception as folder_exc:  # noqa: BLE001 -- a plugin recognised the folder and found it broken
+            raise UserError(f"-m {model_name}: {folder_exc}") from None
+        if meta is None:
+            raise UserError(f"-m {model_name}: no installed plugin recognises this folder as a model (an "
+                            "aligned-model folder from `xalign align`, a sentence-transformers folder with "
+                            "modules.json; see `xalign plugins`)") from None
+    model_name = meta.name
+    conflict = plugins.model_conflict(model_name)
+    if conflict is not None:
+        raise UserError(conflict)
     if plugins.plugin_of_model(model_name) is not None:
         state = availability(meta)
         if not state.runnable:

@@ -11,12 +11,12 @@ key `model` or `models` (TOML `[[model]]`, JSON `{"model": [...]}`), or a bare J
     [[model]]
     name = "my-lab/minilm-qa"          # required: the name mteb and xalign use
     adapter = "sentence-transformers"  # which plugin builds it (this is the default);
-                                       # "llm" (xalign-llm), "openai" (xalign-openai), ...
+                                       # "decoder" (xalign-decoder), "openai" (xalign-openai), ...
     path = "/data/models/minilm-qa"    # everything else belongs to the adapter's plugin,
     prompts = { query = "query: " }    # which checks its own keys
 
 The keys of each adapter are described by its plugin (`xalign_sentence_transformers.config`,
-`xalign_llm.config`, `xalign_openai.config` and their READMEs). A relative `path` in an entry
+`xalign_decoder.config`, `xalign_openai.config` and their READMEs). A relative `path` in an entry
 means relative to the file it is written in.
 
 This module finds, parses and filters files; it does not judge an adapter's keys. Every error

@@ -9,11 +9,12 @@ rather than half-working.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 import warnings
 
-from mteb_xalign import mteb_compat
+from mteb_xalign import mteb_compat, plugins
 
 _registered = False
 
@@ -64,8 +65,6 @@ def _register_on_first_lookup() -> None:
 def _register() -> None:
     mteb_compat.check_version()
     mteb_compat.spare_sentence_transformers_import()
-    from mteb_xalign import plugins
-
     for plugin_name, meta in plugins.get_models():
         # A plugin may provide a loader for a model mteb already knows (e.g. offline
         # weights for sentence-transformers/all-MiniLM-L6-v2): the plugin wins, so the
@@ -84,9 +83,38 @@ def _register() -> None:
         mteb_compat.add_task(task_cls)
         _sources[("task", name)] = plugin_name
 
-    from mteb_xalign.tasks import benchmark
+    for value in _command_line_values(sys.argv[1:]):
+        # `mteb run -m DIR`: mteb looks the model up by the path as typed.
+        if os.path.isdir(value) and not mteb_compat.known_meta(value):
+            try:
+                register_folder(value)
+            except Exception as exc:  # noqa: BLE001 -- `xalign run` reports it in one line; mteb must still import
+                print(f"mteb-xalign: {value}: {exc}", file=sys.stderr)
 
-    mteb_compat.add_benchmark(benchmark())
+    for _, bench in plugins.get_benchmarks():  # after the tasks: a benchmark names registered tasks
+        mteb_compat.add_benchmark(bench)
+    from mteb_xalign.result_store import ResultStore
+
+    mteb_compat.use_result_store_in_cli(ResultStore)
+
+
+def register_folder(typed: str):
+    """The ModelMeta of the model in folder `typed` (named by the plugin that recognises it, never by
+    the path), registered under its name and reachable by the path as typed; None if no plugin
+    recognises the folder."""
+    found = plugins.model_from_folder(typed)
+    if found is None:
+        return None
+    plugin_name, meta = found
+    mteb_compat.add_model(meta)
+    mteb_compat.add_model_alias(typed, meta)
+    _sources[("model", meta.name)] = plugin_name
+    return meta
+
+
+def _command_line_values(argv: list[str]) -> list[str]:
+    """Arguments as typed, `--model=DIR` split at '='."""
+    return [arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg for arg in argv]
 
 
 #: ("model"|"task", name) -> plugin name, for `xalign models` / `xalign tasks`.

@@ -8,6 +8,8 @@ pinned in pyproject.toml and checked by `check_version` before any registry is t
 - registries: `add_model`, `add_task`, `add_benchmark` (mteb builds them at import time)
 - `make_loader`: mteb's own DataLoader over a list of texts, so models see what mteb feeds them
 - `known_meta`: mteb's own ModelMeta for a model name (plugins reuse its facts)
+- `registered_task`: a registered task by name, or None (no suggestions printed, no exception)
+- `use_result_store_in_cli`: `mteb run` writes through our result store, as `xalign run` does
 - `spare_sentence_transformers_import`: mteb.evaluate without a needless sentence-transformers import
 - `half_imported`: whether a module's body is still running (CPython's import flag)
 """
@@ -59,6 +61,12 @@ def add_model(meta: Any) -> None:
     registry[meta.name] = meta
 
 
+def add_model_alias(alias: str, meta: Any) -> None:
+    """Make `mteb.get_model(_meta)(alias)` return `meta` (whose name stays its own): `-m DIR`
+    under `mteb run`, where DIR is a folder a plugin recognised as the model `meta.name`."""
+    _model_registry()[alias] = meta
+
+
 def known_meta(name: str) -> Any | None:
     """mteb's own ModelMeta for `name` (not a plugin's replacement), or None if mteb has none.
 
@@ -72,6 +80,12 @@ def known_meta(name: str) -> Any | None:
 
 def has_task(name: str) -> bool:
     return name in _tasks_module()._TASKS_REGISTRY
+
+
+def registered_task(name: str) -> Any | None:
+    """A new instance of the registered task `name`, or None if mteb has no task of that name."""
+    task_cls = _tasks_module()._TASKS_REGISTRY.get(name)
+    return task_cls() if task_cls is not None else None
 
 
 def add_task(task_cls: type) -> None:
@@ -93,6 +107,14 @@ def add_benchmark(benchmark: Any) -> None:
     setattr(module, f"_xalign_{benchmark.name}", benchmark)
     lookup._build_registry.cache_clear()
     lookup._build_aliases_registry.cache_clear()
+
+
+def use_result_store_in_cli(store_cls: type) -> None:
+    """`mteb run` saves through `store_cls` (a ResultCache subclass) instead of mteb's plain
+    ResultCache: the same folder layout, plus atomic writes, provenance and the rule that only a
+    current result is reused, so `mteb run` and `xalign run` give the same files."""
+    module = importlib.import_module("mteb.cli.build_cli")
+    module.ResultCache = store_cls
 
 
 # -- evaluation helpers -------------------------------------------------------------------

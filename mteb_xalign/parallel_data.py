@@ -14,6 +14,7 @@ from pathlib import Path
 from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import read_jsonl
 from mteb_xalign.languages import to_mteb
+from mteb_xalign.text_rules import IdLines, check_text, normalisation_note
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class ParallelQA:
     languages: list[str]
     contexts: dict[str, dict[str, str]] = field(default_factory=dict)  # lang -> id -> text
     questions: dict[str, list[Question]] = field(default_factory=dict)  # lang -> questions
+    #: context id -> the article it comes from (the pivot file's optional `title`): the unit intervals
+    #: resample (questions of one article are correlated, see README "Uncertainty")
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def article(self, context_id: str) -> str:
+        """The resampling cluster of a paragraph: its article, or the paragraph itself without titles."""
+        title = self.titles.get(context_id)
+        return f"article:{title}" if title else f"paragraph:{context_id}"
 
 
 #: What a data file's name must end with; what comes before is the file's language code.
@@ -49,9 +58,9 @@ def check_language_code(code: str, path: Path) -> str:
     if not code:
         raise DataError("empty language code: name the file <lang>" + path.name, path=path)
     if "." in code:
-        raise DataError(f"{code!r} is not a language code: data files are named <lang>.contexts.jsonl "
-                        f"and <lang>.questions.jsonl (move other files, e.g. old copies, out of the folder)",
-                        path=path)
+        suffix = path.name[len(code):]
+        raise DataError(f"{code!r} is not a language code: a file named <lang>{suffix} is read as that language's "
+                        f"data, so move other files (e.g. old copies) out of the folder", path=path)
     if _REGION_VARIANT.match(code):
         base = re.split(r"[-_]", code)[0]
         raise DataError(f"language code {code!r}: region variants are not told apart (mteb's language tags "
@@ -64,7 +73,7 @@ def check_language_code(code: str, path: Path) -> str:
     return code
 
 
-def _language_files(folder: Path, suffix: str) -> dict[str, Path]:
+def language_files(folder: Path, suffix: str) -> dict[str, Path]:
     """language -> its file; two files of one language (en and eng-Latn) are refused."""
     files: dict[str, Path] = {}
     tags: dict[str, Path] = {}
@@ -86,15 +95,15 @@ def folder_languages(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("not a folder (expected <lang>.contexts.jsonl and <lang>.questions.jsonl files)", path=folder)
-    return sorted(_language_files(folder, CONTEXTS_SUFFIX))
+    return sorted(language_files(folder, CONTEXTS_SUFFIX))
 
 
 def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError("not a folder (expected <lang>.contexts.jsonl and <lang>.questions.jsonl files)", path=folder)
-    context_files = _language_files(folder, CONTEXTS_SUFFIX)
-    question_files = _language_files(folder, QUESTIONS_SUFFIX)
+    context_files = language_files(folder, CONTEXTS_SUFFIX)
+    question_files = language_files(folder, QUESTIONS_SUFFIX)
     if not context_files:
         raise DataError("no <lang>.contexts.jsonl files found", path=folder)
     for lang in sorted(set(question_files) - set(context_files)):
@@ -117,28 +126,26 @@ def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
     for lang in languages:
         contexts: dict[str, str] = {}
         path = context_files[lang]
+        context_ids = IdLines("context id", path)
         for lineno, obj in read_jsonl(path, {"id": str, "text": str}):
-            if obj["id"] in contexts:
-                raise DataError(f"duplicate context id {obj['id']!r}", path=path, line=lineno)
-            if not obj["text"].strip():
-                raise DataError(f"context {obj['id']!r} has empty text", path=path, line=lineno)
-            contexts[obj["id"]] = obj["text"]
+            context_ids.add(obj["id"], lineno)
+            contexts[obj["id"]] = check_text(obj["text"], f"context {obj['id']!r}", path=path, line=lineno)
+            if lang == pivot and isinstance(obj.get("title"), str) and obj["title"].strip():
+                data.titles[obj["id"]] = obj["title"]
         data.contexts[lang] = contexts
         questions: list[Question] = []
-        seen: set[str] = set()
         path = question_files[lang]
+        question_ids = IdLines("question id", path)
         for lineno, obj in read_jsonl(path, {"id": str, "context_id": str, "text": str}):
-            if obj["id"] in seen:
-                raise DataError(f"duplicate question id {obj['id']!r}", path=path, line=lineno)
-            seen.add(obj["id"])
+            question_ids.add(obj["id"], lineno)
             question_lines[(lang, obj["id"])] = lineno
             if obj["context_id"] not in contexts:
                 raise DataError(
                     f"question {obj['id']!r} refers to unknown context_id {obj['context_id']!r} "
-                    f"(not in {lang}.contexts.jsonl)", path=path, line=lineno,
+                    f"(not in {context_files[lang].name}{normalisation_note(obj['context_id'], contexts)})",
+                    path=path, line=lineno,
                 )
-            if not obj["text"].strip():
-                raise DataError(f"question {obj['id']!r} has empty text", path=path, line=lineno)
+            check_text(obj["text"], f"question {obj['id']!r}", path=path, line=lineno)
             questions.append(Question(obj["id"], obj["context_id"], obj["text"]))
         if not questions:
             raise DataError(f"language {lang!r} has no questions", path=path)
@@ -149,7 +156,8 @@ def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
             if q.context_id not in data.contexts[pivot]:
                 raise DataError(
                     f"question {q.id!r} refers to paragraph {q.context_id!r}, which the pivot "
-                    f"{pivot}.contexts.jsonl lacks (it is the question's second gold document)",
+                    f"{context_files[pivot].name} lacks (it is the question's second gold document"
+                    f"{normalisation_note(q.context_id, data.contexts[pivot])})",
                     path=question_files[lang], line=question_lines[(lang, q.id)],
                 )
     # ... and every pivot question's paragraph in each other language: the pivot's questions
@@ -158,9 +166,9 @@ def read_parallel_qa(folder: str | Path, *, pivot: str = "en") -> ParallelQA:
         for q in data.questions[pivot]:
             if q.context_id not in data.contexts[lang]:
                 raise DataError(
-                    f"question {q.id!r} refers to paragraph {q.context_id!r}, which {lang}.contexts.jsonl "
+                    f"question {q.id!r} refers to paragraph {q.context_id!r}, which {context_files[lang].name} "
                     f"lacks: every {pivot} question's paragraph must exist in every language (it is a gold "
-                    f"document of the {pivot}+{lang} subsets)",
+                    f"document of the {pivot}+{lang} subsets{normalisation_note(q.context_id, data.contexts[lang])})",
                     path=question_files[pivot], line=question_lines[(pivot, q.id)],
                 )
     return data

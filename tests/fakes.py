@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 from mteb.models import ModelMeta
 
-from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 
 
 class CountingEncoder(TextEncoder):

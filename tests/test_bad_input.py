@@ -186,12 +186,12 @@ def test_word_list_that_is_a_folder(tmp_path):
 @pytest.fixture
 def xalign(monkeypatch, capsys):
     """`xalign ...` in this process, with model loading forbidden: every refusal here comes first."""
-    from mteb_xalign import cli, run
+    from mteb_xalign import cli, evaluation
 
     def no_load(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr(run, "load_model", no_load)
+    monkeypatch.setattr(evaluation, "load_model", no_load)
 
     def call(*argv):
         code = cli.main(list(argv))

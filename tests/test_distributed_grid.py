@@ -1,146 +1,28 @@
 """`--executor ray`: the model x task grid on a local 2-CPU Ray cluster started by this module.
 
-Oracles: the serial run (mteb.evaluate in this process, as `xalign run` does locally) on the
-same models and tasks; results must match it key for key, apart from timing fields.
-The models are deterministic hash encoders defined here (Ray pickles this module by value,
-so workers need not import it).
+Oracles: the serial run (evaluation.evaluate_pair in this process, as `xalign run` does locally) on
+the same models and tasks; results must match it key for key, apart from timing fields.
+The models are the hash encoders of ray_fakes.py (pickled by value: workers need not import it).
+Several nodes: test_distributed_cluster.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
+import re
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
-import ray
-from mteb.models import ModelMeta
 
-from mteb_xalign.encoder import TextEncoder
+import ray_fakes
+from ray_fakes import TASKS, OPTIONS, assert_same_results, fake_meta, grid, make_tasks, result_files, serial_run
 from xalign_testing import local_ray
-
-TIMING_KEYS = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
-TASKS = {"SemanticAffinity": ["en-de"], "MultiRefCLIR": ["multi_en+de_q-en", "multi_en+de_q-de"]}
-
-
-class HashEncoder(TextEncoder):
-    """Vector = f(salt, role, text) only: the same on every worker, in every batch."""
-
-    def __init__(self, model_name, revision=None, device=None, salt="a", dim=16, crash_token=None,
-                 attempts_log=None, workers_log=None, **kwargs):
-        super().__init__(model_name, revision, device)
-        self.salt, self.dim = salt, dim
-        self.calls: dict[str, int] = {}  # per task: Ray may run two pairs in one worker, one instance
-        self.crash_token, self.attempts_log, self.workers_log = crash_token, attempts_log, workers_log
-
-    def embed(self, texts, *, prompt_type, task_metadata=None, **kwargs):
-        task = task_metadata.name if task_metadata is not None else ""
-        self.calls[task] = calls = self.calls.get(task, 0) + 1
-        if self.workers_log and calls == 1:  # the encoding workers `auto` would start here
-            from mteb_xalign import encode_workers
-
-            with open(self.workers_log, "a") as f:
-                f.write(f"{encode_workers.requested_workers({})}\n")
-        if self.attempts_log and calls == 1:  # one line per attempt at a pair
-            with open(self.attempts_log, "a") as f:
-                f.write(f"{os.getpid()}\n")
-        if self.crash_token and calls == 2:
-            try:  # the one process that creates the token dies mid-task, as a killed worker does
-                os.close(os.open(self.crash_token, os.O_CREAT | os.O_EXCL))
-                os._exit(1)
-            except FileExistsError:
-                pass
-        role = prompt_type.value if prompt_type is not None else "none"
-        return np.stack([hash_vector(f"{self.salt}|{role}|{t}", self.dim) for t in texts])
-
-
-def hash_vector(text: str, dim: int) -> np.ndarray:
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-
-
-def load_hash_encoder(model_name, revision=None, **kwargs):
-    return HashEncoder(model_name, revision, **kwargs)
-
-
-def fake_meta(name: str, **loader_kwargs) -> ModelMeta:
-    meta = ModelMeta(
-        loader=load_hash_encoder, loader_kwargs=loader_kwargs, name=name, revision="1", release_date=None,
-        languages=None, n_parameters=None, memory_usage_mb=None, max_tokens=None,
-        embed_dim=loader_kwargs.get("dim", 16), license=None, open_weights=True, public_training_code=None,
-        public_training_data=None, framework=["NumPy"], similarity_fn_name="cosine", use_instructions=False,
-        training_datasets=None,
-    )
-    try:
-        from mteb_xalign.mteb_compat import add_model
-    except ImportError:  # before mteb_compat landed
-        from mteb.models.model_implementations import MODEL_REGISTRY
-
-        MODEL_REGISTRY[name] = meta
-    else:
-        add_model(meta)
-    return meta
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     """One local Ray for the module (startup costs ~10 s); workers get their own cache file."""
-    yield from local_ray(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3", [sys.modules[__name__]])
-
-
-def make_tasks(names=tuple(TASKS)):
-    from mteb_xalign import mteb_bridge
-
-    mteb_bridge.ensure_registered()
-    import mteb
-
-    tasks = []
-    for name in names:
-        subsets = TASKS[name]
-        task = mteb.get_task(name)
-        task.hf_subsets = subsets
-        tasks.append(task)
-    return tasks
-
-
-OPTIONS = dict(device="cpu", quiet=True)
-
-
-def serial_run(model_names, output: Path, tasks=tuple(TASKS)) -> None:
-    """What `xalign run` does without --executor: each model on the tasks, in this process."""
-    from mteb_xalign.run import RunOptions, evaluate_pair
-
-    for name in model_names:
-        evaluate_pair(name, make_tasks(tasks), output, RunOptions(**OPTIONS))
-
-
-def grid(model_names, output: Path, tasks=tuple(TASKS), **kwargs):
-    from mteb_xalign.distributed.grid import run_grid
-    from mteb_xalign.run import RunOptions
-
-    options = RunOptions(**{**OPTIONS, "quiet": kwargs.pop("quiet", True)})
-    return run_grid(model_names, make_tasks(tasks), options, output=output, **kwargs)
-
-
-def result_files(output: Path) -> dict[str, Path]:
-    return {str(p.relative_to(output)): p for p in sorted(output.rglob("*")) if p.is_file()}
-
-
-def without_timing(path: Path):
-    if path.suffix != ".json" or path.name == "model_meta.json":
-        return path.read_text()
-    data = json.loads(path.read_text())
-    return {k: v for k, v in data.items() if k not in TIMING_KEYS}
-
-
-def assert_same_results(ray_output: Path, serial_output: Path) -> None:
-    got, want = result_files(ray_output), result_files(serial_output)
-    assert sorted(got) == sorted(want)
-    for rel in want:
-        assert without_timing(got[rel]) == without_timing(want[rel]), rel
+    yield from local_ray(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3", [ray_fakes])
 
 
 def test_grid_matches_serial_run_and_skips_finished_pairs(ray_cluster, tmp_path, capsys):
@@ -232,7 +114,7 @@ def test_xalign_run_executor_ray_writes_what_a_local_run_writes(ray_cluster, tmp
 
 def test_a_partial_result_is_completed_as_a_local_run_completes_it(ray_cluster, tmp_path):
     from mteb_xalign.distributed.grid import run_grid
-    from mteb_xalign.run import RunOptions, evaluate_pair
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     fake_meta("test-ray/hash-a", salt="a", dim=16)
 
@@ -278,3 +160,119 @@ def test_ray_options_without_the_ray_executor_are_refused(tmp_path, capsys):
                "--cpus-per-model", "0", "--output", str(tmp_path)])
     assert rc == 2
     assert "--cpus-per-model 0: use a number of CPUs above 0" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- --address: fail fast, one line
+
+
+def _run_with_address(address, tmp_path, capfd):
+    """`xalign run --executor ray --address ADDRESS`: (exit code, stderr lines, seconds it took)."""
+    import time
+
+    from mteb_xalign.cli import main
+
+    fake_meta("test-ray/hash-a", salt="a", dim=16)
+    capfd.readouterr()
+    t0 = time.monotonic()
+    rc = main(["run", "-t", "SemanticAffinity", "-m", "test-ray/hash-a", "--executor", "ray",
+               "--address", address, "--output", str(tmp_path)])
+    seconds = time.monotonic() - t0
+    return rc, capfd.readouterr().err.strip().splitlines(), seconds
+
+
+@pytest.mark.parametrize("address, says", [
+    ("127.0.0.1:1", "nothing listens on port 1 of 127.0.0.1 (connection refused)"),  # was: a 5-minute hang
+    ("headnode", "no port"),
+    ("127.0.0.1:99999", "the port is not a number from 1 to 65535"),
+    ("127.0.0.1:six", "the port is not a number from 1 to 65535"),
+    ("127.0.0.1:0", "the port is not a number from 1 to 65535"),
+    (":6379", "not an address Ray can join"),
+    ("http://127.0.0.1:6379", "'http://' is not a Ray address"),
+    ("head node:6379", "not an address Ray can join"),
+    ("host.invalid:6379", "unknown host 'host.invalid'"),
+])
+def test_an_address_without_a_ray_cluster_fails_at_once_in_one_line(address, says, tmp_path, capfd):
+    import time
+
+    from mteb_xalign.distributed.cluster import check_address
+    from mteb_xalign.errors import UserError
+
+    rc, err, seconds = _run_with_address(address, tmp_path, capfd)
+    assert rc == 2 and seconds < 30  # the whole command, mteb's start included, on a loaded machine
+    assert len(err) == 1 and err[0].startswith(f"xalign: error: --address {address}: {says}"), err
+    assert not (tmp_path / "results").exists()
+    t0 = time.monotonic()
+    with pytest.raises(UserError):
+        check_address(address)
+    assert time.monotonic() - t0 < 3  # the check itself
+
+
+def test_an_address_where_something_else_answers_is_refused_within_the_probe_timeout(tmp_path, capfd, monkeypatch):
+    """A port that accepts and stays silent, an HTTP/1 server, and an HTTP/2 server that is not Ray
+    (Ray itself would retry each of them for minutes, or end the process)."""
+    import http.server
+    import socket
+    import threading
+
+    from mteb_xalign.distributed import cluster
+
+    monkeypatch.setattr(cluster, "PROBE_TIMEOUT_S", 2.0)
+    silent = socket.create_server(("127.0.0.1", 0))
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # the server's own log would be on the same stderr
+            pass
+
+    http1 = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    http2 = socket.create_server(("127.0.0.1", 0))
+
+    def not_ray_http2():  # greets as HTTP/2 does, then says goodbye to every call
+        while True:
+            try:
+                conn, _ = http2.accept()
+            except OSError:  # the test closed the socket
+                return
+            conn.recv(1024)
+            conn.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # SETTINGS
+            conn.sendall(b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + bytes(4) + b"\x00\x00\x00\x01")  # GOAWAY
+            conn.close()
+
+    threading.Thread(target=http1.serve_forever, daemon=True).start()
+    threading.Thread(target=not_ray_http2, daemon=True).start()
+    try:
+        for server, says in ((silent, "no answer from port"), (http1.socket, "but not a Ray cluster (no gRPC greeting)"),
+                             (http2, "but not a Ray cluster (its GCS gave no cluster id within 2 s)")):
+            address = f"127.0.0.1:{server.getsockname()[1]}"
+            rc, err, seconds = _run_with_address(address, tmp_path, capfd)
+            assert rc == 2 and seconds < 30, (address, seconds)
+            assert len(err) == 1 and err[0].startswith(f"xalign: error: --address {address}: "), err
+            assert says in err[0]
+    finally:
+        http1.shutdown()
+        silent.close()
+        http2.close()
+
+
+def test_address_auto_names_what_it_found(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # where `auto` looks first
+    rc, err, _ = _run_with_address("auto", tmp_path, capfd)
+    assert rc == 2 and len(err) == 1
+    # Ray's lookup turns a local host into this machine's address
+    assert re.match(r"xalign: error: --address auto \(\S+:1\): nothing listens on port 1 ", err[0]), err
+
+
+def test_cpus_per_pair_share_the_cluster_within_one_node():
+    from types import SimpleNamespace
+
+    from mteb_xalign.distributed.grid import cpus_per_pair
+
+    def cluster(*cpus, dead=()):
+        nodes = [{"Alive": True, "Resources": {"CPU": c}} for c in cpus]
+        nodes += [{"Alive": False, "Resources": {"CPU": c}} for c in dead]
+        return SimpleNamespace(nodes=lambda: nodes)
+
+    assert cpus_per_pair(cluster(2), 1) == 2  # one pair on a 2-CPU machine encodes on both CPUs
+    assert cpus_per_pair(cluster(2), 2) == 1
+    assert cpus_per_pair(cluster(2), 5) == 1  # at least one
+    assert cpus_per_pair(cluster(4, 4), 1) == 4  # never more than one node holds
+    assert cpus_per_pair(cluster(8, 8), 3) == 5
+    assert cpus_per_pair(cluster(0, 1, dead=(64,)), 1) == 1  # a head without CPUs; dead nodes do not count

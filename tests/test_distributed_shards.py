@@ -13,15 +13,15 @@ import pytest
 import ray
 from mteb.types import PromptType
 
-import test_distributed_grid as grid_helpers
-from test_distributed_grid import HashEncoder, fake_meta, hash_vector
+import ray_fakes
+from ray_fakes import HashEncoder, fake_meta, hash_vector
 from xalign_testing import local_ray
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     yield from local_ray(tmp_path_factory.mktemp("ray-cache") / "embeddings.sqlite3",
-                         [sys.modules[__name__], grid_helpers])
+                         [sys.modules[__name__], ray_fakes])
 
 
 def random_pool(seed: int, n_docs: int, n_queries: int, dim: int = 8):

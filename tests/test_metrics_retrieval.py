@@ -73,7 +73,7 @@ def test_norm_of_mean_with_a_nominal_pool():
     # left out of its pool (here pool sizes 6 and 5, nominal 8).
     res = result([[2, 3], [4, 1]], [6, 5])
     assert max_at_r_norm_of_mean(res, nominal_pool=8) == pytest.approx((3 - math.log2(3.5)) / 2)
-    assert max_at_r_norm_of_mean(result([[1, 2]], [2]), nominal_pool=2) == 1.0
+    assert math.isnan(max_at_r_norm_of_mean(result([[1, 2]], [2]), nominal_pool=2))  # nothing to rank
     assert max_at_r_norm_of_mean(result([[1, 8]], [8]), nominal_pool=8) == 0.0
     assert summarize(res, nominal_pool=8)["max_at_r_norm_of_mean"] == max_at_r_norm_of_mean(res, nominal_pool=8)
     assert summarize(res)["max_at_r_norm_of_mean"] == max_at_r_norm_of_mean(res) != max_at_r_norm_of_mean(
@@ -82,10 +82,19 @@ def test_norm_of_mean_with_a_nominal_pool():
         max_at_r_norm_of_mean(res, nominal_pool=3)
 
 
-def test_nothing_to_rank_is_perfect():
-    res = result([[1, 2], [1]], [2, 1])
-    assert max_at_r_norm(res).tolist() == [1.0, 1.0]
-    assert max_at_r_norm_of_mean(res) == 1.0
+def test_nothing_to_rank_is_undefined_never_perfect():
+    """A pool no larger than its gold set: Max@R_norm is 0/0, so NaN (not 1.0), and summarize refuses,
+    whatever the model: here a constant one, whose every score ties."""
+    D = np.ones((2, 3), np.float32)
+    res = gold_ranks(np.ones((2, 3), np.float32), D, [[0, 1], [0, 1]])
+    assert np.isnan(max_at_r_norm(res)).all() and math.isnan(max_at_r_norm_of_mean(res))
+    with pytest.raises(ValueError, match=r"query 0 has a pool of 2 document\(s\) and 2 gold: nothing to rank.*"
+                                         r"\(2 such queries\)"):
+        summarize(res)
+    mixed = result([[1, 2], [3]], [2, 4])  # one degenerate query among ordinary ones is enough
+    assert np.isnan(max_at_r_norm(mixed)[0]) and max_at_r_norm(mixed)[1] == pytest.approx(1 - math.log2(3) / 2)
+    with pytest.raises(ValueError, match="query 0 has a pool of 2"):
+        summarize(mixed)
 
 
 def test_constant_score_model_end_to_end():
@@ -173,7 +182,7 @@ def reference_metrics(scores, relevant):
     positions = [i + 1 for i, d in enumerate(order) if d in relevant]
     n, R = len(scores), len(relevant)
     max_r = positions[-1]
-    norm = 1.0 if n == R else (math.log2(n) - math.log2(max_r)) / (math.log2(n) - math.log2(R))
+    norm = math.nan if n == R else (math.log2(n) - math.log2(max_r)) / (math.log2(n) - math.log2(R))
     dcg1 = (1.0 if order[0] in relevant else 0.0) / math.log2(2)
     return dict(positions=positions, max_r=max_r, norm=norm, rr=1 / positions[0], ndcg1=dcg1 / 1.0,
                 ap=sum((i + 1) / p for i, p in enumerate(positions)) / R)
@@ -199,11 +208,17 @@ def test_metrics_match_definitions(queries, k):
     assert [p.tolist() for p in pessimistic_positions(res)] == [r["positions"] for r in refs]
     assert max_at_r(res).tolist() == [r["max_r"] for r in refs]
     np.testing.assert_allclose(max_at_r_norm(res), [r["norm"] for r in refs], atol=1e-9)
-    assert ((0 <= max_at_r_norm(res)) & (max_at_r_norm(res) <= 1)).all()
+    defined = np.array([len(s) > len(rel) for s, rel in queries])
+    assert np.isnan(max_at_r_norm(res)[~defined]).all()
+    assert ((0 <= max_at_r_norm(res)[defined]) & (max_at_r_norm(res)[defined] <= 1)).all()
     np.testing.assert_allclose(reciprocal_rank(res), [r["rr"] for r in refs])
     np.testing.assert_allclose(ndcg_at_1_pessimistic(res), [r["ndcg1"] for r in refs])
     np.testing.assert_allclose(average_precision(res), [r["ap"] for r in refs])
     assert complete_at_k(res, k).tolist() == [r["max_r"] <= k for r in refs]
+    if not defined.all():  # nothing to rank for some query: refused, never a score
+        with pytest.raises(ValueError, match="nothing to rank"):
+            summarize(res, ks=(k,))
+        return
     out = summarize(res, ks=(k,))
     assert out["map"] == pytest.approx(np.mean([r["ap"] for r in refs]))
     assert out[f"complete_at_{k}"] == pytest.approx(np.mean([r["max_r"] <= k for r in refs]))

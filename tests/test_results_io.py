@@ -11,7 +11,7 @@ from mteb.models import ModelMeta
 from mteb.results import TaskResult
 
 from fakes import CountingEncoder
-from mteb_xalign.result_store import ResultStore, missing_subsets, public_meta_dict, stale_result
+from mteb_xalign.result_store import ResultStore, missing_subsets, public_meta_dict
 
 
 def fake_meta(name="test/fake-model", **update) -> ModelMeta:
@@ -167,24 +167,28 @@ def test_stale_result_is_named_and_fresh_one_is_not(tmp_path):
     import mteb
 
     task = mteb.get_task("LAReQA")
-    store = ResultStore(tmp_path)
+    store = ResultStore(tmp_path, tasks=[task])
     store.save_to_cache(task_result({"q-en": 0.1}, "old-revision", "LAReQA"), fake_meta())
-    why = stale_result(store, task, fake_meta())
+    path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
+    why = store.why_not_current(path, task, fake_meta())
     assert "computed on dataset revision 'old-revision'" in why and task.metadata.revision in why
+    assert store.load_task_result("LAReQA", fake_meta()) is None  # what mteb's only-missing mode asks
     store.save_to_cache(task_result({"q-en": 0.1}, task.metadata.revision, "LAReQA"), fake_meta())
-    assert stale_result(store, task, fake_meta()) is None
+    assert store.why_not_current(path, task, fake_meta()) is None
+    assert store.load_task_result("LAReQA", fake_meta()) is not None
 
 
 @pytest.fixture
 def fake_model_run(monkeypatch, capsys):
     """`xalign run` in process with a hash-seeded fake model instead of a registered one."""
-    from mteb_xalign import cli, run
+    from mteb_xalign import cli, evaluation, run
 
     meta = fake_meta()
     model = CountingEncoder("test/fake-model", dim=32)
     model.mteb_model_meta = meta
     monkeypatch.setattr(run, "model_meta", lambda name: meta)
-    monkeypatch.setattr(run, "load_model", lambda meta, device: model)
+    monkeypatch.setattr(evaluation, "model_meta", lambda name: meta)
+    monkeypatch.setattr(evaluation, "load_model", lambda meta, device: model)
 
     def call(*argv):
         code = cli.main(list(argv))
@@ -238,3 +242,123 @@ def test_registered_metas_publish_no_local_path_yet_load_from_it(tmp_path, monke
     public.load_model()
     assert received["sources"] == [f"path:{weights}", "hf:org/my-model"] and received["pooling"] == "mean"
     assert availability(public).status == "local"
+
+
+# -- what makes a stored result current: data, options, similarity, the file as written ------------
+def _run_args(data, out, *extra, name="Tiny"):
+    return ("run", "-t", "MultiRefCLIR", "--data", str(data), "--name", name, "-m", "test/fake-model",
+            "--output", str(out), *extra)
+
+
+def _stored(out, name="Tiny"):
+    [path] = Path(out).rglob(f"{name}.json")
+    return path, json.loads(path.read_text())
+
+
+def test_a_card_revision_label_never_pins_stale_scores(tmp_path, fake_model_run):
+    """A card's "revision" is a label in front of the data digest, never a substitute for it."""
+    call, model = fake_model_run
+    data = corpus(tmp_path / "data")
+    (data / "card.json").write_text(json.dumps({"name": "tiny", "revision": "v1"}), encoding="utf-8")
+    assert call(*_run_args(data, tmp_path / "out"))[0] == 0
+    _, first = _stored(tmp_path / "out")
+    assert first["dataset_revision"].startswith("v1-")
+    corpus(data, extra=" And they sleep.")
+    code, _, err = call(*_run_args(data, tmp_path / "out"))
+    assert code == 0 and "recomputing" in err
+    _, second = _stored(tmp_path / "out")
+    assert second["dataset_revision"].startswith("v1-") and second["dataset_revision"] != first["dataset_revision"]
+    assert ("document", "Cats purr. And they sleep.") in model.sent
+
+
+def test_the_pool_mode_is_part_of_what_makes_a_result_current(tmp_path, fake_model_run):
+    call, _ = fake_model_run
+    data = corpus(tmp_path / "data")
+    assert call(*_run_args(data, tmp_path / "out"))[0] == 0
+    code, _, err = call(*_run_args(data, tmp_path / "out", "--pool", "per-question"))
+    assert code == 0 and "recomputing" in err
+    _, result = _stored(tmp_path / "out")
+    assert result["dataset_revision"].endswith("+pool=per-question")
+    assert {s["pool"] for s in result["scores"]["test"]} == {"per-question"}
+
+
+def test_another_pivot_never_merges_into_the_first(tmp_path, fake_model_run):
+    call, _ = fake_model_run
+    data = corpus(tmp_path / "data")
+    assert call(*_run_args(data, tmp_path / "out"))[0] == 0
+    code, out, err = call(*_run_args(data, tmp_path / "out", "--pivot", "de"))
+    assert code == 0 and "recomputing" in err
+    _, result = _stored(tmp_path / "out")
+    subsets = sorted(s["hf_subset"] for s in result["scores"]["test"])
+    assert subsets == ["multi_de+en_q-de", "multi_de+en_q-en"], subsets
+    assert result["dataset_revision"].endswith("+pivot=de")
+
+
+@pytest.mark.parametrize("name", ["MultiRefCLIR", "LAReQA", "SemanticAffinity"])
+def test_a_registered_task_name_is_refused_for_custom_data(tmp_path, fake_model_run, name):
+    call, model = fake_model_run
+    data = corpus(tmp_path / "data")
+    code, _, err = call(*_run_args(data, tmp_path / "out", name=name))
+    assert code != 0 and f"--name {name}: a registered task has that name" in err
+    assert not (tmp_path / "out").exists() and not model.sent
+
+
+def test_a_hand_edited_result_is_recomputed_not_reused(tmp_path, fake_model_run):
+    call, model = fake_model_run
+    data = corpus(tmp_path / "data")
+    assert call(*_run_args(data, tmp_path / "out"))[0] == 0
+    path, honest = _stored(tmp_path / "out")
+    edited = json.loads(path.read_text())
+    edited["scores"]["test"][0]["main_score"] = 1.0
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    code, _, err = call(*_run_args(data, tmp_path / "out"))
+    assert code == 0 and "changed since it was written" in err
+    _, again = _stored(tmp_path / "out")
+    assert again["scores"]["test"][0]["main_score"] == honest["scores"]["test"][0]["main_score"] != 1.0
+
+
+def test_a_result_without_our_record_is_recomputed(tmp_path, fake_model_run):
+    call, _ = fake_model_run
+    data = corpus(tmp_path / "data")
+    assert call(*_run_args(data, tmp_path / "out"))[0] == 0
+    path, _ = _stored(tmp_path / "out")
+    (path.parent / "run_settings.jsonl").unlink()  # e.g. written by plain mteb, or by an older version
+    code, _, err = call(*_run_args(data, tmp_path / "out"))
+    assert code == 0 and "no record of what wrote it" in err
+    assert (path.parent / "run_settings.jsonl").is_file()
+
+
+def test_the_similarity_a_model_declares_is_part_of_what_makes_a_result_current(tmp_path):
+    import mteb
+
+    task = mteb.get_task("LAReQA")
+    store = ResultStore(tmp_path, tasks=[task])
+    store.save_to_cache(task_result({"q-en": 0.1}, task.metadata.revision, "LAReQA"), fake_meta())
+    path = store.get_task_result_path(task_name="LAReQA", model_name=fake_meta())
+    assert store.why_not_current(path, task, fake_meta()) is None
+    why = store.why_not_current(path, task, fake_meta(similarity_fn_name="dot"))
+    assert "computed with similarity 'cosine', the model now declares 'dot'" in why
+
+
+def test_mteb_run_writes_through_the_result_store(tmp_path, monkeypatch):
+    """`mteb run` (mteb's own CLI) gets the same files as `xalign run`: provenance, digest, atomic writes."""
+    from importlib.metadata import version
+
+    from mteb.cli.build_cli import build_cli
+
+    from mteb_xalign import mteb_bridge, mteb_compat, run_settings
+
+    mteb_bridge.ensure_registered()
+
+    def load(model_name, revision=None, **kwargs):
+        return CountingEncoder(model_name, revision=revision, dim=32)
+
+    meta = fake_meta(name="test/mteb-run-model", loader=load)
+    monkeypatch.setitem(mteb_compat._model_registry(), meta.name, meta)
+    args = build_cli().parse_args(["run", "-m", meta.name, "-t", "SemanticAffinity-AllPairs",
+                                   "--output-folder", str(tmp_path)])
+    args.func(args)
+    [path] = (tmp_path / "results").rglob("SemanticAffinity-AllPairs.json")
+    row = run_settings.row_of(path.parent / "run_settings.jsonl", "SemanticAffinity-AllPairs")
+    assert row["version"]["mteb-xalign"] == version("mteb-xalign")
+    assert row["sha256"] == run_settings.digest(path.read_bytes()) and row["similarity"] == "cosine"

@@ -14,7 +14,7 @@ from mteb.cache import ResultCache
 from mteb.models import ModelMeta
 from mteb.results import TaskResult
 
-from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics.affinity import semantic_affinity

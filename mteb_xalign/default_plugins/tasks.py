@@ -1,4 +1,4 @@
-"""Default plugin: the project's own tasks, registered exactly like a third party's."""
+"""Default plugin: the project's own tasks and benchmark, registered exactly like a third party's."""
 
 from mteb_xalign import hookimpl
 
@@ -9,3 +9,10 @@ def register_tasks(register):
 
     for task_cls in bundled_tasks():
         register(task_cls)
+
+
+@hookimpl
+def register_benchmarks(register):
+    from mteb_xalign.tasks import benchmark
+
+    register(benchmark())

@@ -1,6 +1,7 @@
-"""Sharded exact ranking on Ray against the single-process ranking, on one random pool.
+"""Ray's costs: sharded exact ranking against the single-process ranking, and Ray's start-up.
 
     python -m mteb_xalign.distributed.bench [--docs 1000000] [--queries 1000] [--shards 4] [--cpus N]
+    python -m mteb_xalign.distributed.bench --startup [--repeats 2]
 
 prints name=value lines (as `make bench` does):
   sharded_rank_{N}_single_seconds   metrics.ranking.gold_ranks in this process
@@ -14,18 +15,37 @@ prints name=value lines (as `make bench` does):
 The pool is generated inside the shard workers (the driver never holds it for the sharded run);
 generation is not timed. Ray runs embedded on THIS machine: workers share its cores, so the ratio
 measures the map-reduce's overhead and parallelism on one machine, not a cluster.
+
+--startup prints what `--executor ray` costs before and around the work (best of --repeats, each
+in a fresh process, as a user's command starts):
+  ray_init_seconds          `import ray` + ray.init of an embedded Ray (cluster.ray_session)
+  ray_first_task_seconds    then a no-op task's round trip (a worker process started)
+  ray_startup_seconds       the two together; ray_shutdown_seconds: ray.shutdown
+  ray_grid_local_seconds    `xalign run` of a tiny grid (TINY_GRID: one model, one task), local,
+                            cold cache, the whole command
+  ray_grid_seconds          the same command with --executor ray
+  ray_overhead_seconds      the two subtracted; ray_overhead_ratio: divided (rounds alternate the two)
+  ray_grid_ready_seconds    the "Ray ready in" time the Ray run printed
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
 BLOCK = 65536
+#: `xalign run` arguments of the tiny grid whose Ray overhead --startup measures (a bundled model
+#: that loads in seconds, one task of a few hundred words).
+TINY_GRID = ("-t", "SemanticAffinity", "--subsets", "en-de", "-m", "xalign/use-multilingual-v3", "--device", "cpu")
 
 
 def pool_rows(seed: int, start: int, stop: int, dim: int) -> np.ndarray:
@@ -84,14 +104,78 @@ def run_sharded_bench(n_docs: int = 1_000_000, n_queries: int = 1000, dim: int =
     ]
 
 
+def _noop() -> int:
+    return 1
+
+
+def ray_startup_once(num_cpus: int | None = None) -> list[tuple[str, float]]:
+    """One embedded Ray started, used once and shut down, in this process (which must not have Ray yet)."""
+    t0 = time.perf_counter()
+    from mteb_xalign.distributed.cluster import ray_session
+
+    with ray_session(None, num_cpus=num_cpus) as ray:
+        ready = time.perf_counter()
+        ray.get(ray.remote(_noop).remote())
+        first = time.perf_counter()
+    end = time.perf_counter()
+    return [("ray_init_seconds", ready - t0), ("ray_first_task_seconds", first - ready),
+            ("ray_startup_seconds", first - t0), ("ray_shutdown_seconds", end - first)]
+
+
+def startup_figures(repeats: int = 2) -> list[tuple[str, float | str]]:
+    """Ray's start-up in fresh processes, and a tiny grid's `xalign run` with and without Ray (best of
+    `repeats`, the two sides alternating so a slow spell of the machine hits both)."""
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, "-m", "mteb_xalign.distributed.bench", "--startup-once"],
+                              capture_output=True, text=True, check=True)
+        for line in done.stdout.splitlines():
+            name, _, value = line.partition("=")
+            best[name] = min(best.get(name, float("inf")), float(value))
+    xalign = str(Path(sys.executable).parent / "xalign")
+    local, on_ray, ready = [], [], []
+    with tempfile.TemporaryDirectory(prefix="xalign-ray-bench-") as tmp:
+        for i in range(repeats):
+            for side, extra, times in (("local", (), local), ("ray", ("--executor", "ray"), on_ray)):
+                env = {**os.environ, "XALIGN_CACHE": f"{tmp}/{side}-{i}.sqlite3"}  # cold each time
+                t0 = time.perf_counter()
+                done = subprocess.run([xalign, "run", *TINY_GRID, *extra, "--output", f"{tmp}/{side}-{i}"],
+                                      env=env, capture_output=True, text=True)
+                times.append(time.perf_counter() - t0)
+                if done.returncode != 0:
+                    raise RuntimeError(f"xalign run ({side}) failed: {done.stderr[-1000:]}")
+                if side == "ray" and (m := re.search(r"Ray ready in ([0-9.]+) s", done.stderr)):
+                    ready.append(float(m.group(1)))
+    figures: list[tuple[str, float | str]] = [(name, round(value, 3)) for name, value in best.items()]
+    figures += [
+        ("ray_grid", " ".join(TINY_GRID)),
+        ("ray_grid_local_seconds", round(min(local), 3)),
+        ("ray_grid_seconds", round(min(on_ray), 3)),
+        ("ray_overhead_seconds", round(min(on_ray) - min(local), 3)),
+        ("ray_overhead_ratio", round(min(on_ray) / min(local), 3)),
+        ("ray_overhead_ratio_rounds", ",".join(f"{r / l_:.2f}" for r, l_ in zip(on_ray, local))),
+    ]
+    if ready:
+        figures.append(("ray_grid_ready_seconds", min(ready)))
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--startup", action="store_true", help="Ray's start-up and a tiny grid's overhead, not sharding")
+    p.add_argument("--startup-once", action="store_true", help=argparse.SUPPRESS)  # one fresh process's try
+    p.add_argument("--repeats", type=int, default=2, help="with --startup: tries of each figure (best is kept)")
     p.add_argument("--docs", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--shards", type=int, default=4)
     p.add_argument("--cpus", type=int, default=None, help="CPUs given to the embedded Ray (default: all)")
     args = p.parse_args(argv)
+    if args.startup_once or args.startup:
+        figures = ray_startup_once(args.cpus) if args.startup_once else startup_figures(args.repeats)
+        for key, value in figures:
+            print(f"{key}={value}")
+        return 0
     for key, value in run_sharded_bench(args.docs, args.queries, args.dim, args.shards, args.cpus):
         print(f"{key}={value}")
     return 0

@@ -21,6 +21,8 @@ from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.provenance import Provenance, provenance_of, read_run_settings
 from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
+from mteb_xalign.leaderboard.verification import (VERIFICATIONS, RowVerification, read_record,
+                                                  row_verification)
 from mteb_xalign.task_rules import Column
 
 
@@ -50,6 +52,8 @@ class Row:
     borda_points: float = 0.0
     rank: int | None = None
     flags: list[str] = field(default_factory=list)
+    verification: RowVerification = field(
+        default_factory=lambda: RowVerification("self-reported", "not verified"))
 
     @property
     def key(self) -> str:
@@ -201,6 +205,9 @@ def load_board(leaderboard_dir: str | Path, get_task: Callable[[str], Any] | Non
     for row, results in loaded:
         _fill_scores(row, results, views)
     rows = [row for row, _ in loaded]
+    for row in rows:  # results/<org__model>/<revision> -> verifications/<org__model>/<revision>.json
+        record = read_record(root / VERIFICATIONS / row.folder.parent.name / f"{row.folder.name}.json")
+        row.verification = row_verification(record, {task: root / path for task, path in row.files.items()})
     points, ranks = borda({row.key: row.task_scores for row in rows})
     for row in rows:
         row.borda_points, row.rank = points[row.key], ranks[row.key]

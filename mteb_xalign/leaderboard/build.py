@@ -20,7 +20,8 @@ def summary(board: Board) -> dict:
         "tasks": {name: {"main_score": v.main_score, "scale": v.scale} for name, v in board.tasks.items()},
         "models": [{"name": r.name, "revision": r.revision, "rank": r.rank, "borda_points": r.borda_points,
                     "values": r.values, "per_language": r.per_language, "task_scores": r.task_scores, "subset_scores": r.subset_scores,
-                    "flags": r.flags, "provenance": {t: vars(p) for t, p in sorted(r.provenance.items())},
+                    "flags": r.flags,
+                    "verification": vars(r.verification), "provenance": {t: vars(p) for t, p in sorted(r.provenance.items())},
                     "files": {task: path.as_posix() for task, path in sorted(r.files.items())}}
                    for r in board.rows],
     }

@@ -33,13 +33,24 @@ def headline(columns: tuple[Column, ...]) -> Column | None:
 
 #: Semanscope alignment tiers on Semantic Affinity: (lower bound, name), best first.
 TIERS: tuple[tuple[float, str], ...] = ((0.6, "great"), (0.5, "good"), (float("-inf"), "no alignment"))
+#: SA of unrelated words (translations no closer than random words of one language).
+CHANCE_SA = 0.5
 #: The column the tiers read.
 TIER_COLUMN = "semantic_affinity"
 
 
-def tier(sa: float | None) -> str | None:
+def tier(sa: float | None, low: float | None = None, high: float | None = None) -> str | None:
+    """The tier of SA; with its 95% interval [low, high] a tier above "no alignment" needs the whole
+    interval above chance (0.5): an SA whose interval reaches 0.5 is "not above chance", one whose
+    interval lies below 0.5 "below chance". Without an interval: the point's tier."""
     if sa is None:
         return None
+    if low is not None and high is not None:
+        if high < CHANCE_SA:
+            return "below chance"
+        if low <= CHANCE_SA:
+            return "not above chance"
+        sa = low  # the tier the interval guarantees
     for bound, name in TIERS:
         if sa >= bound:
             return name

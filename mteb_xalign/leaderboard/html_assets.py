@@ -47,6 +47,13 @@ tbody tr:hover { background: #f6f8fa; }
 .tier-great { background: #dafbe1; color: #116329; }
 .tier-good { background: #fff8c5; color: #7d4e00; }
 .tier-none { background: #ffebe9; color: #a40e26; }
+.check { display: inline-block; padding: 0 .45rem; border-radius: 1rem; font-size: .85em; white-space: nowrap; }
+.check-verified { background: #dafbe1; color: #116329; }
+.check-verified::before { content: "\\2713\\FE0E  "; }
+.check-self-reported { background: #eaeef2; color: #3d444d; }
+.check-failed-verification { background: #ffebe9; color: #a40e26; font-weight: 600; }
+.check-failed-verification::before { content: "\\2717\\FE0E  "; }
+.checkwhy { display: block; color: var(--muted); font-size: .78em; max-width: 16rem; }
 .files a { display: block; white-space: nowrap; font-size: .85em; }
 a { color: var(--accent); }
 #leaderboard { font-size: .9em; }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -32,10 +31,9 @@ def _read_json_object(path: Path, problems: list[Problem]) -> dict | None:
         problems.append(Problem(path, big))
         return None
     try:
-        data = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        problems.append(Problem(path, f"not valid JSON ({where})"))
+        data = limits.parse_json(path.read_bytes())
+    except limits.JSONRefused as exc:
+        problems.append(Problem(path, str(exc)))
         return None
     if not isinstance(data, dict):
         problems.append(Problem(path, f"expected a JSON object (mteb's ModelMeta), got {type(data).__name__}"))

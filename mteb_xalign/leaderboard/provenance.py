@@ -1,9 +1,10 @@
 """What produced a stored result: versions and plugin from run_settings.jsonl, data revision.
 
-`xalign run` writes one run_settings.jsonl row per task and split (result_store.py):
-{"task", "version": {"mteb", "mteb-xalign", <plugin distribution>, ...},
- "model_plugin": {"plugin", "distribution", "version"}}. mteb's own rows lack the last two;
-then those fields are shown as unknown, never guessed.
+`xalign run` and `mteb run` (with mteb-xalign installed) write one run_settings.jsonl row per task
+and split through the result store (run_settings.py): {"task", "version": {"mteb", "mteb-xalign",
+<plugin distribution>, ...}, "model_plugin": {"plugin", "distribution", "version"}, ...}. A result
+without them (plain mteb, another tool) is said to have no recorded provenance, in words: never
+guessed, never shown as "?".
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from mteb_xalign import run_settings
+from mteb_xalign.leaderboard import limits
 
 
 @dataclass(frozen=True)
@@ -20,27 +24,38 @@ class Provenance:
     plugin: str | None = None  # "distribution version" of the plugin that provided the model
     dataset_revision: str | None = None
 
+    @property
+    def recorded(self) -> bool:
+        """Whether the result says what produced it (mteb-xalign's run_settings row)."""
+        return self.mteb_xalign is not None
+
     def describe(self) -> str:
-        parts = [f"mteb {self.mteb or '?'}", f"mteb-xalign {self.mteb_xalign or '?'}",
-                 f"plugin {self.plugin or '?'}"]
+        if not self.recorded:
+            text = (f"mteb {self.mteb or 'version not recorded'}; no record of the mteb-xalign version or model "
+                    "plugin that produced it (not written by xalign run or by mteb run with mteb-xalign installed)")
+        else:
+            text = (f"mteb {self.mteb or 'version not recorded'}, mteb-xalign {self.mteb_xalign}, "
+                    f"plugin {self.plugin or 'none (a model mteb itself provides)'}")
         if self.dataset_revision:
-            parts.append(f"data {self.dataset_revision}")
-        return ", ".join(parts)
+            text += f", data {self.dataset_revision}"
+        return text
 
 
 def read_run_settings(path: Path) -> dict[str, dict]:
     """{task name: its last run_settings row}; unreadable rows are skipped, as mteb does."""
-    rows: dict[str, dict] = {}
-    if not path.is_file():
-        return rows
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("task"), str):
-            rows[row["task"]] = row
-    return rows
+    return run_settings.rows_by_task(path)
+
+
+def unrecorded(models) -> list[str]:
+    """One line per submitted result whose provenance is not recorded (submission.ValidModel list)."""
+    lines = []
+    for model in models:
+        rows = run_settings.parse_rows((model.run_settings or b"").decode("utf-8", errors="replace"))
+        recorded = {row.get("task") for row in rows
+                    if isinstance(row.get("version"), dict) and row["version"].get("mteb-xalign")}
+        lines += [f"{result.path}: no record of what produced it (no mteb-xalign version in run_settings.jsonl); "
+                  "the page will say so" for result in model.results if result.task_name not in recorded]
+    return lines
 
 
 def provenance_of(row: dict | None, dataset_revision: str | None, mteb_version: str | None) -> Provenance:
@@ -68,9 +83,9 @@ def run_settings_problems(raw: bytes) -> list[tuple[int, str]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except ValueError as exc:
-            found.append((number, f"not valid JSON ({exc})"))
+            row = limits.parse_json(line.encode("utf-8"))
+        except limits.JSONRefused as exc:
+            found.append((number, str(exc)))
             continue
         if not isinstance(row, dict):
             found.append((number, f"expected a JSON object, got {type(row).__name__}"))

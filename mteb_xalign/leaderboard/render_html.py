@@ -73,6 +73,16 @@ def _provenance(row: Row) -> str:
     return "".join(f'<span class="prov" title="{escape(tip)}">{escape(line)}</span>' for line in lines)
 
 
+def _verification_cell(row: Row) -> str:
+    """The status in words (verified / self-reported / failed verification), why below, each task on hover."""
+    check = row.verification
+    css = "check-" + check.status.replace(" ", "-")
+    tip = "\n".join(check.details)
+    return (f'<td class="verification" data-value="{escape(check.status)}" title="{escape(tip)}">'
+            f'<span class="check {css}">{escape(check.status)}</span>'
+            f'<span class="checkwhy">{escape(check.summary)}</span></td>')
+
+
 def _files_cell(row: Row) -> str:
     links = [f'<a href="{escape(href(path))}">{escape(task)}</a>' for task, path in sorted(row.files.items())]
     links.append(f'<a href="{escape(href(row.folder / "model_meta.json"))}">model_meta</a>')
@@ -89,7 +99,7 @@ def _filter_attrs(row: Row) -> str:
 
 def _main_row(row: Row, board: Board) -> str:
     facts = model_facts.facts(row.meta)
-    cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row)]
+    cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row), _verification_cell(row)]
     cells += [_score_cell(column, row.values.get(column.id)) for column in board.columns]
     cells += [_td(format_count(facts.parameters), facts.parameters, numeric=True),
               _td(str(facts.dim) if facts.dim else MISSING, facts.dim, numeric=True),
@@ -118,7 +128,9 @@ def _main_table(board: Board) -> str:
     heads = [_th("Rank", kind="number", sort="ascending", first="ascending",
                  title="Borda rank over the tasks (1 = best), as mteb's leaderboard computes it"),
              _th("Model", kind="text", title="Model name; below it the revision and the provenance (mteb, "
-                                            "mteb-xalign and plugin versions; dataset revisions on hover)")]
+                                            "mteb-xalign and plugin versions; dataset revisions on hover)"),
+             _th("Checked", kind="text", title="verified: a seeded sample of subsets was re-run here and matched "
+                                               "(what, when, on what: on hover); self-reported: only validated")]
     for column in board.columns:
         first = "ascending" if column.higher_is_better is False else None
         heads.append(_th(column.label, kind="number", title=column.title, first=first))
@@ -244,7 +256,9 @@ aria-label="colour scale from dark purple (worst) to yellow (best)"></div><span>
 <h2 id="per-subset">Every task, every subset</h2>
 {tasks}
 <footer>{len(board.rows)} model revision(s), {n_files} result file(s). Built by
-<code>xalign leaderboard build</code>; results are checked by <code>xalign leaderboard submit</code>.
+<code>xalign leaderboard build</code>. <code>xalign leaderboard submit</code> checks that results are possible
+(ranges, sizes, the tasks' rules between keys), which a coherent forgery passes; only rows marked verified had
+a sample of their subsets re-computed by <code>xalign leaderboard verify</code>.
 </footer>
 <script>{JS}</script>
 </body>

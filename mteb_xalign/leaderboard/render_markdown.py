@@ -41,15 +41,16 @@ def _row(cells) -> str:
 
 def _main_table(board: Board) -> list[str]:
     """Rank, model, the tasks' columns, then the model's metadata, provenance and files."""
-    head = ["Rank", "Model", "Revision"] + [md_escape(c.label) for c in board.columns] \
+    head = ["Rank", "Model", "Revision", "Checked"] + [md_escape(c.label) for c in board.columns] \
         + ["Params", "Dim", "Licence", "Provenance", "Result files"]
-    out = [_row(head), _row(["---:", "---", "---"] + ["---:"] * (len(board.columns) + 2) + ["---"] * 3)]
+    out = [_row(head), _row(["---:", "---", "---", "---"] + ["---:"] * (len(board.columns) + 2) + ["---"] * 3)]
     for row in board.rows:
         facts = model_facts.facts(row.meta)
         name = md_escape(row.name) + "".join(f" ⚠ {md_escape(flag)}" for flag in row.flags)
         files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(row.files.items()))
         prov = "; ".join(sorted({md_escape(p.describe().rsplit(', data ', 1)[0]) for p in row.provenance.values()}))
-        cells = [str(row.rank), name, md_escape(row.revision)]
+        check = row.verification
+        cells = [str(row.rank), name, md_escape(row.revision), f"**{check.status}**: {md_escape(check.summary)}"]
         cells += [_score(c, row.values.get(c.id)) for c in board.columns]
         cells += [format_count(facts.parameters), str(facts.dim) if facts.dim else MISSING,
                   md_escape(facts.license or MISSING), prov or MISSING, files]
@@ -95,4 +96,28 @@ def render_markdown(board: Board) -> str:
             "`leaderboards/results/`; its CI runs the same check.", ""]
     for i, (text, commands) in enumerate(SUBMIT_STEPS, 1):
         out += [f"{i}. {text}:", "", "   ```console", *(f"   $ {command}" for command in commands), "   ```", ""]
+    out += ["## What is checked, what is verified", "", VERIFY_TEXT, ""]
+    out += _verification_details(board)
     return "\n".join(out)
+
+
+#: How rows become verified (the page's "Checked" column), said where submitters read.
+VERIFY_TEXT = (
+    "The check above (validation) refuses results that cannot be right; it cannot refuse a coherent lie "
+    "(a subset's keys all set as a perfect model would have them, or another subset's real values copied). "
+    "So the CI also re-computes: `xalign leaderboard verify RESULTS --seed S --sample N` re-runs N subsets per "
+    "task of every model it can run (open weights it can load, or an API whose key it has), drawn from S and a "
+    "digest of the submitted files (CI passes its run id as S: the submitter cannot know the sample in advance), "
+    "through the same evaluation path as `xalign run`, and compares every value: sizes and labels exactly, "
+    "scores within the tolerance (default 0.001, one unit of the last digit shown). The record "
+    "(`verifications/<org__model>/<revision>.json`: subsets, seed, machine, versions, cache on or off, "
+    "tolerance, outcome) holds for the exact result files it checked. Rows without one are self-reported.")
+
+
+def _verification_details(board: Board) -> list[str]:
+    """Per row, what its verification re-ran (or why there is none)."""
+    out = []
+    for row in board.rows:
+        out.append(f"- {md_escape(row.name)} ({md_escape(row.revision)}): **{row.verification.status}**")
+        out += [f"  - {md_escape(line)}" for line in row.verification.details]
+    return out + ([""] if out else [])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from mteb_xalign import per_query
 from mteb_xalign.leaderboard import limits
 from mteb_xalign.leaderboard.problems import Problem, one_line
 from mteb_xalign.leaderboard.score_checks import check_scores
@@ -20,6 +20,9 @@ class ValidResult:
     path: Path
     task_name: str
     raw: bytes  # stored byte for byte: the leaderboard keeps exactly what was submitted
+    #: the per-query file beside it (checked to reproduce its means), or None: a self-reported
+    #: result without per-query data (no intervals can be computed for it)
+    per_query_raw: bytes | None = None
 
 
 def mteb_get_task(name: str):
@@ -30,10 +33,9 @@ def mteb_get_task(name: str):
 
 def _parse(path: Path, raw: bytes, problems: list[Problem]) -> dict | None:
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        problems.append(Problem(path, f"not valid JSON ({where})"))
+        data = limits.parse_json(raw)
+    except limits.JSONRefused as exc:
+        problems.append(Problem(path, str(exc)))
         return None
     if not isinstance(data, dict) or "scores" not in data:
         problems.append(Problem(path, "not an MTEB task result (expected an object with 'task_name', "
@@ -104,6 +106,21 @@ class ResultChecker:
                                           f"task's data (expected {revision!r}); rerun on the current data",
                                     key="dataset_revision"))
         check_scores(path, task, result.scores, self.sizes(task), problems)
+        per_query_raw = _per_query_file(path, problems)
         if len(problems) > before:
             return None
-        return ValidResult(path=path, task_name=result.task_name, raw=raw)
+        return ValidResult(path=path, task_name=result.task_name, raw=raw, per_query_raw=per_query_raw)
+
+
+def _per_query_file(path: Path, problems: list[Problem]) -> bytes | None:
+    """The per-query file beside a result, when it reproduces the result's means; its problems otherwise."""
+    pq_path = per_query.per_query_path(path)
+    if not pq_path.is_file() or pq_path.is_symlink():
+        return None
+    big = limits.too_big(pq_path, limits.MAX_PER_QUERY_BYTES)
+    if big:
+        problems.append(Problem(pq_path, big))
+        return None
+    found = per_query.problems(path)
+    problems += [Problem(pq_path, message.removeprefix(f"{pq_path}: ")) for message in found]
+    return None if found else pq_path.read_bytes()

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mteb_xalign import per_query, run_settings
 from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.problems import Problem, SubmissionError
 from mteb_xalign.leaderboard.result_file import TaskResolver
@@ -103,12 +104,19 @@ class SubmitReport:
     checked_only: bool = False
     files: dict[Path, bytes] = field(default_factory=dict)  # what is (or would be) written
     models: list = field(default_factory=list)  # the validated models (ValidModel)
+    #: results accepted without a per-query file: self-reported, no interval can be computed for them
+    without_per_query: list[Path] = field(default_factory=list)
 
     def summary(self) -> str:
+        note = ""
+        if self.without_per_query:
+            note = (f"; warning: {len(self.without_per_query)} result(s) without a per-query file "
+                    f"(self-reported without per-query data: their means cannot be checked and get no "
+                    f"interval), e.g. {self.without_per_query[0]}")
         if self.checked_only:
             return (f"valid: {len(self.added)} result file(s) would be added, {len(self.replaced)} replaced "
-                    "(--check: nothing written)")
-        return f"{len(self.added)} result file(s) added, {len(self.replaced)} replaced"
+                    f"(--check: nothing written){note}")
+        return f"{len(self.added)} result file(s) added, {len(self.replaced)} replaced{note}"
 
 
 def submit(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards", replace: bool = False,
@@ -153,6 +161,10 @@ def _plan(models, leaderboard_dir: Path, replace: bool, check: bool) -> SubmitRe
             else:
                 report.added.append(target)
             files[target] = result.raw
+            if result.per_query_raw is not None:
+                files[per_query.per_query_path(target)] = result.per_query_raw
+            else:
+                report.without_per_query.append(result.path)
         meta_target = folder / MODEL_META
         # The first submission's metadata stays unless the submitter asks to replace it.
         if replace or not meta_target.exists():
@@ -181,15 +193,4 @@ def _name_clash(meta_target: Path, name: str) -> str | None:
 
 def merge_run_settings(path: Path, new: bytes) -> bytes:
     """run_settings.jsonl holds rows per task: a task's new rows replace its stored ones."""
-    def task_of(line: bytes):
-        try:
-            row = json.loads(line)
-        except ValueError:
-            return None
-        return row.get("task") if isinstance(row, dict) else None
-
-    new_lines = [line for line in new.splitlines() if line.strip()]
-    new_tasks = {task_of(line) for line in new_lines} - {None}
-    old = path.read_bytes().splitlines() if path.exists() else []
-    kept = [line for line in old if line.strip() and task_of(line) not in new_tasks]
-    return b"\n".join(kept + new_lines) + b"\n"
+    return run_settings.merged_bytes(path.read_bytes() if path.exists() else b"", new)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mteb_xalign import run_settings
 from mteb_xalign.leaderboard import limits
 from mteb_xalign.leaderboard.meta_file import MODEL_META, load_model_meta
 from mteb_xalign.leaderboard.problems import Problem, SubmissionError
 from mteb_xalign.leaderboard.provenance import run_settings_problems
 from mteb_xalign.leaderboard.result_file import ResultChecker, TaskResolver, ValidResult
 
-RUN_SETTINGS = "run_settings.jsonl"  # written by mteb next to the results; kept as provenance
+RUN_SETTINGS = run_settings.FILE  # beside the results: what produced them (kept as provenance)
 _EXPERIMENTS = "experiments"  # mteb's folder for runs with experiment_kwargs
 
 

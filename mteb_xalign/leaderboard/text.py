@@ -19,9 +19,21 @@ BIAS = ("Language preference", "Shown in both directions, each beside its chance
                                 "lower is better, but only a model that also retrieves well (the main score) is "
                                 "unbiased rather than simply failing.")
 PROVENANCE = ("Provenance", "The mteb, mteb-xalign and model-plugin versions recorded with the results "
-                            "(run_settings.jsonl), and the dataset revision of each task (hover). '?' means the "
-                            "results did not record it. A warning under a model name says when a name looks like "
+                            "(run_settings.jsonl), and the dataset revision of each task (hover). Results that do "
+                            "not record them (written by plain mteb or another tool) say so in words. A warning under a model name says when a name looks like "
                             "another one, or reuses a known model's name with another revision.")
+
+CHECKED = ("Checked", "Every row passed validation (xalign leaderboard submit): every subset present, values in "
+                      "range, sizes equal to the task's, main_score equal to the task's main score, and the task's "
+                      "rules between keys. Validation refuses results that cannot be right, but a coherent forgery "
+                      "(every key of a subset set as a perfect model would have them, another subset's real values "
+                      "copied) passes it. 'verified' means xalign leaderboard verify re-ran a sample of the "
+                      "row's subsets, drawn from a seed the submitter did not control, on the machine named, and "
+                      "every re-computed value matched the submitted one (sizes and labels exactly, scores within "
+                      "the stated tolerance); the other subsets are not re-computed, so a forgery of a few subsets "
+                      "escapes a small sample with some probability. 'self-reported' means only validated (with the "
+                      "reason when the verifier could not run the model); 'failed verification' means re-computed "
+                      "values differ. Hover for what was re-run, when and on what.")
 
 
 def intro(board) -> str:
@@ -44,6 +56,7 @@ def explanations(board) -> list[tuple[str, str]]:
                            for low, name in TIERS)
         pairs.append(("Tier", f"The Semanscope alignment tier on SA, shown under it: {bounds}. Unrelated "
                               "(random) vectors score SA close to 0.5."))
+    pairs.append(CHECKED)
     pairs.append(PROVENANCE)
     return pairs
 

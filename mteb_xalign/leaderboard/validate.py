@@ -10,7 +10,7 @@ The work is split by concern:
 - submission.py    the folder walk, all problems at once.
 A task class tightens the checks by declaring `score_rules`, `consistency_problems(subset,
 scores)`, `leaderboard_columns` (task_rules.py), `required_score_keys`, and its sizes
-(`expected_result_sizes()` or `subset_statistics(subset)`), with no change here.
+(`expected_result_sizes()`), with no change here.
 """
 
 from mteb_xalign.leaderboard.meta_file import MODEL_META, load_model_meta

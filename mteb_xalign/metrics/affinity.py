@@ -71,6 +71,8 @@ class AffinityResult:
     per_language_spread: dict[str, float] = field(default_factory=dict)
     #: Mean vertical spread of each concept used (in input order; None where not used).
     concept_vertical: list[float | None] = field(default_factory=list)
+    #: Number of variant tuples of each concept used (its weight in V; None where not used).
+    concept_tuples: list[float | None] = field(default_factory=list)
     #: True when some concept's tuples were too many to enumerate (Euclidean only) and V for
     #: it is a seeded Monte-Carlo estimate.
     vertical_sampled: bool = False
@@ -303,6 +305,7 @@ def semantic_affinity(
             semantic_affinity_concept_mean=sa, vertical_spread_concept_mean=float("nan"),
             n_concepts=len(used), n_tuples=0, n_languages=n_langs, status=status, metric=metric,
             per_language_spread=per_language, concept_vertical=[None] * len(per_concept),
+            concept_tuples=[None] * len(per_concept),
         )
 
     if not used or not per_language:
@@ -324,6 +327,7 @@ def semantic_affinity(
     mean_sqs = np.zeros(len(used))
     sampled_any = False
     concept_vertical: list[float | None] = [None] * len(per_concept)
+    concept_tuples: list[float | None] = [None] * len(per_concept)
     for j, i in enumerate(used):
         groups = [x[rows] for _, rows in per_concept[i]]
         if len(groups) == 2:  # a language pair: the tuples are the variant pairs themselves
@@ -337,6 +341,7 @@ def semantic_affinity(
         weights[j] = float(math.prod(g.shape[0] for g in groups))
         means[j], mean_sqs[j] = m, q
         concept_vertical[i] = m
+        concept_tuples[i] = weights[j]
 
     n_tuples = float(weights.sum())
     v = float((weights * means).sum() / n_tuples)
@@ -359,7 +364,7 @@ def semantic_affinity(
         vertical_spread_concept_mean=v_concepts,
         n_concepts=len(used), n_tuples=int(round(n_tuples)) if n_tuples < 2**62 else int(n_tuples),
         n_languages=n_langs, status=STATUS_OK, metric=metric, per_language_spread=per_language,
-        concept_vertical=concept_vertical, vertical_sampled=sampled_any,
+        concept_vertical=concept_vertical, concept_tuples=concept_tuples, vertical_sampled=sampled_any,
     )
 
 

@@ -46,16 +46,29 @@ def max_at_r(res: RankResult) -> np.ndarray:
 
 
 def _norm(max_r, pool, n_rel):
-    """(log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|) in [0, 1]; 1 when |D| == |R| (nothing to rank)."""
+    """(log2 |D| - log2 Max@R) / (log2 |D| - log2 |R|) in [0, 1]; NaN when |D| <= |R|: with nothing to rank
+    it is 0/0, and any value (1.0 above all) would call every model, a constant one included, perfect."""
     max_r, pool, n_rel = (np.asarray(x, np.float64) for x in (max_r, pool, n_rel))
     span = np.log2(pool) - np.log2(n_rel)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = (np.log2(pool) - np.log2(max_r)) / span
-    return np.where(span > 0, value, 1.0)
+    return np.where(span > 0, value, np.nan)
+
+
+def check_something_to_rank(res: RankResult) -> None:
+    """Refuse a query whose pool is no larger than its gold set: every metric would be perfect for any
+    model. The data readers refuse such pools first; this guards every other caller of `summarize`."""
+    degenerate = np.flatnonzero(np.asarray(res.pool_sizes) <= np.asarray(res.n_relevant))
+    if len(degenerate):
+        q = int(degenerate[0])
+        raise ValueError(f"query {q} has a pool of {int(res.pool_sizes[q])} document(s) and {int(res.n_relevant[q])} "
+                         f"gold: nothing to rank, every metric would be perfect for any model "
+                         f"({len(degenerate)} such quer{'y' if len(degenerate) == 1 else 'ies'})")
 
 
 def max_at_r_norm(res: RankResult) -> np.ndarray:
-    """Per query Max@R normalised to [0, 1]: 1 = all gold documents on top, 0 = the last one last."""
+    """Per query Max@R normalised to [0, 1]: 1 = all gold documents on top, 0 = the last one last;
+    NaN for a query whose pool is its gold set (undefined)."""
     return _norm(max_at_r(res), res.pool_sizes, res.n_relevant)
 
 
@@ -132,19 +145,29 @@ def average_precision(res: RankResult) -> np.ndarray:
     return out
 
 
-def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "", *, nominal_pool: float | None = None) -> dict[str, float]:
-    """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R
-    (`nominal_pool`: see max_at_r_norm_of_mean)."""
-    out = {
-        "max_at_r": float(max_at_r(res).mean()),
-        "max_at_r_norm": float(max_at_r_norm(res).mean()),
-        "max_at_r_norm_of_mean": max_at_r_norm_of_mean(res, nominal_pool=nominal_pool),
-    }
+def per_query_values(res: RankResult, ks=DEFAULT_KS) -> dict[str, np.ndarray]:
+    """Per query, as float64, every metric whose query mean `summarize` reports (under its key).
+    A query with nothing to rank (pool no larger than its gold set) is a ValueError."""
+    check_something_to_rank(res)
+    max_r = max_at_r(res)
+    out = {"max_at_r": max_r.astype(np.float64), "max_at_r_norm": _norm(max_r, res.pool_sizes, res.n_relevant)}
     for k in ks:
-        out[f"complete_at_{k}"] = float(complete_at_k(res, k).mean())
-    out["ndcg_at_1_pessimistic"] = float(ndcg_at_1_pessimistic(res).mean())
-    out["mrr"] = float(reciprocal_rank(res).mean())
-    out["map"] = float(average_precision(res).mean())
+        out[f"complete_at_{k}"] = (max_r <= k).astype(np.float64)
+    out["ndcg_at_1_pessimistic"] = ndcg_at_1_pessimistic(res)
+    out["mrr"] = reciprocal_rank(res)
+    out["map"] = average_precision(res)
+    return out
+
+
+def summarize(res: RankResult, ks=DEFAULT_KS, prefix: str = "", *, nominal_pool: float | None = None,
+              values: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Query means of every metric, as plain floats, all on 0-1 except the counts and Max@R
+    (`nominal_pool`: see max_at_r_norm_of_mean; `values`: `per_query_values(res, ks)` if already
+    computed: each key's score is the plain mean of its per-query values)."""
+    values = per_query_values(res, ks) if values is None else values
+    out = {key: float(value.mean()) for key, value in values.items()}
+    out = {"max_at_r": out.pop("max_at_r"), "max_at_r_norm": out.pop("max_at_r_norm"),  # the keys' usual order
+           "max_at_r_norm_of_mean": max_at_r_norm_of_mean(res, nominal_pool=nominal_pool), **out}
     out["n_queries"] = float(res.n_queries)
     out["mean_pool_size"] = float(np.mean(res.pool_sizes))
     return {prefix + key: value for key, value in out.items()}
@@ -166,20 +189,27 @@ def outranked_by_mask(res: RankResult, mask_name: str, gold_pos: np.ndarray | in
     return out
 
 
+def language_preference_indicator(res: RankResult, other_language_mask: str,
+                                  same_language_gold_pos: np.ndarray | int = 0,
+                                  applies: np.ndarray | None = None) -> np.ndarray:
+    """Per applicable query, 1.0 when its same-language gold is outranked or tied by >= 1 irrelevant
+    document of the mask, else 0.0: `language_preference` is its mean."""
+    applies = np.ones(res.n_queries, bool) if applies is None else np.asarray(applies, bool)
+    if applies.shape != (res.n_queries,):
+        raise ValueError(f"applies must have shape ({res.n_queries},), got {applies.shape}")
+    # Queries that do not apply may have no same-language gold: look at their first gold instead.
+    pos = np.where(applies, np.broadcast_to(np.asarray(same_language_gold_pos, np.int64), applies.shape), 0)
+    return outranked_by_mask(res, other_language_mask, pos)[applies].astype(np.float64)
+
+
 def language_preference(res: RankResult, other_language_mask: str, same_language_gold_pos: np.ndarray | int = 0,
                         applies: np.ndarray | None = None) -> float:
     """Share of the (applicable) queries whose same-language gold document is outranked or tied by
     >= 1 irrelevant document of the mask, the other language of the pool: on a query in X over an
     English + X pool with the English mask, this is the English preference; with the X mask and an
     English query, its mirror. NaN when no query applies."""
-    applies = np.ones(res.n_queries, bool) if applies is None else np.asarray(applies, bool)
-    if applies.shape != (res.n_queries,):
-        raise ValueError(f"applies must have shape ({res.n_queries},), got {applies.shape}")
-    if not applies.any():
-        return math.nan
-    # Queries that do not apply may have no same-language gold: look at their first gold instead.
-    pos = np.where(applies, np.broadcast_to(np.asarray(same_language_gold_pos, np.int64), applies.shape), 0)
-    return float(outranked_by_mask(res, other_language_mask, pos)[applies].mean())
+    indicator = language_preference_indicator(res, other_language_mask, same_language_gold_pos, applies)
+    return float(indicator.mean()) if len(indicator) else math.nan
 
 
 def language_preference_chance(res: RankResult, other_language_mask: str, applies: np.ndarray | None = None) -> float:

@@ -19,6 +19,9 @@ from typing import Any, ClassVar
 
 from mteb.abstasks.abstask import AbsTask
 
+from mteb_xalign import per_query
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import Column, ScoreRule
 
 
@@ -33,17 +36,48 @@ def folder_revision(*paths: Path) -> str:
     return h.hexdigest()[:12]
 
 
+def data_revision(*paths: Path, label: str | None = None, options: dict[str, str] | None = None) -> str:
+    """A task's dataset revision: always the digest of its data files (a label, e.g. a card's
+    "revision" or a source commit, is only a prefix), then every option that changes what a subset
+    is made of (pivot, pool mode) where it differs from the default. A stored result is reused only
+    under the same revision (result_store.py), so changed data or options are always recomputed."""
+    revision = folder_revision(*paths)
+    if label:
+        revision = f"{label}-{revision}"
+    for key, value in sorted((options or {}).items()):
+        revision += f"+{key}={value}"
+    return revision
+
+
+def custom_task_class(kind: type, name: str, metadata: Any, **attributes: Any) -> type:
+    """A task of `kind` over a user's data (`from_folder`): on no leaderboard, in no benchmark, whatever
+    the bundled class it was derived from declares."""
+    return type(name, (kind,), {"metadata": metadata, "leaderboard_columns": (), "benchmarks": (),
+                                "__module__": kind.__module__, **attributes})
+
+
 class LocalDataTask(AbsTask):
-    """An AbsTask whose data are local files and whose scores come from cached embeddings."""
+    """An AbsTask whose data are local files and whose scores come from cached embeddings.
+
+    It declares every part of the task contract (task_rules.TaskRules) with a default.
+    """
 
     #: {regex on a score key: ScoreRule}: the task's own ranges (mteb_xalign.task_rules)
     score_rules: ClassVar[dict[str, ScoreRule]] = {}
     #: the leaderboard columns this task contributes
     leaderboard_columns: ClassVar[tuple[Column, ...]] = ()
+    #: the benchmarks (mteb Benchmark names) this task belongs to: opt-in, none by default
+    benchmarks: ClassVar[tuple[str, ...]] = ()
+    #: every subset writes per-query outcomes (per_query.py): a stored result without them is not current
+    keeps_outcomes: ClassVar[bool] = True
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         """Contradictions between the keys of one subset's scores, one sentence each."""
         return []
+
+    def expected_result_sizes(self) -> dict[str, dict[str, int]]:
+        """{subset: {score key: count}} from the data (e.g. n_queries), for the leaderboard's validator."""
+        raise NotImplementedError
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
@@ -77,7 +111,23 @@ class LocalDataTask(AbsTask):
             # selected subsets need, in one pass per role.
             self._embeddings = self._embed_all(model, encode_kwargs=encode_kwargs, split=hf_split)
             self._embedded_for = wanted
-        return self._score_subset(data_split, self._embeddings)
+        meta = getattr(model, "mteb_model_meta", None)
+        self._scoring = (meta.name if meta is not None else wanted[0], getattr(meta, "revision", None),
+                         hf_split, hf_subset)
+        try:
+            return self._score_subset(data_split, self._embeddings)
+        finally:
+            self._scoring = None
+
+    def _keep_outcomes(self, outcomes: SubsetOutcomes, scores: dict[str, Any]) -> None:
+        """Called by `_score_subset` with its per-row values: recorded for the per-query file, and the
+        main score's 95% interval added to `scores`."""
+        scoring = getattr(self, "_scoring", None)
+        if scoring is not None:
+            name, revision, split, subset = scoring
+            per_query.record(self.metadata.name, name, revision, split, subset, outcomes,
+                             main_score=self.metadata.main_score)
+        scores.update(intervals.interval_keys(outcomes, self.metadata.main_score))
 
     def _embed_all(self, model, *, encode_kwargs, split):
         raise NotImplementedError

@@ -19,12 +19,18 @@ from mteb.types import PromptType
 from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import read_jsonl
 from mteb_xalign.metrics import ranking, retrieval
-from mteb_xalign.parallel_data import Question, read_parallel_qa
+from mteb_xalign.parallel_data import Question, language_files, read_parallel_qa
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, folder_revision
+from mteb_xalign.tasks.card import read_card
+from mteb_xalign.text_rules import IdLines, check_text, normalisation_note
 
 UNIT = ScoreRule(0.0, 1.0)
+SENTENCES_SUFFIX = ".sentences.jsonl"
+QRELS_SUFFIX = ".qrels.jsonl"
 
 
 @dataclass
@@ -49,6 +55,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         r"complete_at_\d+|ndcg_at_1_pessimistic|mrr|map": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @classmethod
@@ -59,34 +66,36 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         from mteb.abstasks.task_metadata import TaskMetadata
 
         from mteb_xalign.languages import to_mteb
-        from mteb_xalign.tasks.base import folder_revision
 
         if options:
             raise TypeError(f"{cls.__name__}.from_folder: unknown option(s) {sorted(options)}")
         folder = Path(path)
         questions_folder = Path(questions) if questions is not None else folder
-        found = sorted(p.name.split(".")[0] for p in folder.glob("*.sentences.jsonl"))
+        if not folder.is_dir():
+            raise DataError("not a folder (expected <lang>.sentences.jsonl and <lang>.qrels.jsonl files)", path=folder)
+        # A stray file (en.old.sentences.jsonl) is refused by name, never read as a second "en".
+        found = sorted(language_files(folder, SENTENCES_SUFFIX))
         languages = tuple(sorted(found, key=lambda lang: lang != "en"))  # English (the usual pivot) first
         if not languages:
             raise DataError("no <lang>.sentences.jsonl files found", path=folder)
-        try:
-            codes = sorted(to_mteb(lang) for lang in languages)
-        except KeyError as exc:
-            raise DataError(str(exc).strip("'\""), path=folder) from None
+        card = read_card(folder, found)
+        if card.get("languages"):
+            languages = tuple(sorted(card["languages"], key=lambda lang: lang != "en"))
+        codes = sorted(to_mteb(lang) for lang in languages)  # checked by language_files
         metadata = TaskMetadata(
             name=name,
-            description=f"Language-agnostic answer retrieval on {folder.name}: one pool of every language's "
-                        "sentences; a question's gold set is its answer sentence in every language.",
-            reference=None,
+            description=f"Language-agnostic answer retrieval on {card.get('name', folder.name)}: one pool of every "
+                        "language's sentences; a question's gold set is its answer sentence in every language.",
+            reference=card.get("reference"),
             dataset={"path": f"mteb-xalign/{folder.name}", "revision": folder_revision(folder, questions_folder)},
             type="Retrieval", category="t2t", modalities=["text"], eval_splits=["test"],
-            eval_langs={f"q-{lang}": codes for lang in languages}, main_score="map", date=None, domains=None,
-            task_subtypes=["Question answering"], license="not specified", annotations_creators=None,
-            dialect=[], sample_creation=None, bibtex_citation="",
+            eval_langs={f"q-{lang}": codes for lang in languages}, main_score="map",
+            date=tuple(card["date"]) if card.get("date") else None, domains=card.get("domains"),
+            task_subtypes=["Question answering"], license=card.get("license", "not specified"),
+            annotations_creators=None, dialect=[], sample_creation=None, bibtex_citation=card.get("citation", ""),
         )
-        return type(name, (cls,), {"metadata": metadata, "sentences_folder": folder,
-                                   "questions_folder": questions_folder, "languages": languages,
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, sentences_folder=folder, questions_folder=questions_folder,
+                                 languages=languages)
 
     @property
     def ks(self) -> tuple[int, ...]:
@@ -95,22 +104,32 @@ class LanguageAgnosticRetrieval(LocalDataTask):
 
     def _read_data(self) -> None:
         qa = read_parallel_qa(self.questions_folder, pivot=self.languages[0])
+        sentence_files = language_files(self.sentences_folder, SENTENCES_SUFFIX)
+        qrels_files = language_files(self.sentences_folder, QRELS_SUFFIX)
+        self.article = qa.article  # the resampling cluster of a question's paragraph
         self.sentences: list[tuple[str, str, str]] = []  # (lang, sentence id, text)
         row: dict[tuple[str, str], int] = {}
         for lang in self.languages:
-            path = self.sentences_folder / f"{lang}.sentences.jsonl"
+            if lang not in sentence_files:
+                raise DataError(f"no {lang}.sentences.jsonl", path=self.sentences_folder)
+            path = sentence_files[lang]
+            ids = IdLines("sentence id", path)
             for lineno, obj in read_jsonl(path, {"id": str, "text": str}):
-                if (lang, obj["id"]) in row:
-                    raise DataError(f"duplicate sentence id {obj['id']!r}", path=path, line=lineno)
+                ids.add(obj["id"], lineno)
+                check_text(obj["text"], f"sentence {obj['id']!r}", path=path, line=lineno)
                 row[(lang, obj["id"])] = len(self.sentences)
                 self.sentences.append((lang, obj["id"], obj["text"]))
         answers: dict[str, list[int]] = {}  # question id -> gold rows across languages
         for lang in self.languages:
-            path = self.sentences_folder / f"{lang}.qrels.jsonl"
+            if lang not in qrels_files:
+                raise DataError(f"no {lang}.qrels.jsonl for {sentence_files[lang].name}", path=self.sentences_folder)
+            path = qrels_files[lang]
             for lineno, obj in read_jsonl(path, {"question_id": str, "sentence_ids": list}):
                 for sid in obj["sentence_ids"]:
                     if (lang, sid) not in row:
-                        raise DataError(f"unknown sentence id {sid!r}", path=path, line=lineno)
+                        known = (key for (lang_, key) in row if lang_ == lang)
+                        raise DataError(f"unknown sentence id {sid!r} (not in {sentence_files[lang].name}"
+                                        f"{normalisation_note(str(sid), known)})", path=path, line=lineno)
                     answers.setdefault(obj["question_id"], []).append(row[(lang, sid)])
         self.questions = {}
         for lang in self.languages:
@@ -118,10 +137,17 @@ class LanguageAgnosticRetrieval(LocalDataTask):
                 raise DataError(f"no questions for {lang!r}", path=self.questions_folder)
             missing = [q.id for q in qa.questions[lang] if q.id not in answers]
             if missing:
-                raise DataError(f"{len(missing)} {lang} question(s) have no answer sentence, e.g. {missing[0]!r}",
-                                path=self.sentences_folder)
+                raise DataError(f"{len(missing)} {lang} question(s) have no answer sentence, e.g. {missing[0]!r}"
+                                f"{normalisation_note(missing[0], answers)}", path=self.sentences_folder)
             self.questions[lang] = qa.questions[lang]
         self.answers = {qid: np.array(sorted(set(rows))) for qid, rows in answers.items()}
+        for lang in self.languages:
+            for q in self.questions[lang]:
+                if len(self.answers[q.id]) >= len(self.sentences):
+                    # Every metric would be perfect for any model, a constant one included.
+                    raise DataError(f"question {q.id!r}: its answer sentences are the whole pool "
+                                    f"({len(self.sentences)} sentences), so every model would score 1.0 on it; "
+                                    "the pool needs sentences that do not answer it", path=self.sentences_folder)
 
     def _subset_data(self, name: str) -> QueryLanguage:
         lang = name.removeprefix("q-")
@@ -158,7 +184,12 @@ class LanguageAgnosticRetrieval(LocalDataTask):
 
     def _score_subset(self, data: QueryLanguage, embeddings) -> dict[str, Any]:
         result = ranking.gold_ranks(embeddings["queries"][data.language], embeddings["docs"], data.gold, device="auto")
-        return retrieval.summarize(result, ks=self.ks)
+        values = retrieval.per_query_values(result, ks=self.ks)
+        scores = retrieval.summarize(result, ks=self.ks, values=values)
+        self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
+                                           tuple(self.article(q.context_id) for q in data.questions), values),
+                            scores)
+        return scores
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         if subset not in self.metadata.hf_subsets:
@@ -176,4 +207,5 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         problems += consistency.equal_count_problem(scores, "mean_pool_size", pool, "the task's pool size")
         if same_gold_count:
             problems += consistency.norm_of_mean_problem(scores, pool=pool, n_gold=n_gold)
+        problems += intervals.interval_problems(scores)
         return problems

@@ -5,7 +5,8 @@ from __future__ import annotations
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.task_rules import Column, subset_regex
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
+from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.tasks.language_agnostic import LanguageAgnosticRetrieval
 from mteb_xalign.languages import to_mteb
 
@@ -21,7 +22,9 @@ class LAReQA(LanguageAgnosticRetrieval):
             "precision over the full pool, as LAReQA and XTREME compute it."
         ),
         reference="https://arxiv.org/abs/2004.05484",
-        dataset={"path": "mteb-xalign/xquad_r", "revision": "xquad_r-9bc8c7f"},
+        # source commit, then the digest of the sentence files and of the XQuAD questions they answer
+        dataset={"path": "mteb-xalign/xquad_r",
+                 "revision": data_revision(DATASETS / "xquad_r", DATASETS / "xquad", label="xquad_r-9bc8c7f")},
         type="Retrieval",
         category="t2t",
         modalities=["text"],
@@ -44,6 +47,7 @@ class LAReQA(LanguageAgnosticRetrieval):
 }""",
         prompt={"query": "Given a question, retrieve the sentence that answers it"},
     )
+    benchmarks = (BENCHMARK_NAME,)
     sentences_folder = DATASETS / "xquad_r"
     questions_folder = DATASETS / "xquad"
     languages = LANGUAGES

@@ -33,10 +33,14 @@ from mteb.types import PromptType
 from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
-from mteb_xalign.parallel_data import ParallelQA, Question, read_parallel_qa
+from mteb_xalign.parallel_data import (CONTEXTS_SUFFIX, QUESTIONS_SUFFIX, ParallelQA, Question, folder_languages,
+                                      read_parallel_qa)
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, folder_revision
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, data_revision
+from mteb_xalign.tasks.card import read_card
 from mteb_xalign.tasks.multiref_subset import Subset
 
 POOL_MODES = ("paragraph", "per-question")
@@ -95,9 +99,10 @@ class MultiReferenceRetrieval(LocalDataTask):
         r"max_at_r_norm(_of_mean)?": UNIT,
         r"max_at_r": ScoreRule(1.0, None),
         r"complete_at_\d+|ndcg_at_1_pessimistic|mrr|map": UNIT,
-        r"language_preference(_chance)?": UNIT,
+        r"(same_)?language_preference(_chance)?": UNIT,
         r"n_queries": ScoreRule(1, None, integer=True),
         r"mean_pool_size": ScoreRule(1.0, None),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @classmethod
@@ -115,8 +120,9 @@ class MultiReferenceRetrieval(LocalDataTask):
         pool = pool or cls.pool
         if pool not in POOL_MODES:
             raise ValueError(f"unknown pool mode {pool!r}; use one of {POOL_MODES}")
-        card = read_card(folder)
-        languages = card.get("languages") or _languages_in(folder)
+        found = _languages_in(folder)
+        card = read_card(folder, found)
+        languages = card.get("languages") or found
         if pivot not in languages:
             raise DataError(f"pivot language {pivot!r} not among {languages}", path=folder)
         languages = [pivot] + sorted(lang for lang in languages if lang != pivot)
@@ -129,7 +135,10 @@ class MultiReferenceRetrieval(LocalDataTask):
                 + (" Pool: one document per question (paper protocol)." if pool == "per-question" else "")
             ),
             reference=card.get("reference", "https://github.com/google-deepmind/xquad"),
-            dataset={"path": f"mteb-xalign/{folder.name}", "revision": card.get("revision") or folder_revision(folder)},
+            dataset={"path": f"mteb-xalign/{folder.name}", "revision": data_revision(
+                folder, label=card.get("revision") if isinstance(card.get("revision"), str) else None,
+                options={key: value for key, value, default in (("pivot", pivot, "en"), ("pool", pool, "paragraph"))
+                         if value != default})},
             type="Retrieval",
             category="t2t",
             modalities=["text"],
@@ -146,9 +155,7 @@ class MultiReferenceRetrieval(LocalDataTask):
             bibtex_citation=card.get("citation", ""),
             prompt={"query": "Given a question, retrieve the paragraph that answers it"},
         )
-        # Custom tasks are not on the leaderboard: no columns of the bundled task's name.
-        return type(name, (cls,), {"metadata": metadata, "data_folder": folder, "pivot": pivot, "pool": pool,
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, data_folder=folder, pivot=pivot, pool=pool)
 
     # -- data -------------------------------------------------------------------------
     def _read_data(self) -> None:
@@ -157,7 +164,9 @@ class MultiReferenceRetrieval(LocalDataTask):
     def _subset_data(self, name: str) -> SubsetData:
         subset = Subset.parse(name)
         questions = self.corpus.questions[subset.query_lang]
-        return SubsetData(subset, questions, build_pool(self.corpus, subset, questions, self.pool, self.pivot))
+        pool = build_pool(self.corpus, subset, questions, self.pool, self.pivot)
+        check_something_to_rank(self.corpus, subset, questions, pool, self.pool)
+        return SubsetData(subset, questions, pool)
 
     def _subset_statistics(self, data: SubsetData) -> dict[str, int]:
         return {"num_samples": len(data.questions) + len(data.pool.doc_keys),
@@ -210,13 +219,25 @@ class MultiReferenceRetrieval(LocalDataTask):
         )
         # The paper normalises the mean Max@R of its per-question pool with the nominal |D| = 2 x #questions.
         nominal = len(pool.doc_keys) if self.pool == "per-question" else None
-        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal)
+        values = retrieval.per_query_values(result, ks=retrieval.DEFAULT_KS)
+        scores: dict[str, Any] = retrieval.summarize(result, ks=retrieval.DEFAULT_KS, nominal_pool=nominal,
+                                                     values=values)
         if subset.scenario == "multi":
             mask = _other_mask(subset, self.pivot)
             # gold position 0 is the same-language copy (build_pool puts it first)
-            scores["language_preference"] = retrieval.language_preference(result, mask, 0)
+            values["language_preference"] = retrieval.language_preference_indicator(result, mask, 0)
+            scores["language_preference"] = float(values["language_preference"].mean())
             scores["language_preference_chance"] = retrieval.language_preference_chance(result, mask)
+            # The other direction: the other-language gold (position 1) outranked or tied by an
+            # irrelevant paragraph of the question's own language (a model that separates languages).
+            same = "pivot" if mask == "other" else "other"
+            values["same_language_preference"] = retrieval.language_preference_indicator(result, same, 1)
+            scores["same_language_preference"] = float(values["same_language_preference"].mean())
+            scores["same_language_preference_chance"] = retrieval.language_preference_chance(result, same)
         scores["pool"] = self.pool
+        self._keep_outcomes(SubsetOutcomes(tuple(q.id for q in data.questions),
+                                           tuple(self.corpus.article(q.context_id) for q in data.questions),
+                                           values), scores)
         return scores
 
     # -- declared rules ---------------------------------------------------------------
@@ -239,10 +260,14 @@ class MultiReferenceRetrieval(LocalDataTask):
                                                     "the task's pool size")
         nominal = n_rows if self.pool == "per-question" else float(np.mean(sizes))
         problems += consistency.norm_of_mean_problem(scores, pool=nominal, n_gold=n_gold)
+        problems += intervals.interval_problems(scores)
         if parsed.scenario == "multi" and self.pool == "paragraph":
             # Every query has the same number of irrelevant other-language documents.
             chance = _language_preference_chance(data.pool, parsed, self.pivot)
             problems += consistency.equal_count_problem(scores, "language_preference_chance", chance,
+                                                        "its value for this pool")
+            same = _language_preference_chance(data.pool, parsed, self.pivot, same_language=True)
+            problems += consistency.equal_count_problem(scores, "same_language_preference_chance", same,
                                                         "its value for this pool")
         return problems
 
@@ -252,10 +277,11 @@ def _other_mask(subset: Subset, pivot: str) -> str:
     return "other" if subset.query_lang == pivot else "pivot"
 
 
-def _language_preference_chance(pool: Pool, subset: Subset, pivot: str) -> float:
+def _language_preference_chance(pool: Pool, subset: Subset, pivot: str, same_language: bool = False) -> float:
     """language_preference_chance from the pool alone (no scores): the mean over queries of
-    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language."""
-    other = ~pool.is_pivot if subset.query_lang == pivot else pool.is_pivot
+    1 - 1/(n + 1), n = irrelevant (not gold, not excluded) documents of the other pool language
+    (`same_language`: of the query's own language, for same_language_preference_chance)."""
+    other = ~pool.is_pivot if (subset.query_lang == pivot) != same_language else pool.is_pivot
     values = []
     for q, gold in enumerate(pool.gold):
         left_out = set(gold.tolist()) | (set(pool.exclude[q].tolist()) if pool.exclude is not None else set())
@@ -297,25 +323,30 @@ def build_pool(corpus: ParallelQA, subset: Subset, questions: list[Question], po
     return Pool(doc_keys, gold, exclude, is_pivot)
 
 
-def read_card(folder: Path) -> dict[str, Any]:
-    """The folder's card.json ({} when there is none); a broken one is a one-line DataError."""
-    import json
-
-    path = folder / "card.json"
-    if not path.is_file():
-        return {}
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a JSON object: {exc}", path=path) from None
-    if not isinstance(card, dict):
-        raise DataError("not a JSON object", path=path)
-    return card
+def check_something_to_rank(corpus: ParallelQA, subset: Subset, questions: list[Question], pool: Pool,
+                            pool_mode: str) -> None:
+    """Refuse a pool no larger than a query's gold set: Max@R_norm is 0/0 there, and every metric would
+    call any model perfect, a constant one included (e.g. one paragraph per language)."""
+    for q, question in enumerate(questions):
+        size = len(pool.doc_keys) - (len(pool.exclude[q]) if pool.exclude is not None else 0)
+        if size > len(pool.gold[q]):
+            continue
+        if pool_mode == "per-question":
+            path = corpus.folder / f"{subset.query_lang}{QUESTIONS_SUFFIX}"
+            cause = (f"all {len(questions)} questions are on paragraph {question.context_id!r}, so under "
+                     "--pool per-question a question's pool holds only its gold copies")
+            fix = "questions on at least two paragraphs are needed"
+        else:
+            files = [f"{lang}{CONTEXTS_SUFFIX}" for lang in subset.doc_langs]
+            path = corpus.folder / files[0] if len(files) == 1 else corpus.folder
+            cause = (f"{' and '.join(files)} hold{'s' if len(files) == 1 else ''} one paragraph each, so a question's "
+                     "pool holds only its gold copies")
+            fix = "each language needs at least two paragraphs"
+        raise DataError(f"subset {subset.name}: {cause} ({size} document(s), {len(pool.gold[q])} gold): nothing to "
+                        f"rank, and any model, a constant one included, would score 1.0: {fix}", path=path)
 
 
 def _languages_in(folder: Path) -> list[str]:
-    from mteb_xalign.parallel_data import folder_languages
-
     langs = folder_languages(folder)  # refuses file names that are not one language code
     if not langs:
         raise DataError("no <lang>.contexts.jsonl files found", path=folder)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from mteb.abstasks.task_metadata import TaskMetadata
 
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
+from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.task_rules import Column, subset_regex
 from mteb_xalign.tasks.multi_reference import MultiReferenceRetrieval, multiref_eval_langs
 from mteb_xalign.tasks.multiref_subset import target_language
 
 XQUAD = DATASETS / "xquad"
 LANGUAGES = ["en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"]
-REVISION = "xquad-7d30520"
+REVISION = data_revision(XQUAD, label="xquad-7d30520")  # source commit, then the files' digest
 CITATION = """@inproceedings{artetxe2020cross,
   title={On the Cross-lingual Transferability of Monolingual Representations},
   author={Artetxe, Mikel and Ruder, Sebastian and Yogatama, Dani},
@@ -70,6 +71,7 @@ class MultiRefCLIR(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi",)
     leaderboard_columns = (
@@ -97,6 +99,25 @@ class MultiRefCLIR(MultiReferenceRetrieval):
                selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="chance %", scale=100.0,
                higher_is_better=None, chance_of="x_preference",
                title="X preference of a random model (%)"),
+        Column(id="own_preference_x", task="MultiRefCLIR", key="same_language_preference",
+               selects=subset_regex(r"multi_en\+(?P<x>[^_]+)_q-(?P=x)"), label="X-over-English pref. % (q-X)",
+               scale=100.0, higher_is_better=False,
+               title="The other bias: share of X-language questions (%) whose English gold paragraph is "
+                     "outranked or tied by an unrelated X paragraph (a model that keeps languages apart); "
+                     "subsets multi_en+X_q-X; lower is better"),
+        Column(id="own_preference_x_chance", task="MultiRefCLIR", key="same_language_preference_chance",
+               selects=subset_regex(r"multi_en\+(?P<x>[^_]+)_q-(?P=x)"), label="chance %", scale=100.0,
+               higher_is_better=None, chance_of="own_preference_x",
+               title="X-over-English preference of a random model (%)"),
+        Column(id="own_preference_en", task="MultiRefCLIR", key="same_language_preference",
+               selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="English-over-X pref. % (q-en)", scale=100.0,
+               higher_is_better=False,
+               title="Its mirror: share of English questions (%) whose X gold paragraph is outranked or tied by "
+                     "an unrelated English paragraph (subsets multi_en+X_q-en); lower is better"),
+        Column(id="own_preference_en_chance", task="MultiRefCLIR", key="same_language_preference_chance",
+               selects=subset_regex(r"multi_en\+[^_]+_q-en"), label="chance %", scale=100.0,
+               higher_is_better=None, chance_of="own_preference_en",
+               title="English-over-X preference of a random model (%)"),
     )
 
 
@@ -108,6 +129,7 @@ class MultiRefCLIRMulti1(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("multi1",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi1",)
     leaderboard_columns = (_headline("MultiRefCLIR-Multi1", "Multi-1 Max@R_norm",
@@ -122,6 +144,7 @@ class MultiRefCLIRMonoSame(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monosame",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monosame",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoSame", "Mono-Same Max@R_norm",
@@ -136,6 +159,7 @@ class MultiRefCLIRMonoCross(MultiReferenceRetrieval):
         eval_langs=multiref_eval_langs(LANGUAGES, "en", ("monocross",)),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monocross",)
     leaderboard_columns = (_headline("MultiRefCLIR-MonoCross", "Mono-Cross Max@R_norm",

@@ -12,14 +12,15 @@ from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.task_rules import Column, subset_regex
-from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks import BENCHMARK_NAME, DATASETS
+from mteb_xalign.tasks.base import data_revision
 from mteb_xalign.tasks.word_affinity import DESCRIPTION, SemanticAffinityTask, affinity_subsets
 
 SWADESH = DATASETS / "swadesh207" / "swadesh207.jsonl"
 #: English first: it is the pivot of the en-X pairs.
 LANGUAGES = ("en", "de", "es", "fr", "zh", "ar", "ru", "ja", "ko", "hi", "th", "tr", "vi", "el", "ro", "it", "pt",
              "nl", "pl", "he", "id", "fa", "uk", "sw")
-REVISION = "ae51a9943ba2"  # folder_revision(SWADESH); tests/test_tasks_bundled.py checks it against the file
+REVISION = data_revision(SWADESH)  # the file's digest: edited data are another revision
 CITATION = """@article{swadesh1955towards,
   title={Towards greater accuracy in lexicostatistic dating},
   author={Swadesh, Morris},
@@ -60,6 +61,7 @@ class SemanticAffinity(SemanticAffinityTask):
         eval_langs=_eval_langs(all_pairs=False),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
     languages = LANGUAGES
     leaderboard_columns = (
@@ -79,6 +81,7 @@ class SemanticAffinityAllPairs(SemanticAffinityTask):
         eval_langs=_eval_langs(all_pairs=True),
         **_COMMON,
     )
+    benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
     languages = LANGUAGES
     all_pairs = True

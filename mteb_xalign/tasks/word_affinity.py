@@ -27,14 +27,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from mteb.abstasks.task_metadata import TaskMetadata
+
+from mteb_xalign import per_query
 
 from mteb_xalign.errors import DataError
 from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics.affinity import AffinityResult, affinity_matrix, semantic_affinity
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import ScoreRule
 from mteb_xalign.tasks import consistency
-from mteb_xalign.tasks.base import LocalDataTask, folder_revision
+from mteb_xalign.tasks.base import LocalDataTask, custom_task_class, folder_revision
 from mteb_xalign.wordlists import WordList, read_wordlist
 
 ALL = "all"
@@ -80,6 +85,21 @@ def scores_from(result: AffinityResult, euclidean: AffinityResult | None = None)
     return scores
 
 
+def concept_outcomes(result: AffinityResult, concept_ids: list[str]) -> SubsetOutcomes:
+    """One row per concept used (in >= 2 of the subset's languages): its tuple count and mean vertical
+    spread, and H. Each concept is its own resampling unit: concepts are the sampled items (words of
+    one concept share meaning, words of different concepts do not). H, the spread of each language's
+    whole vocabulary, is held fixed under resampling: the interval is conditional on the word list's
+    vocabulary and covers the sampling of concepts into V only."""
+    used = [i for i, m in enumerate(result.concept_vertical) if m is not None]
+    ids = tuple(concept_ids[i] for i in used)
+    return SubsetOutcomes(ids, ids, {
+        per_query.SA_WEIGHT: np.array([result.concept_tuples[i] for i in used], np.float64),
+        per_query.SA_VERTICAL: np.array([result.concept_vertical[i] for i in used], np.float64),
+        per_query.SA_HORIZONTAL: np.full(len(used), result.horizontal_spread, np.float64),
+    })
+
+
 def _not_ok(subset: str, entry: dict) -> bool:
     """Null spreads/ratios: a collapsed model (SR infinite) or no data."""
     return entry.get("status") in ("collapsed", "no_data")
@@ -119,6 +139,7 @@ class SemanticAffinityTask(LocalDataTask):
         r"semantic_ratio|sa_sem|sr_sem|sa_sem_euclidean|(horizontal|vertical)_(spread|sem)": ScoreRule(
             0.0, None, **_NULL_IF_NOT_OK),
         r"n_concepts|n_tuples|n_languages": ScoreRule(0, None, integer=True),
+        **intervals.score_rules(0.0, 1.0),
     }
 
     @property
@@ -166,8 +187,7 @@ class SemanticAffinityTask(LocalDataTask):
             sample_creation=None,
             bibtex_citation="",
         )
-        return type(name, (cls,), {"metadata": metadata, "data_path": words.path, "languages": tuple(ordered),
-                                   "leaderboard_columns": (), "__module__": cls.__module__})
+        return custom_task_class(cls, name, metadata, data_path=words.path, languages=tuple(ordered))
 
     def _read_data(self) -> None:
         words = read_wordlist(self.data_path)
@@ -229,6 +249,8 @@ class SemanticAffinityTask(LocalDataTask):
         cosine = semantic_affinity(vectors, concepts, languages, metric="cosine")
         euclid = semantic_affinity(vectors, concepts, languages, metric="euclidean")
         scores = scores_from(cosine, euclid)
+        if cosine.status == "ok":
+            self._keep_outcomes(concept_outcomes(cosine, [c.id for c in self.words.concepts]), scores)
         scores["subset_languages"] = list(languages)
         if data.name == ALL:
             matrix = affinity_matrix(vectors, concepts, languages, metric="cosine")
@@ -241,7 +263,7 @@ class SemanticAffinityTask(LocalDataTask):
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         if subset not in self.metadata.hf_subsets:
             return [f"{subset!r} is not a subset of {self.metadata.name}"]
-        return consistency.affinity_problems(scores)
+        return consistency.affinity_problems(scores) + intervals.interval_problems(scores)
 
     def _calculate_descriptive_statistics_from_split(self, split, *, hf_subset=None, compute_overall=False, num_proc=None):
         if not self.data_loaded:

@@ -137,6 +137,9 @@ def test_bad_artifacts_are_refused_with_the_folder_or_model_named(tmp_path, regi
 
     art = _fit(tmp_path, tiny_pairs)
     card = read_json(art.folder / "card.json")
+    # what the map was fitted from: distinct pairs of texts, and of vectors (issue 24, item 17)
+    assert card["training_data"]["distinct_pairs"] == {"de": 48, "zh": 48}
+    assert card["fit_diagnostics"]["distinct_vector_pairs"] == {"de": 48, "zh": 48}
 
     other_revision = tmp_path / "other-revision"
     artifact.save(other_revision, {**{k: v for k, v in card.items() if k not in ("digest", "weights_sha256")},
@@ -161,3 +164,42 @@ def test_bad_artifacts_are_refused_with_the_folder_or_model_named(tmp_path, regi
     (other_model / "card.json").write_text(json.dumps(edited))
     with pytest.raises(DataError, match=r"card.json: "):
         artifact.load(other_model)
+
+
+@pytest.mark.parametrize("method", ["lstsq", "procrustes", "center"])
+def test_fitting_on_one_pair_copied_50_times_is_refused_before_the_model_loads(tmp_path, registered_tiny,
+                                                                               monkeypatch, method):
+    import json as json_
+
+    from mteb.models import ModelMeta
+
+    from mteb_xalign.errors import DataError
+    from xalign_align.fit import fit_artifact
+    from xalign_align.pairs import load_training_set
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "de-en.jsonl").write_text((json_.dumps({"text": "Hallo", "en": "Hello"}) + "\n") * 50, encoding="utf-8")
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the pairs were counted")
+
+    monkeypatch.setattr(ModelMeta, "load_model", no_load)
+    need = 33 if method == "lstsq" else 2
+    with pytest.raises(DataError, match=rf"too few distinct pairs to fit {method}: de has 1, at least {need} needed"):
+        fit_artifact("test/tiny-random", method, load_training_set(folder), tmp_path / "art", roles=["document"],
+                     log=lambda m: None)
+    assert not (tmp_path / "art").exists()
+
+
+def test_fit_progress_names_the_training_pairs_not_the_task(tmp_path, registered_tiny, tiny_pairs, monkeypatch,
+                                                            capsys):
+    from mteb_xalign import progress
+
+    monkeypatch.setattr(progress, "shown", lambda: True)
+    _fit(tmp_path, tiny_pairs)
+    err = capsys.readouterr().err
+    name = str(tiny_pairs)  # a training folder is named as given
+    assert f"test/tiny-random: training pairs ({name} de-en), de side: 48 document texts to encode" in err
+    assert f"training pairs ({name} zh-en), en side" in err
+    assert "MultiRefCLIR" not in err  # its context keys the cache; its name does not label the pairs

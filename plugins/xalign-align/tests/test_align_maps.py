@@ -98,3 +98,61 @@ def test_tensors_round_trip():
     back = maps.AlignmentMap.from_tensors(m.method, m.dim, m.pivot, m.tensors())
     v = rng.standard_normal((4, 6)).astype(np.float32)
     np.testing.assert_allclose(back.apply(v, ["de", "zh", "en", "de"]), m.apply(v, ["de", "zh", "en", "de"]))
+
+
+# -- too few distinct pairs (issue 24, item 17) ------------------------------------------------------
+@pytest.mark.parametrize("method", ["lstsq", "procrustes", "linear-sgd", "center", "subspace"])
+@pytest.mark.parametrize("copies", [1, 50])
+def test_one_pair_or_copies_of_it_is_refused_by_every_method(method, copies):
+    from mteb_xalign.errors import DataError
+
+    rng = _rng(8)
+    pairs = _pairs(rng)
+    x, e = pairs["de"]
+    pairs["de"] = (np.repeat(x[:1], copies, axis=0), np.repeat(e[:1], copies, axis=0))
+    with pytest.raises(DataError) as err:
+        maps.fit(method, pairs)
+    message = str(err.value)
+    assert "\n" not in message and f"too few distinct vector pairs to fit {method}: de has 1, at least " in message
+    assert "zh" not in message.split(": ")[1]  # only the short language is named
+
+
+@pytest.mark.parametrize("method", ["lstsq", "linear-sgd"])
+def test_a_least_squares_map_needs_more_distinct_pairs_than_dimensions(method):
+    from mteb_xalign.errors import DataError
+
+    rng = _rng(9)
+    dim = 6
+    pairs = _pairs(rng, n=dim, dim=dim)
+    with pytest.raises(DataError, match=r"de has 6, zh has 6, at least 7 needed: a 6x6 least-squares map needs more "
+                                        "distinct pairs than dimensions"):
+        maps.fit(method, pairs)
+    # with one copy of each row added: still 6 distinct
+    doubled = {lang: (np.vstack([x, x]), np.vstack([e, e])) for lang, (x, e) in pairs.items()}
+    with pytest.raises(DataError, match="de has 6"):
+        maps.fit(method, doubled)
+    if method == "lstsq":  # the boundary: dim + 1 distinct pairs are accepted (linear-sgd: same rule, slow)
+        m = maps.fit(method, _pairs(rng, n=dim + 1, dim=dim))
+        assert m.info["distinct_vector_pairs"] == {"de": 7, "zh": 7}
+
+
+def test_procrustes_on_fewer_pairs_than_dimensions_is_recorded_as_underdetermined():
+    rng = _rng(11)
+    m = maps.fit("procrustes", _pairs(rng, n=4, dim=6))
+    assert m.info["underdetermined"] == [
+        "procrustes for de: 4 distinct pairs for 6 dimensions: the rotation is fitted on 4 directions and "
+        "arbitrary on the other 2", "procrustes for zh: 4 distinct pairs for 6 dimensions: the rotation is fitted "
+        "on 4 directions and arbitrary on the other 2"]
+    np.testing.assert_allclose(m.weights["de"].T @ m.weights["de"], np.eye(6), atol=1e-5)  # still a rotation
+    assert "underdetermined" not in maps.fit("procrustes", _pairs(rng, n=7, dim=6)).info
+
+
+def test_a_near_interpolating_lstsq_is_what_the_rule_prevents():
+    """Why the rule: with n <= dim pairs the least-squares map fits them exactly (train MSE ~0), however
+    unrelated the two sides are; with n > dim it cannot."""
+    rng = _rng(10)
+    dim = 8
+    x, e = rng.standard_normal((dim, dim)), rng.standard_normal((dim, dim))  # unrelated sides
+    assert np.mean(np.sum((x @ maps.lstsq(x, e) - e) ** 2, axis=1)) < 1e-20
+    x, e = rng.standard_normal((10 * dim, dim)), rng.standard_normal((10 * dim, dim))
+    assert np.mean(np.sum((x @ maps.lstsq(x, e) - e) ** 2, axis=1)) > 1.0

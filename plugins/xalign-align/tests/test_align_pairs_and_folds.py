@@ -23,8 +23,10 @@ def test_bundled_tatoeba_has_the_xquad_targets_and_its_licence():
 
 
 @pytest.mark.parametrize("row, message", [
-    ({"text": "Hallo", "en": "  "}, "empty 'en' side"),
-    ({"text": "", "en": "Hello"}, "empty 'text' side"),
+    ({"text": "Hallo", "en": "  "}, "the 'en' side has empty text"),
+    ({"text": "", "en": "Hello"}, "the 'text' side has empty text"),
+    ({"text": "\u200b\u200b", "en": "Hello"}, "the 'text' side has empty text (only invisible characters: U+200B"),
+    ({"text": "Hallo", "en": "x" * 20_001}, "the 'en' side is 20,001 characters long, more than the 20,000"),
     ({"text": "Hallo"}, "missing field 'en'"),
     ({"text": "Hallo", "en": 3}, "field 'en' must be str"),
     ('{"text": "Hallo", "en": ', "not valid JSON"),

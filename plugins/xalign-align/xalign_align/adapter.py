@@ -14,10 +14,7 @@ from typing import Any
 import numpy as np
 from mteb.types import PromptType
 
-try:
-    from mteb_xalign.adapter import TextEncoder
-except ImportError:  # the core before the adapter module was renamed
-    from mteb_xalign.encoder import TextEncoder
+from mteb_xalign.adapter import TextEncoder
 from mteb_xalign.errors import DataError, UserError
 
 from xalign_align import artifact as artifact_mod
@@ -81,6 +78,8 @@ class AlignedEncoder(TextEncoder):
         base_meta = check_base(self.artifact)
         self.base = base_meta.load_model(device=device)
         self.map = self.artifact.load_map()
+        # The vectors are the base model's through this map, whatever name the model is run under.
+        self.vector_identity = f"aligned-map:{self.artifact.digest}"
         # Per-language maps: the same text in two languages gets two vectors, so the cache keys
         # them by language too (mteb_xalign.encoding reads this flag).
         self.uses_languages = self.map.per_language

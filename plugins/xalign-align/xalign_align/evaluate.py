@@ -29,9 +29,11 @@ def subsets_for_languages(task, languages: list[str] | None, pivot: str = "en") 
 
 def evaluate(model_names: list[str], tasks: list[str], output: Path, *, languages: list[str] | None = None,
              device: str | None = None) -> None:
+    """Each model on `tasks` (only the subsets of `languages` if given), through the one evaluation
+    path (mteb_xalign.evaluation): the same result store, provenance and reuse rule as `xalign run`."""
     import mteb
-    from mteb.cache import ResultCache
 
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
     from mteb_xalign.mteb_bridge import ensure_registered
 
     ensure_registered()
@@ -43,8 +45,6 @@ def evaluate(model_names: list[str], tasks: list[str], output: Path, *, language
         task_objs.append(task)
     for name in model_names:
         started = time.perf_counter()
-        model = mteb.get_model_meta(name).load_model(device=device)
-        mteb.evaluate(model, task_objs, cache=ResultCache(output), overwrite_strategy="only-missing",
-                      show_progress_bar=False)
+        evaluate_pair(name, task_objs, output, RunOptions(device=device))
         print(f"evaluated {name} on {', '.join(tasks)} in {time.perf_counter() - started:.0f}s",
               file=sys.stderr, flush=True)

@@ -20,15 +20,19 @@ ROLES = {"query": PromptType.query, "document": PromptType.document}
 
 
 def embed(model: Any, texts: list[str], role: PromptType, languages: list[str] | None = None,
-          task_metadata: Any = None) -> np.ndarray:
-    """Base vectors through the shared cache, in the encoding context of the evaluation task."""
+          task_metadata: Any = None, label: str | None = None) -> np.ndarray:
+    """Base vectors through the shared cache, in the encoding context of the evaluation task;
+    `label` names the texts in the progress line (they are not that task's texts)."""
     from mteb_xalign.encoding import embed_texts
 
     from xalign_align.adapter import default_task_metadata
 
     kwargs: dict[str, Any] = {}
-    if languages is not None and "languages" in inspect.signature(embed_texts).parameters:
+    accepted = inspect.signature(embed_texts).parameters
+    if languages is not None and "languages" in accepted:
         kwargs["languages"] = languages
+    if label is not None and "label" in accepted:
+        kwargs["label"] = label
     return embed_texts(model, texts, prompt_type=role, task_metadata=task_metadata or default_task_metadata(),
                        **kwargs)
 
@@ -39,7 +43,7 @@ def distinct_roles(model: Any, roles: list[str]) -> list[str]:
     probe = ["Where is the station?", "Der Bahnhof ist dort drüben.", "车站在哪里？"]
     kept: list[tuple[str, np.ndarray]] = []
     for role in roles:
-        vectors = embed(model, probe, ROLES[role])
+        vectors = embed(model, probe, ROLES[role], label=f"probe of the {role} role")
         if not any(np.array_equal(vectors, other) for _, other in kept):
             kept.append((role, vectors))
     return [role for role, _ in kept]
@@ -62,9 +66,12 @@ def encode_pairs(model: Any, data: TrainingSet, roles: list[str]) -> dict[str, t
     for lang, examples in sorted(data.by_language().items()):
         pairs = parallel_texts(examples)
         xs, es = [], []
+        what = f"training pairs ({data.name} {lang}-{PIVOT})"
         for role in roles:
-            xs.append(embed(model, [x for x, _ in pairs], ROLES[role], [lang] * len(pairs)))
-            es.append(embed(model, [e for _, e in pairs], ROLES[role], [PIVOT] * len(pairs)))
+            xs.append(embed(model, [x for x, _ in pairs], ROLES[role], [lang] * len(pairs),
+                            label=f"{what}, {lang} side"))
+            es.append(embed(model, [e for _, e in pairs], ROLES[role], [PIVOT] * len(pairs),
+                            label=f"{what}, {PIVOT} side"))
         out[lang] = (np.concatenate(xs), np.concatenate(es))
     return out
 
@@ -79,6 +86,11 @@ def fit_artifact(model_name: str, method: str, data: TrainingSet, out: Path, *, 
     from xalign_align.registry import base_facts
 
     meta = mteb.get_model_meta(model_name)
+    distinct = {lang: len(parallel_texts(examples)) for lang, examples in data.by_language().items()}
+    if isinstance(meta.embed_dim, int):  # checked before the model loads; maps.fit checks the vectors too
+        maps.check_enough_pairs(method, distinct, meta.embed_dim)
+        for warning in maps.underdetermined(method, distinct, meta.embed_dim):
+            print(f"warning: {warning} (recorded in the card)", file=sys.stderr)
     model = meta.load_model(device=device)
     roles = distinct_roles(model, list(roles))
     started = time.perf_counter()
@@ -110,7 +122,8 @@ def fit_artifact(model_name: str, method: str, data: TrainingSet, out: Path, *, 
         "encoding_context": "task MultiRefCLIR (its instruction, if the model uses one)",
         "training_data": {"name": data.name, "kind": data.kind, "digest": data.digest,
                           "n_examples": len(data.examples),
-                          "per_language": {lang: len(v) for lang, v in sorted(data.by_language().items())}},
+                          "per_language": {lang: len(v) for lang, v in sorted(data.by_language().items())},
+                          "distinct_pairs": dict(sorted(distinct.items()))},
         "n_map_parameters": int(sum(t.size for t in tensors.values())),
         "fit_diagnostics": fitted.info,
         "fit_seconds": round(fit_s, 3),

@@ -23,6 +23,47 @@ import numpy as np
 
 PER_LANGUAGE = ("lstsq", "procrustes", "linear-sgd", "center")
 METHODS = (*PER_LANGUAGE, "subspace")
+#: Methods whose map is determined only by more distinct pairs than dimensions.
+LEAST_SQUARES = ("lstsq", "linear-sgd")
+
+
+def min_distinct_pairs(method: str, dim: int) -> int:
+    """The fewest distinct training pairs per language `method` accepts (fewer: refused).
+
+    lstsq / linear-sgd: dim + 1. With n <= dim pairs least squares fits them exactly (train MSE ~0)
+    and the minimum-norm solution sends everything off the pairs' span to zero: a rank-n map that
+    collapses the rest of the space.
+    procrustes, center, subspace: 2. A mean of one text is that text; a rotation from one pair is
+    arbitrary on all other directions. (procrustes with 2..dim pairs is accepted with a warning:
+    see `underdetermined`.)
+    """
+    return dim + 1 if method in LEAST_SQUARES else 2
+
+
+def check_enough_pairs(method: str, counts: dict[str, int], dim: int, what: str = "distinct pairs") -> None:
+    """Refuse to fit `method` when a language has fewer than `min_distinct_pairs` (one line, naming it)."""
+    from mteb_xalign.errors import DataError
+
+    need = min_distinct_pairs(method, dim)
+    short = {lang: n for lang, n in sorted(counts.items()) if n < need}
+    if short:
+        listed = ", ".join(f"{lang} has {n}" for lang, n in short.items())
+        why = (f"a {dim}x{dim} least-squares map needs more distinct pairs than dimensions (with fewer it fits "
+               "them exactly and sends the rest of the space to zero)" if method in LEAST_SQUARES
+               else f"a {method} map from one pair is that pair")
+        raise DataError(f"too few {what} to fit {method}: {listed}, at least {need} needed: {why}; "
+                        f"add pairs or leave the language out (--languages)")
+
+
+def underdetermined(method: str, counts: dict[str, int], dim: int) -> list[str]:
+    """Warnings (one line each) for languages whose procrustes rotation the pairs determine only in part:
+    with n <= dim distinct pairs it is fitted on their n-dimensional span and is, on the other
+    dim - n directions, whatever the SVD routine returns. Orthogonal all the same, so it neither
+    collapses nor stretches the space (which is why it is a warning, not a refusal as for lstsq)."""
+    if method != "procrustes":
+        return []
+    return [f"procrustes for {lang}: {n} distinct pairs for {dim} dimensions: the rotation is fitted on "
+            f"{n} directions and arbitrary on the other {dim - n}" for lang, n in sorted(counts.items()) if n <= dim]
 
 
 @dataclass
@@ -142,7 +183,13 @@ def fit(method: str, pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, pivot: 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     dim = next(iter(pairs.values()))[0].shape[1]
+    # Copies of one pair are one pair: count distinct (X, English) rows.
+    distinct = {lang: len(np.unique(np.hstack([x, e]), axis=0)) for lang, (x, e) in pairs.items()}
+    check_enough_pairs(method, distinct, dim, "distinct vector pairs")
     m = AlignmentMap(method=method, dim=dim, pivot=pivot)
+    m.info["distinct_vector_pairs"] = dict(sorted(distinct.items()))
+    if underdetermined(method, distinct, dim):
+        m.info["underdetermined"] = underdetermined(method, distinct, dim)
     if method in ("lstsq", "procrustes", "linear-sgd"):
         for lang, (x, e) in sorted(pairs.items()):
             if method == "lstsq":

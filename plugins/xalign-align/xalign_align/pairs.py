@@ -102,17 +102,20 @@ def load_training_set(source: str | Path = BUNDLED, languages: list[str] | None 
 
 def _read_file(path: Path, lang: str, kind: str) -> list[Example]:
     from mteb_xalign.jsonl import read_jsonl
+    from mteb_xalign.text_rules import check_text, is_empty_text
 
     required = ("text", "en") if kind == "pairs" else ("query", "en", "text")
     out = []
-    # The core's reader: file:line for bad JSON, invalid UTF-8 (with the byte), lone surrogates.
+    # The core's reader: file:line for bad JSON, invalid UTF-8 (with the byte), lone surrogates;
+    # the core's rule of an empty or too long text.
     for line_no, row in read_jsonl(path, {key: str for key in required}):
         for key in required:
-            if not row[key].strip():
-                raise DataError(f"empty {key!r} side", path=path, line=line_no)
+            check_text(row[key], f"the {key!r} side", path=path, line=line_no)
         query_x = row.get("query_x")
-        if query_x is not None and (not isinstance(query_x, str) or not query_x.strip()):
+        if query_x is not None and (not isinstance(query_x, str) or is_empty_text(query_x)):
             raise DataError("'query_x' must be a non-empty string when present", path=path, line=line_no)
+        if query_x is not None:
+            check_text(query_x, "'query_x'", path=path, line=line_no)
         out.append(Example(lang=lang, text=row["text"].strip(), en=row["en"].strip(),
                            query=row["query"].strip() if kind == "triples" else None,
                            query_x=query_x.strip() if query_x else None))

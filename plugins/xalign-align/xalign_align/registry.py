@@ -5,8 +5,8 @@ An aligned model is registered (so `mteb run`, `xalign run`, the leaderboard, th
   - this plugin's index, `$XDG_CONFIG_HOME/mteb-xalign/aligned.toml` (`xalign align fit/train`
     add what they write, unless `--no-register`), or any models file (`adapter = "aligned"`,
     `path = ARTIFACT_FOLDER`): under its name;
-  - the command line: a `-m`/`--model` value (or any argument) that is an artifact folder is
-    registered under that path as typed, so `-m DIR` works wherever a model name does.
+  - the command line: `-m DIR` (xalign or mteb) resolves an artifact folder to the model its
+    card names, through the `model_from_folder` hook, so results never carry a path as a name.
 A folder holds either a map (`kind = "map"`, loaded by this plugin's adapter) or a fine-tuned
 sentence-transformers model (`kind = "finetuned"`, loaded by the sentence-transformers plugin).
 """
@@ -66,22 +66,6 @@ def listed() -> tuple[dict[str, Path], list[DataError]]:
 
     first = [index_file()] if index_file().is_file() else []
     return collect(ADAPTER, validate, first=first)
-
-
-def command_line_folders(argv: list[str] | None = None) -> list[str]:
-    """Arguments that are artifact folders, as typed (`-m DIR`, `--model=DIR`, `check-plugin DIR`)."""
-    argv = sys.argv[1:] if argv is None else argv
-    out = []
-    for arg in argv:
-        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
-        if value and not value.startswith("-") and artifact_mod.is_artifact(value):
-            out.append(value)
-    return out
-
-
-def name_for_path(typed: str) -> str:
-    """mteb wants 'org/name'; a bare folder name gets './'."""
-    return typed if "/" in typed else f"./{typed}"
 
 
 def meta_for(name: str, folder: Path):

@@ -64,12 +64,8 @@ def model_label(name_or_folder: str) -> str:
 
 
 def aliases(name_or_folder: str) -> list[str]:
-    """Names a model's results may be stored under: its name, and for a folder the path as typed
-    (`-m DIR` registers it under that path)."""
-    from xalign_align.registry import name_for_path
-
-    label = model_label(name_or_folder)
-    return [label] if label == name_or_folder else [label, name_for_path(name_or_folder), name_or_folder]
+    """Names a model's results are stored under: its own name (`-m DIR` resolves a folder to it)."""
+    return [model_label(name_or_folder)]
 
 
 def find_result(results: list[Path], model: str | list[str], task: str) -> dict | None:

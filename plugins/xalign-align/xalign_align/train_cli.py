@@ -117,10 +117,8 @@ def _fold_name(name: str | None, what: str, extra: dict) -> str | None:
 
 def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
     """Per fold: build (fit or train) on the fold's training half, evaluate on its held-out half."""
-    import mteb
-    from mteb.cache import ResultCache
-
     from mteb_xalign import mteb_compat
+    from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     from xalign_align import folds as folds_mod
     from xalign_align.cli import _register
@@ -144,9 +142,8 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
             _register(art, args.no_register)
             mteb_compat.add_model(meta_for(art.name, art.folder))
             for name in (art.card["base_model"], art.name):
-                model = mteb.get_model_meta(name).load_model(device=args.device)
-                mteb.evaluate(model, [task], cache=ResultCache(results), overwrite_strategy="only-missing",
-                              show_progress_bar=False)
+                # The one evaluation path: the same store, provenance and reuse rule as `xalign run`.
+                evaluate_pair(name, [task], results, RunOptions(device=args.device))
             print(f"fold {fold.index}/{fold.of}: {art.name} evaluated on {task.metadata.name} -> {results}",
                   file=sys.stderr)
     print(results)

@@ -1,8 +1,9 @@
-"""mteb-xalign plugin: LLM embedders (Qwen3-Embedding, e5-mistral, gte-Qwen2 and any local
-decoder model) through `transformers`, with last-token pooling and query instructions.
+"""mteb-xalign plugin: every embedding model installed in Simon Willison's `llm` tool
+(`llm embed-models`: its own OpenAI models and those of llm-* plugins such as
+llm-sentence-transformers or llm-clip), as the xalign model `llm/MODEL_ID`.
 
-Only light imports here: every `import mteb` loads this module to collect the ModelMetas;
-torch and the weights are loaded by `mteb.get_model`.
+Registering imports `llm` and loads its plugins (to learn their model ids), nothing more:
+no model is built and no request is sent until `mteb.get_model` loads one.
 """
 
 from mteb_xalign import hookimpl
@@ -10,11 +11,7 @@ from mteb_xalign import hookimpl
 
 @hookimpl
 def register_models(register):
-    from xalign_llm.config import configured_models
-    from xalign_llm.models import builtin_models
+    from xalign_llm.models import llm_metas
 
-    for meta in builtin_models():
-        register(meta)
-    # After the built-ins, so a models-file entry may reuse (and replace) one of their names.
-    for meta in configured_models():
+    for meta in llm_metas():
         register(meta)

@@ -1,103 +1,90 @@
-"""The hub LLM embedders this plugin knows, as mteb ModelMetas.
+"""ModelMetas for llm's embedding models: only what llm tells, the rest said to be unknown.
 
-Named `xalign/<model>` rather than under the hub names that mteb already registers
-(`Qwen/Qwen3-Embedding-0.6B` ...): mteb's own entries (sentence-transformers path) stay
-usable to cross-check this direct-transformers implementation, result files say which
-implementation produced them, and no other plugin's override of a hub name is taken over.
-`adapted_from` and `reference` point at the hub model; the revision is the same pinned
-commit mteb uses. Weights are looked for in XALIGN_WEIGHTS_DIR and the HF cache first
-(mteb_xalign.weights), so a copy made elsewhere runs offline. Facts (sizes, languages, training data, citations) are mteb's own,
-imported from its model files so they cannot drift apart; where mteb's value is wrong it
-is corrected here and the reason given.
+llm's EmbeddingModel has a `model_id`, a `batch_size`, whether it takes text, and (some of
+them) `dimensions`; nothing about languages, size or licence. So `languages` is None
+(unknown, not "every language"), and `embed_dim` is the declared `dimensions` or None: the
+harness then takes the dimension from the vectors themselves (and refuses a model whose
+vectors change dimension). The revision, which keys the embedding cache and names result
+folders, is the version of the distribution whose code defines the model class
+("llm-sentence-transformers==0.3.2", "llm==0.36" for llm's own OpenAI models), or a digest
+of that code's file when it belongs to no installed distribution. Weights a plugin fetches
+by name are not fingerprinted: llm does not say which it uses.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+from functools import cache
+from importlib import metadata
 from typing import Any
 
-from xalign_llm.settings import E5_TEMPLATE, QWEN3_TEMPLATE, LLMSettings
+PREFIX = "llm/"
+REFERENCE = "https://llm.datasette.io/en/stable/embeddings/"
 
-PREFIX = "xalign/"
+
+def xalign_name(model_id: str) -> str:
+    return PREFIX + model_id
 
 
-def _meta(settings: LLMSettings, **facts: Any):
-    from mteb.models.model_meta import ModelMeta
+def model_id_of(name: str) -> str:
+    if not name.startswith(PREFIX):
+        raise ValueError(f"{name!r} is not an llm model name ({PREFIX}MODEL_ID)")
+    return name[len(PREFIX):]
 
-    from xalign_llm.loader import load_llm_embedder
 
-    (hub,) = settings.hub_ids
+def installed_models() -> dict[str, Any]:
+    """model_id -> llm EmbeddingModel, for every text embedding model llm knows, as llm resolves
+    them (a later registration of an id wins, as in `llm.get_embedding_model`)."""
+    import llm
+
+    models = {}
+    for entry in llm.get_embedding_models_with_aliases():
+        if getattr(entry.model, "supports_text", True):  # binary-only models (images) have no place here
+            models[entry.model.model_id] = entry.model
+    return models
+
+
+@cache
+def _distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def code_revision(model: Any) -> str:
+    """What identifies the code that computes `model`'s vectors (see the module docstring)."""
+    cls = type(model)
+    top = cls.__module__.split(".")[0]
+    for dist in _distributions().get(top, []):
+        try:
+            return f"{dist}=={metadata.version(dist)}"
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        source = inspect.getsourcefile(cls)
+        with open(source, "rb") as handle:
+            return f"source-{hashlib.sha256(handle.read()).hexdigest()[:12]}"
+    except (TypeError, OSError):
+        return f"unversioned-{cls.__module__}.{cls.__qualname__}"
+
+
+def declared_dim(model: Any) -> int | None:
+    dim = getattr(model, "dimensions", None)
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
+
+
+def meta_for(model: Any):
+    from mteb.models import ModelMeta
+
+    from xalign_llm.encoder import load_llm_model
+
     return ModelMeta(
-        loader=load_llm_embedder,
-        loader_kwargs=settings.as_kwargs(),
-        name=PREFIX + hub.split("/", 1)[1],
-        revision=settings.model_revision,
-        adapted_from=hub,
-        reference=f"https://huggingface.co/{hub}",
-        open_weights=True,
-        similarity_fn_name="cosine",
-        use_instructions=True,
-        framework=["PyTorch", "Transformers", "safetensors"],
-        model_type=["dense"],
-        public_training_code=None,
-        public_training_data=None,
-        **facts,
+        loader=load_llm_model, name=xalign_name(model.model_id), revision=code_revision(model),
+        release_date=None, languages=None, n_parameters=None, memory_usage_mb=None, max_tokens=None,
+        embed_dim=declared_dim(model), license=None, open_weights=None, public_training_code=None,
+        public_training_data=None, framework=[], reference=REFERENCE, similarity_fn_name="cosine",
+        use_instructions=False, training_datasets=None,
     )
 
 
-def builtin_models() -> list:
-    """ModelMetas for the known hub LLM embedders (weights load only in `mteb.get_model`)."""
-    from mteb_xalign.mteb_compat import known_meta
-
-    upstream = {name: known_meta(name) for name in (
-        "Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Embedding-4B", "Qwen/Qwen3-Embedding-8B",
-        "intfloat/e5-mistral-7b-instruct", "Alibaba-NLP/gte-Qwen2-1.5B-instruct")}
-    qwen3_facts = upstream["Qwen/Qwen3-Embedding-0.6B"]  # the family's languages, data, citation
-    qwen3 = dict(
-        languages=qwen3_facts.languages,
-        release_date="2025-06-05",
-        license="apache-2.0",
-        max_tokens=32768,
-        training_datasets=set(qwen3_facts.training_datasets),
-        citation=qwen3_facts.citation,
-        output_dtypes="bfloat16",
-    )
-    # Qwen3-Embedding pools "<|endoftext|>" (its tokenizer appends it; the chat eos is
-    # "<|im_end|>"); its README embeds with max_length=8192 and left padding.
-    qwen3_settings = dict(instruction_template=QWEN3_TEMPLATE, eos_token="<|endoftext|>", max_length=8192)
-
-    def sizes(hub: str, **override: Any) -> dict[str, Any]:
-        m = upstream[hub]
-        facts = dict(n_parameters=m.n_parameters, n_embedding_parameters=m.n_embedding_parameters,
-                     memory_usage_mb=m.memory_usage_mb, embed_dim=m.embed_dim)
-        facts.update(override)
-        return facts
-
-    metas = [
-        _meta(LLMSettings(sources=(f"hf:{hub}",), model_revision=upstream[hub].revision, **qwen3_settings),
-              **sizes(hub), **qwen3)
-        for hub in ("Qwen/Qwen3-Embedding-0.6B", "Qwen/Qwen3-Embedding-4B", "Qwen/Qwen3-Embedding-8B")
-    ]
-
-    e5 = upstream["intfloat/e5-mistral-7b-instruct"]
-    # e5-mistral's README: Mistral tokenizer (adds <s>, not </s>), "</s>" appended by hand,
-    # max_length=4096; no pad token (we pad with </s>, masked out).
-    metas.append(_meta(
-        LLMSettings(sources=(f"hf:{e5.name}",), model_revision=e5.revision, instruction_template=E5_TEMPLATE,
-                    eos_token="</s>", max_length=4096),
-        **sizes(e5.name), languages=list(e5.languages), release_date=e5.release_date, license=e5.license,
-        max_tokens=e5.max_tokens, training_datasets=set(e5.training_datasets or ()), citation=e5.citation,
-        output_dtypes="float16",
-    ))
-
-    gte = upstream["Alibaba-NLP/gte-Qwen2-1.5B-instruct"]
-    # gte-Qwen2-1.5B is causal (unlike the 7B, trained with bidirectional attention), so the
-    # stock Qwen2Model reproduces it without remote code. mteb lists embed_dim=8960, the MLP
-    # width; the embedding is the hidden state, 1536 wide (config.json: hidden_size).
-    metas.append(_meta(
-        LLMSettings(sources=(f"hf:{gte.name}",), model_revision=gte.revision, instruction_template=E5_TEMPLATE,
-                    eos_token="<|endoftext|>", max_length=8192),
-        **sizes(gte.name, embed_dim=1536), languages=list(gte.languages), release_date=gte.release_date,
-        license=gte.license, max_tokens=gte.max_tokens, training_datasets=None, citation=gte.citation,
-        output_dtypes="float16",
-    ))
-    return metas
+def llm_metas() -> list:
+    return [meta_for(model) for model in installed_models().values()]

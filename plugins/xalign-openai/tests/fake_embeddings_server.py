@@ -39,6 +39,7 @@ class FakeEmbeddingsServer:
         self.received: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.successes = 0
+        self.authorizations: list[tuple[str, str, str | None]] = []  # (method, path, Authorization) of every request
         self._hang_after: int | None = None
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -61,10 +62,12 @@ class FakeEmbeddingsServer:
 
     def inject(self, kind: str, **options) -> None:
         """Queue a fault for the next request without one: status, timeout, malformed,
-        wrong_dim, wrong_count, nan, missing_data, shuffle (answer with indices reversed),
+        wrong_dim, wrong_count, nan, overflow (1e39: finite, but inf as float32), missing_data, shuffle (answer with indices reversed),
         trickle (a valid answer sent one byte every `seconds` s, as a stalled proxy would),
         echo_auth_base64 (HTTP `code`, default 400, whose body quotes the received
-        Authorization header base64-encoded, as some gateways' debug output does)."""
+        Authorization header base64-encoded, as some gateways' debug output does),
+        redirect (HTTP `code`, default 302, with `Location: location`). A `status` fault
+        with `raw=True` sends `body` as it is (text/plain), not inside a JSON error object."""
         self.faults.append({"kind": kind, **options})
 
     def hang_after(self, successes: int) -> None:
@@ -89,16 +92,26 @@ class FakeEmbeddingsServer:
                 pass
 
             def do_POST(self):
+                server._note_auth(self)
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 server._handle(self, raw)
 
+            def do_GET(self):  # what a client following a 301/302/303 sends: recorded, refused
+                server._note_auth(self)
+                server._send(self, 405, b'{"error": {"message": "use POST"}}')
+
         return Handler
 
-    def _send(self, handler, status: int, body: bytes, headers: dict | None = None) -> None:
+    def _note_auth(self, handler) -> None:
+        with self._lock:
+            self.authorizations.append((handler.command, handler.path, handler.headers.get("Authorization")))
+
+    def _send(self, handler, status: int, body: bytes, headers: dict | None = None,
+              content_type: str = "application/json") -> None:
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Type", content_type)
             handler.send_header("Content-Length", str(len(body)))
             for key, value in (headers or {}).items():
                 handler.send_header(key, value)
@@ -155,6 +168,12 @@ class FakeEmbeddingsServer:
         if kind == "echo_auth_base64":
             echoed = base64.b64encode((auth or "").encode()).decode()
             return self._error(handler, record, fault.get("code", 400), f"request rejected; debug={echoed}")
+        if kind == "redirect":
+            record["status"] = fault.get("code", 302)
+            return self._send(handler, record["status"], b"", {"Location": fault["location"]})
+        if kind == "status" and fault.get("raw"):
+            record["status"] = fault["code"]
+            return self._send(handler, fault["code"], fault["body"].encode(), content_type="text/plain")
         if kind == "status":
             headers = fault.get("headers", {})
             return self._error(handler, record, fault["code"], fault.get("body", "injected failure"), headers)
@@ -170,6 +189,8 @@ class FakeEmbeddingsServer:
             data = data[:-1]
         elif kind == "nan":
             data[0]["embedding"][0] = float("nan")
+        elif kind == "overflow":  # finite as a JSON number (float64), inf as float32
+            data[0]["embedding"][0] = 1e39
         elif kind == "shuffle":
             data.reverse()
         body_obj = {"object": "list", "data": data, "model": model,
@@ -182,7 +203,7 @@ class FakeEmbeddingsServer:
         record["status"] = 200
         if kind == "trickle":
             return self._trickle(handler, body, fault.get("seconds", 0.1))
-        ok = kind not in {"malformed", "wrong_dim", "wrong_count", "nan", "missing_data", "timeout"}
+        ok = kind not in {"malformed", "wrong_dim", "wrong_count", "nan", "overflow", "missing_data", "timeout"}
         record["ok"] = ok
         if ok:
             with self._lock:

@@ -16,10 +16,12 @@ import json
 import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -286,6 +288,7 @@ def test_malformed_json_is_retried_a_bounded_number_of_times(make_encoder, serve
     ("wrong_dim", "dimension 15, expected 16"),
     ("wrong_count", "returned 1 embeddings for 2 inputs"),
     ("nan", r"embeddings of inputs \[0\] contain NaN"),
+    ("overflow", r"embeddings of inputs \[0\] contain NaN or infinite values"),  # 1e39: inf as float32
     ("missing_data", "no 'data' list"),
 ])
 def test_wrong_answers_fail_clearly_without_retrying(make_encoder, server, sleeps, fault, message):
@@ -368,6 +371,89 @@ def test_a_key_echoed_back_base64_encoded_is_redacted(make_encoder, server, capl
         for text in texts + [str(err.value), caplog.text]:
             assert base64.b64encode(f"Bearer {KEY}".encode()).decode()[4:20] not in text
             assert base64.b64encode(b"x" * offset + f"token={KEY};".encode()).decode()[12:28] not in text
+
+
+def _key_encodings(key: str) -> dict[str, str]:
+    raw = key.encode()
+    b64, b64url = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+    return {
+        "plain": key,
+        "quote": urllib.parse.quote(key),
+        "quote safe=''": urllib.parse.quote(key, safe=""),
+        "quote lower-case escapes": re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), urllib.parse.quote(key, safe="")),
+        "quote_plus": urllib.parse.quote_plus(key),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "base64": b64,
+        "base64 unpadded": b64.rstrip("="),
+        "base64 urlsafe": b64url,
+        "base64 urlsafe unpadded": b64url.rstrip("="),
+        "JSON": json.dumps(key)[1:-1],
+        "JSON non-ASCII kept": json.dumps(key, ensure_ascii=False)[1:-1],
+        "JSON slash escaped": json.dumps(key)[1:-1].replace("/", "\\/"),
+    }
+
+
+#: A key with characters every encoding changes (+ / = ? & % and a non-ASCII letter).
+ODD_KEY = "sk-Ab+/=?&%~:SECRET-0042\u00e9x"
+
+
+@pytest.mark.parametrize("encoding", list(_key_encodings(ODD_KEY)))
+def test_a_key_echoed_back_in_any_encoding_is_redacted(make_encoder, server, monkeypatch, caplog, encoding):
+    """A server echoing the key URL-encoded, in hex, base64 or JSON-escaped, alone or as the
+    whole Authorization header: nothing of it reaches the message or the logs."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(KEY_ENV, ODD_KEY)
+    server.api_key = ODD_KEY
+    echoed = _key_encodings(ODD_KEY)[encoding]
+    header = _key_encodings(f"Bearer {ODD_KEY}")[encoding]
+    server.inject("status", code=500, raw=True, body=f"rejected key={echoed}")
+    server.inject("status", code=400, raw=True, body=f"rejected header={header}.")
+    with pytest.raises(EmbeddingAPIError) as err:
+        make_encoder(max_attempts=2).embed(["q"], prompt_type=None)
+    text = str(err.value) + caplog.text
+    assert "key=[REDACTED]" in text and "header=" in text and "\n" not in str(err.value)
+    for shown in (echoed, header):
+        core = shown[len(shown) // 4: -max(1, len(shown) // 4)]  # no long piece of it either
+        assert core not in text, f"the key leaked {encoding}-encoded"
+
+
+def test_a_redirect_is_not_followed_so_the_key_never_reaches_another_origin(make_encoder, server, sleeps):
+    """A 30x from the configured URL (another port = another origin, or the same origin) stops
+    the request with one line naming the new address; the key goes nowhere else."""
+    with FakeEmbeddingsServer(api_key=None) as other:
+        for code in (301, 302, 303, 307, 308):
+            server.inject("redirect", code=code, location=f"{other.base_url}/embeddings")
+            with pytest.raises(EmbeddingAPIError) as err:
+                make_encoder().embed([f"q{code}"], prompt_type=None)
+            message = str(err.value)
+            assert f"HTTP {code}" in message and f"{other.base_url}/embeddings" in message, message
+            assert "not followed" in message and "base_url" in message and "\n" not in message
+            assert KEY not in message
+        assert other.authorizations == []  # nothing at all reached the other origin
+    # The same origin, another path: not followed either (the configured base_url is wrong).
+    server.inject("redirect", code=308, location="/v2/embeddings")
+    with pytest.raises(EmbeddingAPIError, match=r"HTTP 308 .*/v2/embeddings.* not followed"):
+        make_encoder().embed(["same origin"], prompt_type=None)
+    assert [path for _, path, _ in server.authorizations] == ["/v1/embeddings"] * 6
+    assert sleeps == []  # a redirect is not retried
+
+
+@pytest.mark.parametrize("cache_on", [True, False])
+def test_the_quota_message_says_whether_vectors_were_kept(make_encoder, server, sleeps, tmp_path, cache_on):
+    from mteb_xalign.cache import EmbeddingCache
+
+    enc = make_encoder()
+    if not cache_on:
+        enc._cache = EmbeddingCache(None)
+    server.inject("status", code=429, headers={"Retry-After": "3600"})
+    with pytest.raises(EmbeddingAPIError) as err:
+        enc.embed(["paid for?"], prompt_type=None)
+    message = str(err.value)
+    if cache_on:
+        assert "received so far are cached" in message and "cache is off" not in message
+    else:
+        assert "are cached" not in message and "cache is off" in message and "again" in message
 
 
 def test_credentials_in_base_url_are_used_but_never_written(server, tmp_path, caplog, sleeps):

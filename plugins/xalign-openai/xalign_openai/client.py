@@ -10,7 +10,11 @@ again would pay for the same wrong answer.
 The API key is read from its environment variable inside `_send` only, and `_send` turns
 every transport outcome into a plain value instead of raising, so no exception or
 traceback frame raised from here ever holds the request headers. Response excerpts in
-messages are scrubbed of the key in case a server echoes it.
+messages are scrubbed of the key, in every encoding we can derive, in case a server echoes it.
+
+Redirects are never followed: urllib would resend the Authorization header to wherever
+the Location points (another host or port, too). A 30x stops the request with one line
+naming the new address, so the user puts the right base_url in the configuration.
 """
 
 from __future__ import annotations
@@ -93,6 +97,9 @@ class EmbeddingsClient:
         self.clock = clock
         self.rng = rng or random.Random()
         self.display_url = _without_userinfo(config.url)
+        #: What became of the embeddings received so far, for messages; the encoder, which
+        #: owns the cache, replaces it.
+        self.kept: Callable[[], str] = lambda: "embeddings received so far were returned to the caller"
         self.requests_sent = 0
         self.prompt_tokens = 0
 
@@ -144,6 +151,13 @@ class EmbeddingsClient:
                     if result.prompt_tokens:
                         self.prompt_tokens += result.prompt_tokens
                     return result
+            elif 300 <= outcome.status < 400:
+                raise EmbeddingAPIError(
+                    f"{self.label}: POST {self.display_url} answered HTTP {outcome.status} {outcome.reason}, a "
+                    f"redirect to {self._location(outcome.headers)}; redirects are not followed (the API key "
+                    "would go with them): set base_url to the address the service answers at",
+                    status=outcome.status, attempts=attempt,
+                )
             else:
                 problem = f"HTTP {outcome.status} {outcome.reason}: {self._excerpt(outcome.body)}".strip()
                 if outcome.status not in RETRYABLE_STATUS:
@@ -156,7 +170,7 @@ class EmbeddingsClient:
                     raise EmbeddingAPIError(
                         f"{self.label}: POST {self.display_url} answered HTTP {outcome.status} asking to wait "
                         f"{retry_after:.0f} s (Retry-After), more than max_retry_after = {cfg.max_retry_after:g} s: "
-                        "stopped instead of waiting (embeddings received so far are cached); rerun later, or raise "
+                        f"stopped instead of waiting ({self.kept()}); rerun later, or raise "
                         "max_retry_after (XALIGN_OPENAI_MAX_RETRY_AFTER)",
                         status=outcome.status, attempts=attempt,
                     )
@@ -187,7 +201,8 @@ class EmbeddingsClient:
         request = urllib.request.Request(self.config.url, data=body, headers=headers, method="POST")
         del headers, userinfo
         watchdog = _Deadline(self.config.request_deadline)
-        opener = urllib.request.build_opener(_DeadlineHTTPHandler(watchdog), _DeadlineHTTPSHandler(watchdog))
+        opener = urllib.request.build_opener(_DeadlineHTTPHandler(watchdog), _DeadlineHTTPSHandler(watchdog),
+                                             _NoRedirects())
         timeout = min(self.config.timeout, self.config.request_deadline)
         try:
             with opener.open(request, timeout=timeout) as response:
@@ -215,6 +230,13 @@ class EmbeddingsClient:
                                   f"{self.config.request_deadline:g} s (the server sends too slowly)")
         return outcome
 
+    def _location(self, headers: dict[str, str]) -> str:
+        location = headers.get("location")
+        if not location:
+            return "(no Location header)"
+        shown = _without_userinfo(urllib.parse.urljoin(self.display_url, " ".join(location.split())))
+        return redact(shown, self.config.api_key_env, self.config.base_url)[:300]
+
     def _excerpt(self, body: bytes, limit: int = 300) -> str:
         text = " ".join(body.decode("utf-8", errors="replace").split())
         text = redact(text, self.config.api_key_env, self.config.base_url)
@@ -222,8 +244,9 @@ class EmbeddingsClient:
 
 
 def redact(text: str, key_env: str | None, base_url: str | None = None) -> str:
-    """`text` with every secret replaced: the API key, a base_url's password, and their base64
-    forms (a gateway may echo the Authorization header encoded), and any bearer token."""
+    """`text` with every secret replaced: the API key, a base_url's password, each alone and as
+    the Authorization header, in every encoding of `_secret_forms` (a gateway may echo the
+    header encoded), and any bearer token."""
     secrets = []
     key = os.environ.get(key_env, "") if key_env else ""
     if key:
@@ -237,11 +260,22 @@ def redact(text: str, key_env: str | None, base_url: str | None = None) -> str:
 
 
 def _secret_forms(secret: str) -> set[str]:
-    """The secret itself and the part of its base64 encoding (standard or URL-safe alphabet)
-    that does not depend on the bytes around it, at each of the three byte alignments, so
-    the secret is found inside any longer base64 string too."""
+    """Every form of `secret` a server might echo: as is, URL-encoded (quote, quote_plus,
+    upper- or lower-case escapes), hex (either case), JSON-escaped (ASCII or not, "/" escaped
+    or not) and base64 (standard or URL-safe, padded or not). For base64, also the part of the
+    encoding that does not depend on the bytes around the secret, at each of the three byte
+    alignments, so the secret is found inside any longer base64 string too (a whole header)."""
     forms = {secret}
+    for quoted in (urllib.parse.quote(secret), urllib.parse.quote(secret, safe=""),
+                   urllib.parse.quote_plus(secret), urllib.parse.quote_plus(secret, safe="")):
+        forms.update({quoted, re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quoted)})
+    for ascii_only in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms.update({escaped, escaped.replace("/", "\\/")})
     raw = secret.encode("utf-8")
+    forms.update({raw.hex(), raw.hex().upper()})
+    for encoded in (base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")):
+        forms.update({encoded, encoded.rstrip("=")})
     if len(raw) < 6:  # too short for a base64 core that could not occur by chance
         return forms
     for offset in range(3):
@@ -251,6 +285,13 @@ def _secret_forms(secret: str) -> set[str]:
         core = encoded[start:end]
         forms.update({core, core.replace("+", "-").replace("/", "_")})
     return forms
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand every 30x back as the answer: following it would send the key along (module docstring)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
 
 
 class _Deadline:
@@ -365,15 +406,18 @@ def parse_response(body: bytes, n_inputs: int, expected_dim: int | None) -> Embe
     lengths = {len(row) for row in rows}
     if len(lengths) > 1:
         raise InvalidResponse(f"the embeddings have different dimensions: {sorted(lengths)}")
-    vectors = np.asarray(rows, dtype=np.float64) if rows else np.zeros((0, expected_dim or 0))
+    with np.errstate(over="ignore"):  # checked below, as float32: 1e39 is finite in float64 only
+        vectors = (np.asarray(rows, dtype=np.float64).astype(np.float32) if rows
+                   else np.zeros((0, expected_dim or 0), np.float32))
     if expected_dim is not None and rows and vectors.shape[1] != expected_dim:
         raise InvalidResponse(f"the embeddings have dimension {vectors.shape[1]}, expected {expected_dim}")
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1)) if rows else []
     if len(bad):
-        raise InvalidResponse(f"the embeddings of inputs {bad[:10].tolist()} contain NaN or infinite values")
+        raise InvalidResponse(f"the embeddings of inputs {bad[:10].tolist()} contain NaN or infinite values "
+                              "(as float32, whose largest value is 3.4e38)")
     usage = obj.get("usage")
     tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return Embeddings(vectors.astype(np.float32), tokens if isinstance(tokens, int) else None)
+    return Embeddings(vectors, tokens if isinstance(tokens, int) else None)
 
 
 def _decode_embedding(value, position: int) -> list[float] | np.ndarray:

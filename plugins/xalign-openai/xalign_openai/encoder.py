@@ -65,6 +65,7 @@ class OpenAIEncoder(TextEncoder):
         self.tokens = TokenCounter(self.config.bytes_per_token, self.config.tokenizer)
         self.dim = self.config.expected_dim
         self._cache = cache
+        self.client.kept = self._kept
         # What makes two embeddings the same: endpoint, API model and requested dimensions;
         # not the mteb name, so an alias of the same service shares the vectors it paid for.
         self.cache_id = json.dumps(
@@ -76,6 +77,15 @@ class OpenAIEncoder(TextEncoder):
     def __repr__(self) -> str:
         return (f"OpenAIEncoder(name={self.model_name!r}, url={self.client.display_url!r}, "
                 f"model={self.config.model!r}, dim={self.dim}, api_key_env={self.config.api_key_env!r})")
+
+    def _kept(self) -> str:
+        """Where the embeddings received so far are, for the client's messages (true in every state)."""
+        cache = self.cache
+        if cache.path is not None and cache.writable:
+            return "the embeddings received so far are cached: a rerun requests only the rest"
+        state = "off" if cache.path is None else "read-only"
+        return (f"the persistent cache is {state} ({CACHE_ENV}/XALIGN_CACHE), so the embeddings received in "
+                "this call are lost: a rerun requests them again")
 
     @property
     def cache(self) -> EmbeddingCache:

@@ -164,6 +164,46 @@ def _peek_embed_dim(sources: list[str]) -> int | None:
     return None
 
 
+@hookimpl(trylast=True)
+def model_from_folder(path):
+    """Any sentence-transformers folder (`modules.json`), as `-m DIR`: the model `local/<folder name>`
+    whose revision is a digest of the folder's content (so changed weights are another revision,
+    never served from old results or cached vectors); prompts and similarity as its config declares.
+    A models-file entry gives such a folder any other name (config.py)."""
+    folder = Path(path).expanduser().resolve()
+    if not (folder / "modules.json").is_file():
+        return None
+    config: dict[str, Any] = {}
+    config_path = folder / "config_sentence_transformers.json"
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            from mteb_xalign.errors import DataError
+
+            raise DataError(f"not valid JSON ({exc})", path=config_path) from None
+    prompts = config.get("prompts") if isinstance(config.get("prompts"), dict) else None
+    return sentence_transformer_meta(
+        f"local/{folder.name}", sources=[f"path:{folder}"], inherit_mteb_meta=False,
+        prompts={k: v for k, v in prompts.items() if v} if prompts else None,
+        revision=f"sha256-{_content_digest(folder)[:12]}",
+        similarity_fn_name=config.get("similarity_fn_name") or "cosine",
+    )
+
+
+def _content_digest(folder: Path) -> str:
+    """sha256 over the folder's files (relative path, then bytes), in a fixed order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 @hookimpl
 def register_models(register):
     from mteb_xalign.errors import DataError

@@ -21,9 +21,14 @@ from mteb.types import PromptType
 
 from mteb_xalign import weights
 from mteb_xalign.adapter import TextEncoder
+from mteb_xalign.text_rules import MAX_TEXT_CHARS
 
 
 class UseOnnxEncoder(TextEncoder):
+    # USE encodes a text whole (no position limit) and its memory grows with the length: 1.9 GB for
+    # 100k characters, 22 GB (the OOM killer) for 2 MB. The data readers' limit, here too for mteb's tasks.
+    max_text_chars = MAX_TEXT_CHARS
+
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
                  *, sources: list[str] | None = None, num_threads: int | None = None, **kwargs: Any):
         super().__init__(model_name, revision=revision, device=device)

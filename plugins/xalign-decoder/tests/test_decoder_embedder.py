@@ -1,4 +1,4 @@
-"""The LLM-embedder plugin (xalign-llm) on tiny random Qwen3 models built here, no downloads.
+"""The LLM-embedder plugin (xalign-decoder) on tiny random Qwen3 models built here, no downloads.
 
 Two tokenizers cover the two families: a Qwen3-Embedding-like one whose post-processor
 appends "<|endoftext|>" and pads with that same token, and a Mistral-like one that adds
@@ -19,11 +19,11 @@ import torch
 from mteb.types import PromptType
 
 from mteb_xalign.errors import DataError
-from xalign_llm import config as llm_config
-from xalign_llm.encoder import LLMEmbedder
-from xalign_llm.instructions import DEFAULT_INSTRUCTIONS, format_query
-from xalign_llm.pooling import last_token, mean
-from xalign_llm.settings import QWEN3_TEMPLATE
+from xalign_decoder import config as decoder_config
+from xalign_decoder.encoder import LLMEmbedder
+from xalign_decoder.instructions import DEFAULT_INSTRUCTIONS, format_query
+from xalign_decoder.pooling import last_token, mean
+from xalign_decoder.settings import QWEN3_TEMPLATE
 
 SENTENCES = [
     "Instruct : Given a question , retrieve passages that answer the question Query :",
@@ -278,7 +278,7 @@ def test_models_file_entries(tmp_path, monkeypatch, model_dirs):
 
         [[model]]
         name = "test/tiny-llm"
-        adapter = "llm"
+        adapter = "decoder"
         path = "weights"
         max_length = 32
         instructions = { LAReQA = "find it" }
@@ -286,50 +286,54 @@ def test_models_file_entries(tmp_path, monkeypatch, model_dirs):
     """))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
     monkeypatch.setenv("XALIGN_MODELS_FILE", str(path))
-    (meta,) = llm_config.configured_models()  # the sentence-transformers entry is left alone
+    (meta,) = decoder_config.configured_models()  # the sentence-transformers entry is left alone
     assert meta.name == "test/tiny-llm" and meta.languages == ["eng-Latn"] and meta.embed_dim == 32
     # A relative path is relative to the models file.
     assert meta.loader_kwargs["sources"] == [f"path:{(tmp_path / 'weights').resolve()}"]
     assert meta.loader_kwargs["max_length"] == 32 and meta.loader_kwargs["instructions"] == {"LAReQA": "find it"}
     # The revision follows the settings that change vectors (not the per-task instructions).
     path.write_text(path.read_text().replace("max_length = 32", "max_length = 16"))
-    revision = llm_config.configured_models()[0].revision
+    revision = decoder_config.configured_models()[0].revision
     assert revision != meta.revision
     path.write_text(path.read_text().replace('"find it"', '"find that"'))
-    assert llm_config.configured_models()[0].revision == revision
+    assert decoder_config.configured_models()[0].revision == revision
     # A later file's entry of the same name replaces the earlier one.
     later = tmp_path / "later.json"
-    later.write_text(json.dumps({"model": [{"name": "test/tiny-llm", "adapter": "llm", "path": "weights",
+    later.write_text(json.dumps({"model": [{"name": "test/tiny-llm", "adapter": "decoder", "path": "weights",
                                             "pooling": "mean"}]}))
     monkeypatch.setenv("XALIGN_MODELS_FILE", f"{path}{os.pathsep}{later}")
-    (meta,) = llm_config.configured_models()
+    (meta,) = decoder_config.configured_models()
     assert meta.loader_kwargs["pooling"] == "mean"
 
     monkeypatch.setenv("XALIGN_MODELS_FILE", str(path))
     path.write_text(path.read_text() + 'pooling = "cls"\n')
     with pytest.raises(DataError, match=r"models\.toml: model #2 \('test/tiny-llm'\).*pooling"):
-        llm_config.configured_models()
+        decoder_config.configured_models()
     path.write_text(path.read_text().replace('pooling = "cls"', 'polling = "last"'))
     with pytest.raises(DataError, match=r"unknown key 'polling'; did you mean 'pooling'"):
-        llm_config.configured_models()
-    later.write_text('{"model": [{"name": "x/y", "adapter": "llm", "path": "./missing"}]}')
+        decoder_config.configured_models()
+    later.write_text('{"model": [{"name": "x/y", "adapter": "decoder", "path": "./missing"}]}')
     monkeypatch.setenv("XALIGN_MODELS_FILE", str(later))
     with pytest.raises(DataError, match=r"later\.json: model #1 \('x/y'\).*does not exist"):
-        llm_config.configured_models()
+        decoder_config.configured_models()
     later.write_text('{"model": [\n  {"name": "x/y",}\n]}')
     with pytest.raises(DataError, match=r"later\.json:2: invalid JSON"):
-        llm_config.configured_models()
+        decoder_config.configured_models()
+    # The adapter's old name (before the plugin was renamed) is refused with the new one, not ignored.
+    later.write_text('{"model": [{"name": "x/old", "adapter": "llm", "path": "weights"}]}')
+    with pytest.raises(DataError, match=r'later\.json: model #1 \(\'x/old\'\): adapter "llm" is now "decoder"'):
+        decoder_config.configured_models()
 
 
 def test_a_bad_models_file_is_reported_after_the_builtin_models(tmp_path, monkeypatch):
-    import xalign_llm
+    import xalign_decoder
 
     bad = tmp_path / "models.toml"
-    bad.write_text('[[model]]\nname = "x/y"\nadapter = "llm"\nhub = "x/y"\nmax_length = "long"\n')
+    bad.write_text('[[model]]\nname = "x/y"\nadapter = "decoder"\nhub = "x/y"\nmax_length = "long"\n')
     monkeypatch.setenv("XALIGN_MODELS_FILE", str(bad))
     found = []
     with pytest.raises(DataError, match=r"models\.toml: model #1 \('x/y'\).*max_length"):
-        xalign_llm.register_models(register=found.append)
+        xalign_decoder.register_models(register=found.append)
     assert "xalign/Qwen3-Embedding-0.6B" in {meta.name for meta in found}
 
 
@@ -374,7 +378,7 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
     are the adapter's own (queries with the task's instruction, documents without)."""
     from mteb.models.model_implementations import MODEL_REGISTRY
 
-    import xalign_llm
+    import xalign_decoder
     from mteb_xalign.cache import EmbeddingCache, make_key
     from mteb_xalign.encoding import model_id
     from mteb_xalign.parallel_data import read_parallel_qa
@@ -382,11 +386,11 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
 
     models_file = tmp_path / "models.toml"
     models_file.write_text(
-        f'[[model]]\nname = "test/tiny-llm"\nadapter = "llm"\npath = "{model_dirs["qwen"]}"\nmax_length = 24\n')
+        f'[[model]]\nname = "test/tiny-llm"\nadapter = "decoder"\npath = "{model_dirs["qwen"]}"\nmax_length = 24\n')
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
     monkeypatch.setenv("XALIGN_MODELS_FILE", str(models_file))
     registered = []
-    xalign_llm.register_models(register=registered.append)
+    xalign_decoder.register_models(register=registered.append)
     for meta in registered:  # what mteb_bridge does with every plugin's metas
         monkeypatch.setitem(MODEL_REGISTRY, meta.name, meta)
 

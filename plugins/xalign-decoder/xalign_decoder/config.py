@@ -2,11 +2,11 @@
 
 The files every model plugin shares, read by `mteb_xalign.models_file` (which describes
 where they are, their format and which entry wins); this plugin takes the entries with
-`adapter = "llm"`:
+`adapter = "decoder"`:
 
     [[model]]
     name = "me/qwen3-emb-local"           # what `mteb run -m` and result files call it
-    adapter = "llm"
+    adapter = "decoder"
     path = "/models/Qwen3-Embedding-0.6B"  # and/or hub = "Qwen/Qwen3-Embedding-0.6B",
                                           # sources = ["package:pkg:folder"] (mteb_xalign.weights)
     revision = "b22da49..."               # hub commit, when the weights come from the hub
@@ -33,9 +33,11 @@ from typing import Any
 
 from mteb_xalign import models_file
 from mteb_xalign.errors import DataError
-from xalign_llm.settings import LLMSettings
+from xalign_decoder.settings import LLMSettings
 
-ADAPTER = "llm"
+ADAPTER = "decoder"
+#: This adapter's name until the plugin was renamed (it read as Simon Willison's `llm`).
+OLD_ADAPTER = "llm"
 #: ModelMeta facts an entry may state.
 META_KEYS = {"release_date", "languages", "n_parameters", "n_embedding_parameters", "memory_usage_mb",
              "max_tokens", "license", "open_weights", "reference", "adapted_from", "citation",
@@ -48,7 +50,7 @@ ALL_KEYS = META_KEYS | WEIGHT_KEYS | OTHER_KEYS | SETTING_KEYS
 
 
 def settings_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path) -> tuple[LLMSettings, dict]:
-    """(settings, ModelMeta facts) for one "llm" entry; errors say which entry and which key."""
+    """(settings, ModelMeta facts) for one "decoder" entry; errors say which entry and which key."""
     for key in entry:
         if key not in ALL_KEYS:
             close = difflib.get_close_matches(key, ALL_KEYS, n=1)
@@ -117,7 +119,7 @@ def hidden_size(settings: LLMSettings) -> int | None:
 def meta_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path = Path(".")):
     from mteb.models.model_meta import ModelMeta
 
-    from xalign_llm.loader import load_llm_embedder
+    from xalign_decoder.loader import load_decoder_embedder
 
     settings, facts = settings_from_entry(entry, where=where, base_dir=base_dir)
     hub_ids = settings.hub_ids
@@ -131,7 +133,7 @@ def meta_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path = Path(
     fields.update(facts)
     try:
         return ModelMeta(
-            loader=load_llm_embedder,
+            loader=load_decoder_embedder,
             loader_kwargs=settings.as_kwargs(),
             name=entry["name"],
             revision=revision,
@@ -148,13 +150,18 @@ def meta_from_entry(entry: dict[str, Any], *, where: str, base_dir: Path = Path(
 
 
 def configured_models() -> list:
-    """ModelMetas for the "llm" entries of every models file (a later file's entry replaces an
+    """ModelMetas for the "decoder" entries of every models file (a later file's entry replaces an
     earlier one of the same name). Bad files raise one DataError naming each file and entry."""
 
     def to_meta(entry: models_file.ModelEntry):
         return meta_from_entry(entry.fields, where=entry.where, base_dir=entry.path.parent)
 
+    def renamed(entry: models_file.ModelEntry):
+        raise ValueError(f'{entry.where}: adapter "{OLD_ADAPTER}" is now "{ADAPTER}" (plugin xalign-decoder); '
+                         "an embedding model of the `llm` tool needs no entry: with xalign-llm it is llm/MODEL_ID")
+
     metas, errors = models_file.collect(ADAPTER, to_meta)
+    errors += models_file.collect(OLD_ADAPTER, renamed)[1]
     if errors:
         raise DataError("; ".join(str(e) for e in errors))
     return list(metas.values())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def load_llm_embedder(model_name: str, revision: str | None = None, **kwargs: Any):
+def load_decoder_embedder(model_name: str, revision: str | None = None, **kwargs: Any):
     """`mteb.get_model(name)` calls this with the meta's loader_kwargs (the LLMSettings)."""
-    from xalign_llm.encoder import LLMEmbedder
+    from xalign_decoder.encoder import LLMEmbedder
 
     return LLMEmbedder(model_name, revision=revision, **kwargs)
