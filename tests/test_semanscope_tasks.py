@@ -138,6 +138,9 @@ def test_relational_affinity_scores_every_pair_from_the_definition():
         assert entry["relational_affinity"] == pytest.approx(expected.relational_affinity, abs=1e-6)
         assert entry["status"] == ("ok" if same == 0 else "partial")
         assert task.consistency_problems(subset, entry) == []
+        # a bootstrap over relations (per_query outcomes: one cluster per defined relation)
+        assert entry["main_score_ci95_low"] <= entry["relational_affinity"] <= entry["main_score_ci95_high"]
+        assert entry["main_score_ci95_clusters"] == 550 - same
         ids, per_relation = task.relation_outcomes(subset)
         assert len(ids) == len(set(ids)) == 550
         np.testing.assert_allclose(per_relation, expected.per_relation, atol=1e-6)  # float32 vectors

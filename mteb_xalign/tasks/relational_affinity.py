@@ -19,8 +19,9 @@ subset, over the 550 relations pooled (`metrics/relational.py`):
 - `within_language_consistency`: mean of the two languages' consistency (mean pairwise cosine of
   a language's relation vectors within a set, then over sets), and per language.
 
-`relation_outcomes(subset)` gives the per-relation cosines (ids and values) of the last scored
-model, for resampling relations.
+The defined per-relation cosines are the subset's per-query outcomes (per_query.py: one row and
+one resampling cluster per relation, "<set>/<relation_id>"), so `main_score_ci95_*` is a bootstrap
+over relations; `relation_outcomes(subset)` also gives them, NaN where undefined, for the last model.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from mteb_xalign.metrics.relational import (
     summarize,
     within_language_consistency,
 )
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats import intervals
 from mteb_xalign.task_rules import Column, ScoreRule, subset_regex
 from mteb_xalign.tasks.base import LocalDataTask, folder_revision
 from mteb_xalign.tasks.semanscope import CITATION, COMMON, RELATION_LANGUAGES, RELATION_TOPICS, SEMANSCOPE
@@ -99,6 +102,7 @@ class RelationalAffinity(LocalDataTask):
         r"relational_affinity_sem|within_language_consistency": ScoreRule(
             -1.0, 1.0, nan_allowed=_not_ok, why_nan='allowed only with status "partial" or "undefined"'),
         r"n_relations|n_relations_defined": ScoreRule(0, None, integer=True),
+        **intervals.score_rules(-1.0, 1.0),
     }
     leaderboard_columns = (
         Column(id="relational_affinity", task="RelationalAffinity", key="relational_affinity",
@@ -166,7 +170,7 @@ class RelationalAffinity(LocalDataTask):
         within = {lang: within_language_consistency(*embeddings[lang], [f"{s}/{c}" for s, c in zip(sets, categories)])
                   for lang in (a, b)}
         within_values = [w.consistency for w in within.values()]
-        return {
+        scores = {
             "relational_affinity": float(result.relational_affinity),  # NaN, as mteb marks a missing main score
             "relational_affinity_sem": _finite(sem),
             "relational_affinity_per_set": {name: _finite(summarize(result.per_relation[sets == name]).relational_affinity)
@@ -178,6 +182,13 @@ class RelationalAffinity(LocalDataTask):
             "within_language_consistency_per_language": {lang: _finite(w.consistency) for lang, w in within.items()},
             "subset_languages": [a, b],
         }
+        if result.n_defined:
+            # one row per defined relation, each its own resampling unit: RA is their plain mean
+            defined = ~np.isnan(result.per_relation)
+            ids = tuple(name for name, keep in zip(self.relation_ids(), defined) if keep)
+            self._keep_outcomes(SubsetOutcomes(ids, ids, {"relational_affinity": result.per_relation[defined]}),
+                                scores)
+        return scores
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         if subset not in self.metadata.hf_subsets:
@@ -203,7 +214,7 @@ class RelationalAffinity(LocalDataTask):
             if len(values) == len(per_set) and abs(float(np.mean(values)) - ra) > 1e-5:
                 problems.append(f"relational_affinity ({ra:g}) differs from the mean of the per-set values "
                                 f"({float(np.mean(values)):.6f})")
-        return problems
+        return problems + intervals.interval_problems(scores)
 
     def _calculate_descriptive_statistics_from_split(self, split, *, hf_subset=None, compute_overall=False,
                                                      num_proc=None) -> dict[str, Any]:

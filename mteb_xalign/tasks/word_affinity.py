@@ -250,7 +250,7 @@ class SemanticAffinityTask(LocalDataTask):
         euclid = semantic_affinity(vectors, concepts, languages, metric="euclidean")
         scores = scores_from(cosine, euclid)
         if cosine.status == "ok":
-            self._keep_outcomes(concept_outcomes(cosine, [c.id for c in self.words.concepts]), scores)
+            self._keep_outcomes(concept_outcomes(cosine, [c.id for c in self.subset_words(data).concepts]), scores)
         scores["subset_languages"] = list(languages)
         if data.name == ALL:
             matrix = affinity_matrix(vectors, concepts, languages, metric="cosine")
