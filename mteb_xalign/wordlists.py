@@ -9,6 +9,9 @@ Two layouts are read:
   cells mean the language lacks the concept. Annotation columns Semanscope uses ("human",
   "domain", "type", "note") are ignored.
 
+Relational Affinity sets (Semanscope's `-RA.csv`: `relation_id,category,word1_en,word2_en,...`)
+are read by `read_relations`.
+
 Bad input raises `DataError` naming the file and line.
 """
 
@@ -106,7 +109,8 @@ def _read_jsonl(path: Path) -> list[tuple[int, Concept]]:
     return out
 
 
-def _read_csv(path: Path) -> list[tuple[int, Concept]]:
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of every line that is not blank or a "#" comment; the header first."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with open_data_file(path) as handle:
         raw_lines = handle.read().splitlines(keepends=True)
@@ -116,9 +120,17 @@ def _read_csv(path: Path) -> list[tuple[int, Concept]]:
     # "#" comment lines and blank lines go before the CSV parser sees them; numbers are kept.
     content = [(n, line) for n, line in lines if not is_empty_text(line) and not line.lstrip().startswith("#")]
     if not content:
-        raise DataError("no header line and no concepts", path=path)
+        raise DataError("no header line and no data", path=path)
     rows = list(csv.reader([line for _, line in content], delimiter=delimiter))
-    header_line = content[0][0]
+    if len(rows) != len(content):
+        raise DataError("a quoted cell spans several lines, which this format does not allow", path=path)
+    return [(n, row) for (n, _), row in zip(content, rows)]
+
+
+def _read_csv(path: Path) -> list[tuple[int, Concept]]:
+    numbered = _csv_rows(path)
+    rows = [row for _, row in numbered]
+    header_line = numbered[0][0]
     columns: list[tuple[int, str]] = []
     for index, name in enumerate(rows[0]):
         if not name.strip() or name.strip().lower() in _IGNORED_COLUMNS:
@@ -129,7 +141,7 @@ def _read_csv(path: Path) -> list[tuple[int, Concept]]:
     if duplicates:
         raise DataError(f"language column(s) {duplicates} given twice", path=path, line=header_line)
     out: list[tuple[int, Concept]] = []
-    for (number, _), row in zip(content[1:], rows[1:]):
+    for number, row in numbered[1:]:
         if len(row) > len(rows[0]):
             raise DataError(f"{len(row)} cells but the header has {len(rows[0])}", path=path, line=number)
         words = {lang: _clean(row[i].split("|"), path, number) if i < len(row) else [] for i, lang in columns}
@@ -155,3 +167,85 @@ def _finish(path: Path, numbered: list[tuple[int, Concept]]) -> WordList:
     if len(languages) < 2:
         raise DataError(f"need words in at least two languages, found {languages or 'none'}", path=path)
     return WordList(path, languages, [c for _, c in numbered])
+
+
+# -- Relational Affinity sets -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Relation:
+    id: str
+    category: str
+    #: language -> (word1, word2)
+    words: dict[str, tuple[str, str]]
+    line: int
+
+
+@dataclass(frozen=True)
+class RelationList:
+    path: Path
+    languages: list[str]
+    relations: list[Relation]
+
+
+def read_relations(path: str | Path, languages: list[str] | None = None) -> RelationList:
+    """Read a Semanscope RA file: `relation_id,category,word1_en,word2_en,word1_zh,word2_zh,...`.
+
+    Every relation must give both words in every language read (`languages`, default: every
+    `word1_XX`/`word2_XX` pair of the header): a relation missing a word in one language would
+    otherwise be scored in the others only. A missing column or an empty cell is a DataError
+    naming the file and line. Other columns (relation_type, verified, notes) are ignored.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("relation file not found", path=path)
+    numbered = _csv_rows(path)
+    header_line, header = numbered[0]
+    names = [h.strip() for h in header]
+    index = {name: i for i, name in enumerate(names)}
+    for required in ("relation_id", "category"):
+        if required not in index:
+            raise DataError(f"missing column {required!r} (header: {','.join(names)})", path=path, line=header_line)
+    found: dict[str, str] = {}
+    for name in names:
+        for side in ("word1_", "word2_"):
+            if name.startswith(side):
+                found.setdefault(_language(name.removeprefix(side), path, header_line), name.removeprefix(side))
+    wanted = list(languages) if languages is not None else list(found)
+    columns: dict[str, tuple[int, int]] = {}
+    for lang in wanted:
+        code = found.get(lang, lang)
+        pair = [f"word1_{code}", f"word2_{code}"]
+        missing = [c for c in pair if c not in index]
+        if missing:
+            raise DataError(f"missing column(s) {missing} for language {lang!r}", path=path, line=header_line)
+        columns[lang] = (index[pair[0]], index[pair[1]])
+    if len(columns) < 2:
+        raise DataError(f"need word1_/word2_ columns for at least two languages, found {list(columns)}",
+                        path=path, line=header_line)
+    relations: list[Relation] = []
+    seen: dict[str, int] = {}
+    for number, row in numbered[1:]:
+        if len(row) > len(names):
+            raise DataError(f"{len(row)} cells but the header has {len(names)}", path=path, line=number)
+        cell = lambda i: row[i].strip() if i < len(row) else ""  # noqa: E731
+        rel_id = cell(index["relation_id"]) or f"line{number}"
+        if rel_id in seen:
+            raise DataError(f"relation id {rel_id!r} already used on line {seen[rel_id]}", path=path, line=number)
+        seen[rel_id] = number
+        words: dict[str, tuple[str, str]] = {}
+        for lang, (i1, i2) in columns.items():
+            pair = (cell(i1), cell(i2))
+            for column, word in zip((names[i1], names[i2]), pair):
+                if not word:
+                    raise DataError(f"relation {rel_id!r}: empty cell {column!r} (a relation needs both words in "
+                                    "every language, or it would be scored in some languages only)",
+                                    path=path, line=number)
+                if "|" in word:
+                    raise DataError(f"relation {rel_id!r}: {column!r} holds variants ({word!r}); a relation "
+                                    "takes one word per side", path=path, line=number)
+            words[lang] = pair
+        relations.append(Relation(rel_id, cell(index["category"]) or "(none)", words, number))
+    if not relations:
+        raise DataError("no relations", path=path)
+    return RelationList(path, list(columns), relations)

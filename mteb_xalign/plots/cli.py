@@ -1,8 +1,10 @@
 """`xalign plot`: PNG pictures.
 
-- `affinity -m MODEL --languages en,zh,de --output fig.png`: a PHATE map of the words of N
-  concepts, coloured by language, translations linked, every point labelled with its word;
-  SA over those languages in the title.
+- `affinity -m MODEL --languages en,zh,de --method phate|umap|tsne|pacmap|trimap|pca --output
+  fig.png`: a map of the words of N concepts, coloured by language, translations linked, every
+  point labelled with its word; SA over those languages in the title. `--output map.html`: the
+  same map, interactive (Plotly: hover, languages toggle). `--data` takes any word list, e.g. a
+  bundled one by its name (`semanscope/ICML-4-zinets-SA.csv`).
 - `heatmap -m MODEL --output sa.png`: SA of every language pair; the title number is the
   SemanticAffinity task's score (mean SA of the pivot-X pairs), the number every page shows.
 - `retrieval --results DIR -m MODEL [-m MODEL2] --kind languages|preference|scenarios --output r.png`:
@@ -20,6 +22,7 @@ import numpy as np
 
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
+from mteb_xalign.plots.layout import METHODS
 
 
 def plot_affinity(args: argparse.Namespace) -> int:
@@ -28,13 +31,21 @@ def plot_affinity(args: argparse.Namespace) -> int:
     from mteb_xalign.plots.affinity import draw_affinity_map
     from mteb_xalign.plots.figure import pyplot, save
     from mteb_xalign.plots.fonts import install_hint
-    from mteb_xalign.plots.layout import build_points, select_concepts
+    from mteb_xalign.plots.layout import build_points, require_method, select_concepts
 
-    pyplot()  # fail early, before a model is loaded, when matplotlib is missing
+    html = args.output.suffix.lower() in (".html", ".htm")
+    if html:
+        try:
+            import plotly  # noqa: F401
+        except ImportError:
+            raise UserError("an interactive map (.html) needs plotly: pip install 'mteb-xalign[plot]'") from None
+    else:
+        pyplot()  # fail early, before a model is loaded, when matplotlib is missing
+    require_method(args.method)  # a method whose package is missing: refused before the model loads
     if args.concepts < 1:
         raise UserError("--concepts must be at least 1")
     task = W.affinity_task(args.data)
-    languages = W.languages_arg(args.languages, task.words)
+    languages = W.languages_arg(args.languages or (["en", "zh", "de"] if args.data is None else None), task.words)
     vectors = W.embed_words(args.model, task, languages, device=args.device, batch_size=args.batch_size)
     matrix, concepts = W.vectors_and_rows(task, languages, vectors)
     sa = semantic_affinity(matrix, concepts, languages)
@@ -49,8 +60,17 @@ def plot_affinity(args: argparse.Namespace) -> int:
     sa_text = f"{sa.semantic_affinity:.3f} ± {sa.sa_sem:.3f}" if sa.status == "ok" else sa.status
     title = (f"{args.model}: SA({', '.join(languages)}) = {sa_text} over {sa.n_concepts} concepts of "
              f"{W.dataset_name(task, args.data)}\n{method} map of {len(chosen)} concepts; lines link translations")
-    fig = draw_affinity_map(points, task.words, languages, title=title, method=method, show_links=not args.no_links)
-    save(fig, args.output, args.dpi)
+    if html:
+        from mteb_xalign.report.word_map import word_map_figure
+
+        fig = word_map_figure(points, task.words, languages, title=title.replace("\n", "<br>"), method=method,
+                              show_links=not args.no_links)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        fig.write_html(args.output, include_plotlyjs=True, full_html=True)  # JS inlined: works offline
+    else:
+        fig = draw_affinity_map(points, task.words, languages, title=title, method=method,
+                                show_links=not args.no_links)
+        save(fig, args.output, args.dpi)
     print(f"{args.output}: SA = {sa_text} ({method}, {len(points)} words)")
     return 0
 
@@ -110,18 +130,21 @@ def add_parser(subparsers) -> None:
     def common(p, *, model_help="model name (see `xalign models`)"):
         p.add_argument("-m", "--model", required=True, help=model_help)
         p.add_argument("--output", "-o", type=Path, required=True, help="PNG file to write")
-        p.add_argument("--data", type=Path, help="word list (Swadesh-layout JSONL or Semanscope CSV); "
-                       "default: the shipped Swadesh-207")
+        p.add_argument("--data", type=Path, help="word list (Swadesh-layout JSONL or Semanscope CSV), or a "
+                       "bundled one by name (semanscope/ICML-1-peterg-SA.csv, ...); default: Swadesh-207")
         p.add_argument("--dpi", type=int, default=100)
         p.add_argument("--device", default=None)
         p.add_argument("--batch-size", type=int, default=None)
 
-    a = kinds.add_parser("affinity", help="PHATE map of translations, coloured by language")
+    a = kinds.add_parser("affinity", help="word map of translations (PHATE, UMAP, t-SNE, PaCMAP, TriMap, PCA), "
+                         "coloured by language; .png, or .html for an interactive map")
     common(a)
-    add_list_option(a, "-l", "--languages", default="en,zh,de", metavar="LANG",
-                    help="languages: -l en zh de or -l en,zh,de (default en,zh,de)")
+    add_list_option(a, "-l", "--languages", default=None, metavar="LANG",
+                    help="languages: -l en zh de or -l en,zh,de (default: en,zh,de on Swadesh-207, else every "
+                         "language of --data)")
     a.add_argument("--concepts", type=int, default=30, help="how many concepts to draw (default 30)")
-    a.add_argument("--method", choices=("phate", "pca"), default="phate")
+    a.add_argument("--method", choices=tuple(METHODS), default="phate",
+                   help="the 2-d reduction, seeded by --seed (default phate); all but pca need the plot extra")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-links", action="store_true", help="do not link translations")
     a.set_defaults(func=plot_affinity)

@@ -28,7 +28,11 @@ def affinity_task(data: Path | None):
 
         task = mteb.get_task(BUNDLED_TASK)
     else:
+        from mteb_xalign.tasks import DATASETS
         from mteb_xalign.tasks.word_affinity import SemanticAffinityTask
+
+        if not data.exists() and (DATASETS / data).is_file():
+            data = DATASETS / data  # a bundled word list by its name, e.g. semanscope/ICML-1-peterg-SA.csv
 
         task = SemanticAffinityTask.from_folder(data, data.stem)()
     task.load_data()

@@ -20,7 +20,7 @@ from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
 TASK_ORDER = ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
               "LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs")
 #: Tasks whose score is shown as it is (0-1, three decimals) rather than x100, as mteb shows SA.
-AS_IS = ("SemanticAffinity",)
+AS_IS = ("SemanticAffinity", "RelationalAffinity")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -105,7 +105,8 @@ def _figure_html(fig, div_id: str) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=div_id)
 
 
-def render(models: list[ModelResults], *, results_dir: Path) -> str:
+def render(models: list[ModelResults], *, results_dir: Path, word_maps: list | None = None) -> str:
+    """The page; `word_maps`: (model name, Plotly figure, note or None) of `--word-map` (report/word_map.py)."""
     from plotly.offline import get_plotlyjs
 
     series = [language_series(m) for m in models]
@@ -116,7 +117,8 @@ def render(models: list[ModelResults], *, results_dir: Path) -> str:
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         f"<h1>Cross-lingual alignment report</h1><p class='note'>{len(models)} model(s) from result files in "
         f"<code>{_e(results_dir)}</code>, written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-        "<code>xalign report</code> (no model was run). Retrieval scores ×100, Semantic Affinity as it is "
+        "<code>xalign report</code> " + ("(models were run only to embed the word maps' words)" if word_maps else
+                                          "(no model was run)") + ". Retrieval scores ×100, Semantic and Relational Affinity as they are "
         "(0.5 = no alignment).</p>",
         "<h2>Languages outside what the model declares</h2>",
         *[_flag_box(f, s) for f, s in zip(flags, series)],
@@ -149,6 +151,14 @@ def render(models: list[ModelResults], *, results_dir: Path) -> str:
         reach = charts.heatmap_reach([matrix for _, (_, matrix) in matrices])  # one scale for every model
         for k, (name, (languages, matrix)) in enumerate(matrices):
             parts.append(_figure_html(charts.sa_heatmap(name, languages, matrix, reach), f"chart-sa-heatmap-{k}"))
+    if word_maps:
+        parts.append("<h2>Word maps</h2><p class='note'>Embedded for this page (<code>--word-map</code>, through the "
+                     "embedding cache). Hover a point for its word, language and concept; click a language in the "
+                     "legend to hide or show it; grey lines link translations.</p>")
+        for k, (name, fig, note) in enumerate(word_maps):
+            if note:
+                parts.append(f"<p class='note'>{_e(name)}: {_e(note)}</p>")
+            parts.append(_figure_html(fig, f"chart-word-map-{k}"))
     parts.append("<h2>Files read</h2><ul class='note'>")
     parts += [f"<li><code>{_e(t.path)}</code></li>" for m in models for t in m.tasks.values()]
     parts.append("</ul></body></html>")

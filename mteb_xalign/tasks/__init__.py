@@ -1,8 +1,9 @@
 """Task kinds (generic base classes that build a task from a folder) and the bundled tasks.
 
 Kinds: multi_reference.MultiReferenceRetrieval, language_agnostic.LanguageAgnosticRetrieval,
-word_affinity.SemanticAffinityTask. Bundled tasks, one literal class each: multiref_clir.py,
-lareqa.py, semantic_affinity.py.
+word_affinity.SemanticAffinityTask (semanscope.MultiListAffinityTask: one word list per subset).
+Bundled tasks, one literal class each: multiref_clir.py, lareqa.py, semantic_affinity.py,
+semanscope.py (Semanscope's word lists), relational_affinity.py.
 """
 
 from __future__ import annotations
@@ -44,14 +45,19 @@ def bundled_tasks() -> list[type]:
         MultiRefCLIRMulti1,
         MultiRefCLIRPerQuestion,
     )
+    from mteb_xalign.tasks.relational_affinity import RelationalAffinity
     from mteb_xalign.tasks.semantic_affinity import SemanticAffinity, SemanticAffinityAllPairs
+    from mteb_xalign.tasks.semanscope import SemanticAffinitySemanscope, SemanticAffinitySemanscopeRelations
 
     return [MultiRefCLIR, MultiRefCLIRMulti1, MultiRefCLIRMonoSame, MultiRefCLIRMonoCross, LAReQA,
-            SemanticAffinity, SemanticAffinityAllPairs, MultiRefCLIRPerQuestion]
+            SemanticAffinity, SemanticAffinityAllPairs, MultiRefCLIRPerQuestion,
+            SemanticAffinitySemanscope, SemanticAffinitySemanscopeRelations, RelationalAffinity]
 
 
 def benchmark_tasks() -> list[type]:
-    """The tasks of the XAlign benchmark: the bundled tasks that declare it."""
+    """The tasks of the XAlign benchmark: the bundled tasks that declare it. Semanscope's tasks
+    (semanscope.py, relational_affinity.py) do not: their word lists are machine-translated, while
+    XAlign's data are human translations; run them with -t."""
     return [task for task in bundled_tasks() if BENCHMARK_NAME in task.benchmarks]
 
 

@@ -231,21 +231,26 @@ class SemanticAffinityTask(LocalDataTask):
         """(language, word) for every distinct word of each language: the rows `concept_rows` indexes."""
         return [(lang, word) for lang in languages for word in self.words.unique_words([lang])]
 
-    def concept_rows(self, row: dict[tuple[str, str], int], languages: list[str]) -> list[dict[str, list[int]]]:
+    def concept_rows(self, row: dict[tuple[str, str], int], languages: list[str],
+                     words: WordList | None = None) -> list[dict[str, list[int]]]:
         return [
             {lang: [row[(lang, w)] for w in concept.words.get(lang, [])] for lang in languages}
-            for concept in self.words.concepts
+            for concept in (words or self.words).concepts
         ]
+
+    def subset_words(self, data: AffinitySubset) -> WordList:
+        """The word list a subset is scored on (one per task here; one per subset in a multi-list task)."""
+        return self.words
 
     def _score_subset(self, data: AffinitySubset, embeddings) -> dict[str, Any]:
         languages = data.languages
         vectors = embeddings["vectors"]
-        concepts = self.concept_rows(embeddings["row"], languages)
+        concepts = self.concept_rows(embeddings["row"], languages, self.subset_words(data))
         cosine = semantic_affinity(vectors, concepts, languages, metric="cosine")
         euclid = semantic_affinity(vectors, concepts, languages, metric="euclidean")
         scores = scores_from(cosine, euclid)
         if cosine.status == "ok":
-            self._keep_outcomes(concept_outcomes(cosine, [c.id for c in self.words.concepts]), scores)
+            self._keep_outcomes(concept_outcomes(cosine, [c.id for c in self.subset_words(data).concepts]), scores)
         scores["subset_languages"] = list(languages)
         if data.name == ALL:
             matrix = affinity_matrix(vectors, concepts, languages, metric="cosine")
