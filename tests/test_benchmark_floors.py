@@ -132,3 +132,19 @@ def test_kind_figures_and_floor_seconds():
     kinds = {"paragraph": ("document", ["a"] * 10), "word": (None, ["b"] * 4)}
     figures = {"paragraph": fig, "word": {"flops_per_text": 1e8}}
     assert floors.floor_seconds(kinds, figures, rates) == pytest.approx((10 * 2e9 + 4 * 1e8) / 1e11)
+
+
+def test_run_py_prints_the_floor_figures_and_projection(capsys, monkeypatch):
+    import run  # benchmarks/run.py
+
+    monkeypatch.setattr(run, "cpus", lambda: 2)
+    kinds = {"paragraph": ("document", ["p"] * 10), "question": ("query", ["q"] * 20)}
+    sgemm = {"numpy": 100.0, "torch": 80.0}
+    one = {"kinds": {"paragraph": {"flops_per_text": 4e9, "engine_cpu_per_text": 0.1},
+                     "question": {"flops_per_text": 5e8, "engine_cpu_per_text": 0.02}}}
+    total = run.floor_projections(kinds, {"org/a-model": (one, None)}, sgemm)
+    out = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    want = (10 * 4e9 + 20 * 5e8) / 1e11 / 2  # at 100 GFLOP/s, over 2 CPUs
+    assert total == pytest.approx(want)
+    assert float(out["projected_a-model_flop_floor_seconds"]) == pytest.approx(want, rel=1e-3)
+    assert float(out["projected_make_run_encode_flop_floor_seconds"]) == pytest.approx(want, rel=1e-3)
