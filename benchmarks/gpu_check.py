@@ -16,7 +16,8 @@
   align_train_*            one step of `xalign align train` (MiniLM, a batch of 8 Tatoeba de-en pairs,
                            no warm-up, so the step moves the weights): seconds, loss, whether every
                            saved weight is finite and some moved
-  make_run_*               with --make-run: `make run` timed with a cold cache and results folder
+  make_run_*               with --make-run: `make run` timed with a cold cache and results folder (it
+                           needs the project's .venv, i.e. `make setup`: PyPI)
 A check that fails prints `<name>_error=...` and the script exits 1. Without CUDA the same code runs
 on the CPU at small sizes (gpu=absent): it checks the paths, not the GPU's figures. The log goes to
 --log, else to $OUT/gpu_check.log when OUT is set (the device machine's output folder).
@@ -227,6 +228,9 @@ def check_align_step(emit, device: str, tmp: Path) -> None:
 
 
 def time_make_run(emit, tmp: Path) -> None:
+    if not (ROOT / ".venv" / "bin" / "xalign").exists():
+        # `make run` runs .venv/bin/xalign after `make setup`, which needs the network to build .venv.
+        raise RuntimeError(f"{ROOT / '.venv'} has no xalign: `make setup` first (it installs from PyPI)")
     env = dict(os.environ, XALIGN_CACHE=str(tmp / "make-run" / "cache.sqlite3"))
     make = ["make", "-C", str(ROOT), "run", f"OUT={tmp / 'make-run' / 'results'}",
             f"LEADERBOARD={tmp / 'make-run' / 'lb'}"]
