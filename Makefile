@@ -18,7 +18,7 @@ VERIFY_ARGS ?= --seed make-run --sample 1
 # noto-core; Chinese, Japanese, Korean: noto-cjk), so `xalign plot` draws every word.
 SYSTEM_PACKAGES ?= chromium chromium-driver fonts-noto-core fonts-noto-cjk
 
-.PHONY: setup run test bench leaderboard clean
+.PHONY: setup run test bench gpu-check leaderboard clean
 setup: $(VENV)/.deps $(VENV)/.installed $(VENV)/.system
 
 $(VENV)/.system: Makefile
@@ -64,3 +64,11 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# benchmarks/gpu_check.py: device choice, bf16 MiniLM, torch ranking at 1M, one `xalign align train`
+# step (and `make run`'s time with GPU_CHECK_ARGS=--make-run), as name=value lines; on CPU: small
+# sizes, gpu=absent. No `setup` prerequisite: on a lent GPU machine (no network) run it with that
+# machine's python, `make gpu-check PY=python3` (README "Benchmarks").
+GPU_CHECK_ARGS ?=
+gpu-check:
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)

