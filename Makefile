@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 # The first-party model plugins, each its own distribution with an entry point.
 PLUGINS := $(sort $(wildcard plugins/*/pyproject.toml))
-SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plugins -type f \( -name '*.py' -o -name '*.toml' -o -name '*.jsonl' -o -name '*.json' -o -name '*.md' \) 2>/dev/null)
+SOURCES := pyproject.toml mteb_xalign_autoload.pth $(shell find mteb_xalign plugins -type f \( -name '*.py' -o -name '*.toml' -o -name '*.jsonl' -o -name '*.json' -o -name '*.md' -o -name '*.csv' -o -name 'LICENSE*' \) -not -path '*/__pycache__/*' 2>/dev/null)
 # CPU wheel of torch for machines without a GPU; a torch already in the venv is kept.
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= results
