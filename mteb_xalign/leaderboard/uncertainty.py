@@ -1,0 +1,142 @@
+"""What the leaderboard says about chance: 95% intervals on its cells and rank bands.
+
+Everything is computed by `mteb_xalign.stats` from the per-query files stored beside the results
+(seeded: the page is the same on every build); a result without one (or with one that does not
+reproduce its means) gets no interval, and its differences from other models count as unknown.
+
+Rank bands. For every task and every pair of models with comparable per-query files (same data,
+same queries), the task scores are compared with the paired cluster permutation test of `stats`
+(`compare.compare_task`); the p-values of all (task, pair) tests of the board are Holm-adjusted
+together, so that with 95% confidence no "significantly better" on the page is wrong. Per task, a
+model's band is [1 + models significantly better, n - models significantly worse] (n: the models
+with a score on the task). The Borda rank's band follows from the per-task bands: a model's
+points lie between those of its worst and its best per-task ranks; another model is surely above
+it when its fewest possible points exceed this model's most, surely below in the mirror case.
+Models whose differences are not significant therefore share a band; a pair never tested (no
+per-query data, other data) counts as not significant.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from mteb_xalign import per_query
+from mteb_xalign.errors import UserError
+from mteb_xalign.stats.compare import ALPHA, compare_task
+from mteb_xalign.stats.intervals import column_interval
+from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, holm
+
+NO_DATA = "no interval (no per-query data)"
+
+BANDS = ("Rank band", "Which ranks the data can tell apart. For every task, every two models are compared on the "
+                      "task score with a paired cluster permutation test on their stored per-query outcomes (the "
+                      "same paragraphs or concepts resampled for both, " f"{N_RESAMPLES:,} permutations, seed "
+                      f"{SEED}); the p-values of all these tests on the board are Holm-adjusted together and a "
+                      f"difference counts when the adjusted p is below {ALPHA:g}. Per task, a model's band runs "
+                      "from 1 + the number of models significantly better to n - the number significantly worse; "
+                      "the Borda rank's band is what these per-task bands allow (another model is surely above "
+                      "when its fewest possible Borda points exceed this model's most). Models that do not "
+                      "differ significantly share ranks in their bands. A model without per-query data (or on "
+                      "other data) is never counted as different.")
+INTERVALS = ("95% interval", "Each score is shown with its 95% interval in brackets (hover for the method): a "
+                             "cluster bootstrap over the stored per-query outcomes (XQuAD articles or paragraphs, "
+                             f"SemanticAffinity concepts; {N_RESAMPLES:,} resamples, seed {SEED}, expanded "
+                             "percentile), the subsets of a column resampled jointly. A score without per-query "
+                             f"data is shown bare and says \"{NO_DATA}\". Chance levels carry none.")
+
+
+@dataclass(frozen=True)
+class Band:
+    low: int  # best rank the data allow
+    high: int  # worst rank the data allow
+
+    def __str__(self) -> str:
+        return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
+
+
+def has_intervals(column) -> bool:
+    """Chance levels (a random model's value) are not estimates of the model: no interval."""
+    return column.chance_of is None and column.higher_is_better is not None
+
+
+def cell_interval(result_path: Path, column) -> tuple[float, float] | None:
+    """The column's 95% interval on the shown scale, or None (no valid per-query file, or no per-query
+    values of the column's key)."""
+    ci = column_interval(result_path, column.key, column.selects)
+    if ci is None:
+        return None
+    return ci.low * column.scale, ci.high * column.scale
+
+
+def usable(result_path: Path) -> bool:
+    """A per-query file beside the result that reproduces its means."""
+    return per_query.has_file(result_path) and not per_query.problems(result_path)
+
+
+def significant_pairs(files: dict[str, dict[str, Path]]) -> tuple[dict[str, dict[tuple[str, str], int]], list[str]]:
+    """{task: {(a, b): +1 if a significantly above b, -1 if below, 0 if not}} for every pair of models
+    holding the task, with Holm over every (task, pair) test; and notes on pairs not compared.
+
+    `files`: {model key: {task: result path}}.
+    """
+    tests: list[tuple[str, str, str, float, float]] = []  # task, a, b, delta, p
+    untested: dict[str, list[tuple[str, str]]] = {}
+    notes = []
+    tasks = sorted({t for paths in files.values() for t in paths})
+    for task in tasks:
+        models = sorted(m for m in files if task in files[m])
+        for a, b in itertools.combinations(models, 2):
+            pa, pb = files[a][task], files[b][task]
+            row = None
+            if usable(pa) and usable(pb):
+                try:
+                    _, row, _ = compare_task(pa, pb)
+                except UserError as exc:
+                    notes.append(f"{task}: {a} vs {b} not compared: {exc}")
+            if row is None or math.isnan(row.p_value):
+                untested.setdefault(task, []).append((a, b))
+            else:
+                tests.append((task, a, b, row.delta, row.p_value))
+    out: dict[str, dict[tuple[str, str], int]] = {t: {pair: 0 for pair in untested.get(t, [])} for t in tasks}
+    for (task, a, b, delta, _), adjusted in zip(tests, holm([t[4] for t in tests])):
+        sign = (1 if delta > 0 else -1) if adjusted < ALPHA and delta != 0 else 0
+        out[task][(a, b)] = sign
+    return out, notes
+
+
+def task_bands(scores: dict[str, float | None], signs: dict[tuple[str, str], int]) -> dict[str, Band]:
+    """Per model with a score: [1 + #significantly better, n - #significantly worse]."""
+    models = [m for m, s in scores.items() if s is not None]
+    better = {m: 0 for m in models}
+    worse = {m: 0 for m in models}
+    for (a, b), sign in signs.items():
+        if a not in better or b not in better or sign == 0:
+            continue
+        top, bottom = (a, b) if sign > 0 else (b, a)
+        better[bottom] += 1
+        worse[top] += 1
+    n = len(models)
+    return {m: Band(1 + better[m], n - worse[m]) for m in models}
+
+
+def borda_bands(n_models: int, bands: dict[str, dict[str, Band]], models: list[str]) -> dict[str, Band]:
+    """Bands of the Borda rank: each task gives (n_models - rank) points (borda.py), so a model's points
+    lie between sum(n - band.high) and sum(n - band.low) over its tasks; ranks follow as in the docstring."""
+    low_points = {m: 0.0 for m in models}
+    high_points = {m: 0.0 for m in models}
+    for per_model in bands.values():
+        for m, band in per_model.items():
+            low_points[m] += n_models - band.high
+            high_points[m] += n_models - band.low
+    out = {}
+    for m in models:
+        above = sum(1 for o in models if o != m and low_points[o] > high_points[m])
+        below = sum(1 for o in models if o != m and high_points[o] < low_points[m])
+        out[m] = Band(1 + above, len(models) - below)
+    return out
+
+
+METHOD_WORDS = f"{TEST}; Holm over every (task, pair of models) test of the board"
