@@ -168,27 +168,52 @@ def test_sa_tier_is_read_from_the_interval_against_chance(tmp_path):
 
 def test_observed_ranks_lie_in_their_bands_on_random_boards():
     """Bands built from correct 'significant' claims contain the ranks the points give (borda.py)."""
-    from mteb_xalign.leaderboard.borda import borda
+    from mteb_xalign.leaderboard.borda import average_ranks, borda
 
     rng = np.random.default_rng(0)
     for _ in range(300):
         models = [f"m{i}" for i in range(rng.integers(2, 7))]
         tasks = [f"t{j}" for j in range(rng.integers(1, 4))]
         scores = {m: {t: (None if rng.random() < 0.2 else float(rng.integers(0, 5))) for t in tasks} for m in models}
-        bands = {}
+        per_task = {}
         for t in tasks:
             # A claim is only made where the scores truly differ; some true differences go undetected.
             signs = {(a, b): (int(np.sign(scores[a][t] - scores[b][t])) if rng.random() < 0.6 else 0)
                      for i, a in enumerate(models) for b in models[i + 1:]
                      if scores[a][t] is not None and scores[b][t] is not None}
-            bands[t] = task_bands({m: scores[m][t] for m in models}, signs)
-            from mteb_xalign.leaderboard.borda import average_ranks
-
+            per_task[t] = ({m: scores[m][t] for m in models}, signs)
+            bands = task_bands(*per_task[t])
             for m, r in average_ranks({m: scores[m][t] for m in models if scores[m][t] is not None}).items():
-                assert bands[t][m].low <= r <= bands[t][m].high
+                assert bands[m].low <= r <= bands[m].high
         _, ranks = borda(scores)
-        for m, band in borda_bands(len(models), bands, models).items():
+        for m, band in borda_bands(len(models), per_task, models).items():
             assert band.low <= ranks[m] <= band.high
+
+
+def test_with_every_difference_claimed_the_band_is_the_rank():
+    from mteb_xalign.leaderboard.borda import borda
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        models = [f"m{i}" for i in range(rng.integers(2, 7))]
+        tasks = [f"t{j}" for j in range(rng.integers(1, 4))]
+        scores = {m: {t: float(v) for t, v in zip(tasks, rng.random(len(tasks)))} for m in models}
+        per_task = {t: ({m: scores[m][t] for m in models},
+                        {(a, b): int(np.sign(scores[a][t] - scores[b][t]))
+                         for i, a in enumerate(models) for b in models[i + 1:]}) for t in tasks}
+        _, ranks = borda(scores)
+        for m, band in borda_bands(len(models), per_task, models).items():
+            assert band.low == ranks[m], (scores, m, band)
+            for t in tasks:
+                assert task_bands(*per_task[t])[m].low == task_bands(*per_task[t])[m].high
+
+
+def test_one_untested_model_does_not_blur_a_significant_pair():
+    """a above b on both tasks, c untested: a is 1-2, b 2-3 (interval arithmetic on points would say 1-3)."""
+    scores = {"a": 0.9, "b": 0.5, "c": 0.7}
+    per_task = {t: (scores, {("a", "b"): 1, ("a", "c"): 0, ("b", "c"): 0}) for t in ("t1", "t2")}
+    bands = borda_bands(3, per_task, ["a", "b", "c"])
+    assert (bands["a"], bands["b"], bands["c"]) == (Band(1, 2), Band(2, 3), Band(1, 3))
 
 
 def test_band_words():

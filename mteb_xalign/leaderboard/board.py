@@ -254,13 +254,14 @@ def add_uncertainty(board: Board) -> Board:
                 ci = None
             row.task_intervals[task] = None if ci is None else (ci.low, ci.high)
     signs, board.notes = significant_pairs({row.key: {t: root / p for t, p in row.files.items()} for row in board.rows})
-    for task, pairs in signs.items():
-        bands = task_bands({row.key: row.task_scores.get(task) for row in board.rows}, pairs)
+    per_task = {task: ({row.key: row.task_scores.get(task) for row in board.rows}, pairs)
+                for task, pairs in signs.items()}
+    for task, (scores, pairs) in per_task.items():
+        bands = task_bands(scores, pairs)
         for row in board.rows:
             if row.key in bands:
                 row.task_bands[task] = bands[row.key]
-    overall = borda_bands(len(board.rows), {t: {r.key: r.task_bands[t] for r in board.rows if t in r.task_bands}
-                                            for t in signs}, [r.key for r in board.rows])
+    overall = borda_bands(len(board.rows), per_task, [r.key for r in board.rows])
     for row in board.rows:
         row.band = overall[row.key]
     board.uncertainty = True

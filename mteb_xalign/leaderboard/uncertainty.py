@@ -9,9 +9,10 @@ same queries), the task scores are compared with the paired cluster permutation 
 (`compare.compare_task`); the p-values of all (task, pair) tests of the board are Holm-adjusted
 together, so that with 95% confidence no "significantly better" on the page is wrong. Per task, a
 model's band is [1 + models significantly better, n - models significantly worse] (n: the models
-with a score on the task). The Borda rank's band follows from the per-task bands: a model's
-points lie between those of its worst and its best per-task ranks; another model is surely above
-it when its fewest possible points exceed this model's most, surely below in the mirror case.
+with a score on the task). The Borda rank's band follows from the same claims: another model is surely above a model when,
+summed over the tasks, the least lead in rank the claims allow it (borda_bands) is positive; the
+band is [1 + models surely above, n - models surely below]. The bounds are per pair and per task,
+so the band can be wider than the claims strictly imply, never narrower.
 Models whose differences are not significant therefore share a band; a pair never tested (no
 per-query data, other data) counts as not significant.
 """
@@ -37,8 +38,9 @@ BANDS = ("Rank band", "Which ranks the data can tell apart. For every task, ever
                       f"{SEED}); the p-values of all these tests on the board are Holm-adjusted together and a "
                       f"difference counts when the adjusted p is below {ALPHA:g}. Per task, a model's band runs "
                       "from 1 + the number of models significantly better to n - the number significantly worse; "
-                      "the Borda rank's band is what these per-task bands allow (another model is surely above "
-                      "when its fewest possible Borda points exceed this model's most). Models that do not "
+                      "the Borda rank's band is what these claims allow (another model is surely above when, "
+                      "whatever the untested and non-significant differences are, it gets more Borda points; "
+                      "this errs on the wide side). Models that do not "
                       "differ significantly share ranks in their bands. A model without per-query data (or on "
                       "other data) is never counted as different.")
 INTERVALS = ("95% interval", "Each score is shown with its 95% interval in brackets (hover for the method): a "
@@ -122,19 +124,46 @@ def task_bands(scores: dict[str, float | None], signs: dict[tuple[str, str], int
     return {m: Band(1 + better[m], n - worse[m]) for m in models}
 
 
-def borda_bands(n_models: int, bands: dict[str, dict[str, Band]], models: list[str]) -> dict[str, Band]:
-    """Bands of the Borda rank: each task gives (n_models - rank) points (borda.py), so a model's points
-    lie between sum(n - band.high) and sum(n - band.low) over its tasks; ranks follow as in the docstring."""
-    low_points = {m: 0.0 for m in models}
-    high_points = {m: 0.0 for m in models}
-    for per_model in bands.values():
-        for m, band in per_model.items():
-            low_points[m] += n_models - band.high
-            high_points[m] += n_models - band.low
+def _above(signs: dict[tuple[str, str], int], a: str, b: str) -> bool:
+    """a significantly above b."""
+    return signs.get((a, b), 0) > 0 or signs.get((b, a), 0) < 0
+
+
+def _least_lead(scored: list[str], signs: dict[tuple[str, str], int], o: str, m: str) -> float:
+    """The least that rank(m) - rank(o) on one task can be, given the significant claims: o above m
+    puts at least the models significantly between them between them; otherwise m may be above o
+    with every model not excluded between them (ties only shrink the gap)."""
+    others = [k for k in scored if k not in (o, m)]
+    if _above(signs, o, m):
+        return 1 + sum(1 for k in others if _above(signs, o, k) and _above(signs, k, m))
+    return -(1 + sum(1 for k in others if not _above(signs, k, m) and not _above(signs, o, k)))
+
+
+def borda_bands(n_models: int, tasks: dict[str, tuple[dict[str, float | None], dict[tuple[str, str], int]]],
+                models: list[str]) -> dict[str, Band]:
+    """Bands of the Borda rank (borda.py: n_models - rank points per task, ties share the best rank).
+
+    Another model is surely above m when the least its points can exceed m's, summed over the tasks
+    (`_least_lead`; a task only one of them has: the points its band allows), is positive. `tasks`:
+    {task: (scores, signs)} as task_bands takes them.
+    """
+    per_task = {t: (scores, signs, task_bands(scores, signs)) for t, (scores, signs) in tasks.items()}
+
+    def surely_above(o: str, m: str) -> bool:
+        lead = 0.0
+        for scores, signs, bands in per_task.values():
+            if o in bands and m in bands:
+                lead += _least_lead(list(bands), signs, o, m)
+            elif o in bands:
+                lead += n_models - bands[o].high
+            elif m in bands:
+                lead -= n_models - bands[m].low
+        return lead > 0
+
     out = {}
     for m in models:
-        above = sum(1 for o in models if o != m and low_points[o] > high_points[m])
-        below = sum(1 for o in models if o != m and high_points[o] < low_points[m])
+        above = sum(1 for o in models if o != m and surely_above(o, m))
+        below = sum(1 for o in models if o != m and surely_above(m, o))
         out[m] = Band(1 + above, len(models) - below)
     return out
 
