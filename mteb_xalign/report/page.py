@@ -30,7 +30,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-seri
 color:#222;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:4px} h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:10px 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
-th{background:#f4f6f8} td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
+th{background:#f4f6f8} td{white-space:nowrap} td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.collapsed{background:#f8d7da;color:#842029;font-weight:600} td.undeclared{font-style:italic}
 .flag{border-left:5px solid #c0392b;background:#fdf0ef;padding:8px 14px;margin:10px 0}
 .ok{border-left:5px solid #2e8b57;background:#eef8f1;padding:8px 14px;margin:10px 0}
