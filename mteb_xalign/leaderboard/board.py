@@ -23,9 +23,9 @@ from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
 from mteb_xalign.leaderboard.uncertainty import (NO_DATA, Band, borda_bands, cell_interval, has_intervals,
                                                   significant_pairs, task_bands, usable)
-from mteb_xalign.stats.intervals import HIGH, LOW
 from mteb_xalign.leaderboard.verification import (VERIFICATIONS, RowVerification, read_record,
                                                   row_verification)
+from mteb_xalign.stats.intervals import HIGH, LOW, task_interval_of
 from mteb_xalign.task_rules import Column
 
 
@@ -234,8 +234,6 @@ def load_board(leaderboard_dir: str | Path, get_task: Callable[[str], Any] | Non
 
 def add_uncertainty(board: Board) -> Board:
     """Fill every row's intervals and rank bands from the per-query files (uncertainty.py)."""
-    from mteb_xalign.stats.intervals import task_interval_of
-
     root = board.root
     for row in board.rows:
         for column in board.columns:

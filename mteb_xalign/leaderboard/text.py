@@ -6,6 +6,8 @@ reading and the provenance are explained here.
 
 from __future__ import annotations
 
+from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS
+
 TITLE = "Cross-lingual alignment leaderboard (mteb-xalign)"
 MISSING = "—"
 
@@ -45,8 +47,6 @@ def intro(board) -> str:
 
 def explanations(board) -> list[tuple[str, str]]:
     """(term, text) pairs: the rank, every declared column, the bias reading, provenance."""
-    from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS
-
     pairs = [RANK] + ([BANDS, INTERVALS] if getattr(board, "uncertainty", False) else [])
     pairs += [(f"{c.label} ({c.task})", c.title) for c in board.columns]
     if any("preference" in c.key for c in board.columns):
