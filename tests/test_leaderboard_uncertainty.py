@@ -162,6 +162,11 @@ def test_sa_tier_is_read_from_the_interval_against_chance(tmp_path):
     assert "not above chance" in noisy_row and "tier-good" not in noisy_row
     aligned_row = next(r for r in re.findall(r"<tr data-key.*?</tr>", html, re.S) if "org/aligned" in r and "files" in r)
     assert "great" in aligned_row
+    # per language (one subset each here): the subset's interval, on hover
+    de_low, de_high = rows["org/aligned"]["per_language_intervals"]["semantic_affinity"]["de"]
+    assert de_low < rows["org/aligned"]["per_language"]["semantic_affinity"]["de"] < de_high
+    assert f"org/aligned, de: {rows['org/aligned']['per_language']['semantic_affinity']['de']:.3f}, 95% interval " \
+           f"[{de_low:.3f}, {de_high:.3f}]" in html
     md = (lb / "README.md").read_text()
     assert "(not above chance)" in next(line for line in md.splitlines() if "| org/noisy |" in line)
 

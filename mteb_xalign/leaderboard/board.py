@@ -22,7 +22,7 @@ from mteb_xalign.leaderboard.provenance import Provenance, provenance_of, read_r
 from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
 from mteb_xalign.leaderboard.uncertainty import (NO_DATA, Band, borda_bands, cell_interval, has_intervals,
-                                                  significant_pairs, task_bands, usable)
+                                                  language_intervals, significant_pairs, task_bands, usable)
 from mteb_xalign.leaderboard.verification import (VERIFICATIONS, RowVerification, read_record,
                                                   row_verification)
 from mteb_xalign.stats.intervals import HIGH, LOW, task_interval_of
@@ -61,6 +61,7 @@ class Row:
     intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # column id -> shown scale
     interval_notes: dict[str, str] = field(default_factory=dict)  # column id -> why it has no interval
     subset_intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # stored, 0-1
+    per_language_intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # shown scale
     task_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # task -> 0-1
     task_bands: dict[str, Band] = field(default_factory=dict)  # task -> rank band on the task score
     band: Band | None = None  # band of the Borda rank
@@ -240,6 +241,9 @@ def add_uncertainty(board: Board) -> Board:
             path = row.files.get(column.task)
             if has_intervals(column) and path is not None and row.values.get(column.id) is not None:
                 ci = row.intervals[column.id] = cell_interval(root / path, column)
+                if ci is not None and column.language_of is not None:
+                    row.per_language_intervals[column.id] = language_intervals(root / path, column,
+                                                                               row.per_language.get(column.id, {}))
                 if ci is None:
                     row.interval_notes[column.id] = NO_DATA if not usable(root / path) else \
                         f"no interval (the per-query file holds no values of {column.key})"

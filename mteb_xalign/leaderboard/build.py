@@ -26,6 +26,7 @@ def summary(board: Board) -> dict:
                     "flags": r.flags,
                     "intervals": r.intervals, "interval_notes": r.interval_notes, "task_intervals": r.task_intervals,
                     "subset_intervals": r.subset_intervals,
+                    "per_language_intervals": r.per_language_intervals,
                     "rank_band": None if r.band is None else [r.band.low, r.band.high],
                     "task_rank_bands": {t: [b.low, b.high] for t, b in sorted(r.task_bands.items())},
                     "verification": vars(r.verification), "provenance": {t: vars(p) for t, p in sorted(r.provenance.items())},

@@ -188,6 +188,13 @@ def _heat_cell(shown: float | None, scale: float, decimals: int, langs: list[str
             f'title="{escape(label)}: {shown:.{decimals}f}{escape(hover)}">{shown:.{decimals}f}</td>')
 
 
+def _language_hover(interval: tuple[float, float] | None, decimals: int, note: str | None) -> str:
+    """A per-language cell's 95% interval (shown scale) for its tooltip."""
+    if interval is not None:
+        return f", 95% interval {format_interval(interval, decimals)}"
+    return f", {note}" if note else ""
+
+
 def _hover_interval(interval: tuple[float, float] | None, scale: float, decimals: int) -> str:
     """A subset's stored 95% interval (0-1) for a tooltip."""
     if interval is None:
@@ -229,8 +236,11 @@ def _language_table(board: Board, column) -> str:
         values = row.per_language.get(column.id)
         if values is None:
             continue
+        intervals = row.per_language_intervals.get(column.id, {})
         cells = "".join(_heat_cell(values.get(lang), column.scale, column.decimals, [codes[lang]],
-                                   f"{row.name}, {lang}", column.higher_is_better) for lang in langs)
+                                   f"{row.name}, {lang}", column.higher_is_better,
+                                   hover=_language_hover(intervals.get(lang), column.decimals, row.interval_notes.get(column.id)))
+                        for lang in langs)
         rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{cells}</tr>')
     return (f'<h3 id="lang-{escape(column.id)}" title="{escape(column.title)}">{escape(column.label)} '
             f'<span class="rev">({escape(column.task)}) per language</span></h3><p class="intro">{escape(column.title)}</p>'

@@ -46,7 +46,8 @@ BANDS = ("Rank band", "Which ranks the data can tell apart. For every task, ever
 INTERVALS = ("95% interval", "Each score is shown with its 95% interval in brackets (hover for the method): a "
                              "cluster bootstrap over the stored per-query outcomes (XQuAD articles or paragraphs, "
                              f"SemanticAffinity concepts; {N_RESAMPLES:,} resamples, seed {SEED}, expanded "
-                             "percentile), the subsets of a column resampled jointly. A score without per-query "
+                             "percentile), the subsets of a column resampled jointly; per-language and per-subset "
+                             "cells give theirs on hover. A score without per-query "
                              f"data is shown bare and says \"{NO_DATA}\". Chance levels carry none.")
 
 
@@ -71,6 +72,18 @@ def cell_interval(result_path: Path, column) -> tuple[float, float] | None:
     if ci is None:
         return None
     return ci.low * column.scale, ci.high * column.scale
+
+
+def language_intervals(result_path: Path, column, languages) -> dict[str, tuple[float, float]]:
+    """{language: the column's 95% interval over the subsets standing for it} on the shown scale."""
+    out = {}
+    for language in languages:
+        def selects(subset, language=language):
+            return column.selects(subset) and column.language_of(subset) == language
+        ci = column_interval(result_path, column.key, selects)
+        if ci is not None:
+            out[language] = (ci.low * column.scale, ci.high * column.scale)
+    return out
 
 
 def usable(result_path: Path) -> bool:
