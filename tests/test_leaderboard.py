@@ -618,7 +618,10 @@ def test_missing_task_shows_a_dash_not_zero(tmp_path, lb):
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     heads = re.findall(r'<th scope="col"[^>]*>(?:<button type="button">)?([^<]*)<', html.split("</thead>")[0])
     assert cells[heads.index("LAReQA mAP")] == "—"
-    assert cells[heads.index("SA")].startswith("0.500<br><span class=\"tier tier-good\"")  # Semanscope tier
+    sa = cells[heads.index("SA")]
+    # No per-query data here: the bare value, said so, and the point value's Semanscope tier.
+    assert sa.startswith("0.500<span class=\"ci noci\" title=\"no interval (no per-query data)\"")
+    assert "<span class=\"tier tier-good\"" in sa
     md = (lb / "README.md").read_text()
     md_row = next(line for line in md.splitlines() if "| org/middle |" in line)
     md_head = next(line for line in md.splitlines() if line.startswith("| Rank"))

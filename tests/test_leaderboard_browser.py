@@ -51,8 +51,10 @@ def page(tmp_path):
 
 
 def column_texts(page, index: int) -> list[str]:
+    """The shown values (a cell's first line: its rank band or interval is on the lines below)."""
     return page.eval_on_selector_all(
-        "#leaderboard tbody tr:not([hidden])", f"rows => rows.map(r => r.cells[{index}].innerText.trim())")
+        "#leaderboard tbody tr:not([hidden])",
+        f"rows => rows.map(r => r.cells[{index}].innerText.trim().split('\\n')[0])")
 
 
 def model_names(page) -> list[str]:

@@ -147,3 +147,43 @@ def test_every_chart_is_drawn_in_a_browser(results, tmp_path):
     for chart in CHART_IDS:
         drawn = re.search(rf'id="{chart}"[^>]*>(.{{0,4000}})', dom, re.S)
         assert drawn and "main-svg" in drawn.group(1), chart
+
+
+def _add_per_query(result_path, keys: tuple[str, ...], main: str, n: int = 40, spread: float = 0.04):
+    """Rows whose mean is each subset's stored value (v + spread in the first half, v - spread in the
+    second), 4 per cluster."""
+    import numpy as np
+
+    from mteb_xalign import per_query
+    from mteb_xalign.per_query import SubsetOutcomes
+
+    data = json.loads(result_path.read_text())
+    ids, clusters = tuple(f"q{i}" for i in range(n)), tuple(f"p{i // 4}" for i in range(n))
+    signs = np.where(np.arange(n) < n // 2, 1.0, -1.0)  # whole clusters up or down: the interval has width
+    stored = {("test", s["hf_subset"]): SubsetOutcomes(ids, clusters, {k: s[k] + spread * signs for k in keys})
+              for s in data["scores"]["test"]}
+    per_query._write(per_query.per_query_path(result_path), data["task_name"], data["dataset_revision"], stored, main)
+    assert per_query.problems(result_path) == []
+
+
+def test_tables_show_half_intervals_and_charts_error_bars_where_per_query_data_exist(results, tmp_path):
+    from mteb_xalign.stats.intervals import column_interval
+
+    folder = results / "org__model-a" / "rev1"
+    _add_per_query(folder / "LAReQA.json", ("map",), "map")
+    _add_per_query(folder / "MultiRefCLIR.json", ("max_at_r_norm", "language_preference"), "max_at_r_norm")
+    page = _report(results, tmp_path, "org/model-a", "org/model-b")
+    table = re.search(r"<table id='languages-lareqa-q-X'>(.*?)</table>", page, re.S).group(1)
+    row_a = re.search(r"org/model-a</td>(.*?)</tr>", table).group(1)
+    row_b = re.search(r"org/model-b</td>(.*?)</tr>", table).group(1)
+    ci = column_interval(folder / "LAReQA.json", "map", lambda s: s == "q-de")
+    assert ci.high - ci.low > 0.001
+    assert f"{100 * value(0, 'lareqa:q-X', 'de'):.1f} ± {100 * (ci.high - ci.low) / 2:.1f}" in row_a
+    assert "±" not in row_b  # no per-query data: the bare value
+    scores = re.search(r"<table id='task-scores'>(.*?)</table>", page, re.S).group(1)
+    assert scores.count("±") == 2  # model-a's MultiRefCLIR and LAReQA task scores
+    assert '"arrayminus"' in page and "95% interval" in page and "no per-query data" in page
+    model_a = next(m for m in find_results(results, ["org/model-a"]))
+    series = language_series(model_a)
+    low, high = series.interval("preference:q-X", "de")
+    assert low < series.get("preference:q-X", "de") < high

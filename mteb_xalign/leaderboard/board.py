@@ -21,8 +21,11 @@ from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.provenance import Provenance, provenance_of, read_run_settings
 from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
+from mteb_xalign.leaderboard.uncertainty import (NO_DATA, Band, borda_bands, cell_interval, has_intervals,
+                                                  language_intervals, significant_pairs, task_bands, usable)
 from mteb_xalign.leaderboard.verification import (VERIFICATIONS, RowVerification, read_record,
                                                   row_verification)
+from mteb_xalign.stats.intervals import HIGH, LOW, task_interval_of
 from mteb_xalign.task_rules import Column
 
 
@@ -54,6 +57,14 @@ class Row:
     flags: list[str] = field(default_factory=list)
     verification: RowVerification = field(
         default_factory=lambda: RowVerification("self-reported", "not verified"))
+    # Filled by add_uncertainty (uncertainty.py); empty when it was not asked for.
+    intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # column id -> shown scale
+    interval_notes: dict[str, str] = field(default_factory=dict)  # column id -> why it has no interval
+    subset_intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # stored, 0-1
+    per_language_intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # shown scale
+    task_intervals: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # task -> 0-1
+    task_bands: dict[str, Band] = field(default_factory=dict)  # task -> rank band on the task score
+    band: Band | None = None  # band of the Borda rank
 
     @property
     def key(self) -> str:
@@ -65,6 +76,9 @@ class Board:
     rows: list[Row]
     tasks: dict[str, TaskView]
     subset_languages: dict[str, dict[str, list[str]]]  # task -> subset -> mteb language codes
+    root: Path | None = None  # the leaderboard folder the rows' files are relative to
+    uncertainty: bool = False  # intervals and rank bands computed (add_uncertainty)
+    notes: list[str] = field(default_factory=list)  # pairs of models that could not be compared, and why
 
     @property
     def columns(self) -> list[Column]:
@@ -153,6 +167,9 @@ def _fill_scores(row: Row, results: dict[str, dict], views: dict[str, TaskView])
     for task, subsets in results.items():
         mains = {s: _number(e.get("main_score")) for s, e in subsets.items()}
         row.subset_scores[task] = mains
+        row.subset_intervals[task] = {s: (low, high) for s, e in subsets.items()
+                                      if (low := _number(e.get(LOW))) is not None
+                                      and (high := _number(e.get(HIGH))) is not None}
         known = [v for v in mains.values() if v is not None]
         # mteb's task score: the mean over all subsets; a subset without a score leaves it undefined.
         row.task_scores[task] = sum(known) / len(known) if known and len(known) == len(mains) else None
@@ -213,4 +230,41 @@ def load_board(leaderboard_dir: str | Path, get_task: Callable[[str], Any] | Non
         row.borda_points, row.rank = points[row.key], ranks[row.key]
     flag_rows(rows, known_models or {})
     rows.sort(key=lambda r: (r.rank, r.name, r.revision))
-    return Board(rows=rows, tasks=views, subset_languages=subset_languages)
+    return Board(rows=rows, tasks=views, subset_languages=subset_languages, root=root)
+
+
+def add_uncertainty(board: Board) -> Board:
+    """Fill every row's intervals and rank bands from the per-query files (uncertainty.py)."""
+    root = board.root
+    for row in board.rows:
+        for column in board.columns:
+            path = row.files.get(column.task)
+            if has_intervals(column) and path is not None and row.values.get(column.id) is not None:
+                ci = row.intervals[column.id] = cell_interval(root / path, column)
+                if ci is not None and column.language_of is not None:
+                    row.per_language_intervals[column.id] = language_intervals(root / path, column,
+                                                                               row.per_language.get(column.id, {}))
+                if ci is None:
+                    row.interval_notes[column.id] = NO_DATA if not usable(root / path) else \
+                        f"no interval (the per-query file holds no values of {column.key})"
+        for task, path in row.files.items():
+            view = board.tasks.get(task)
+            try:  # an unloadable task's view says "main_score": the per-query file's header names the key
+                ci = task_interval_of(root / path, None if view is None or view.main_score == "main_score"
+                                      else view.main_score)
+            except (KeyError, ValueError):  # fewer than two clusters, or a task whose key nothing names
+                ci = None
+            row.task_intervals[task] = None if ci is None else (ci.low, ci.high)
+    signs, board.notes = significant_pairs({row.key: {t: root / p for t, p in row.files.items()} for row in board.rows})
+    per_task = {task: ({row.key: row.task_scores.get(task) for row in board.rows}, pairs)
+                for task, pairs in signs.items()}
+    for task, (scores, pairs) in per_task.items():
+        bands = task_bands(scores, pairs)
+        for row in board.rows:
+            if row.key in bands:
+                row.task_bands[task] = bands[row.key]
+    overall = borda_bands(len(board.rows), per_task, [r.key for r in board.rows])
+    for row in board.rows:
+        row.band = overall[row.key]
+    board.uncertainty = True
+    return board

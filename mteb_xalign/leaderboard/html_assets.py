@@ -43,6 +43,8 @@ tbody tr:hover { background: #f6f8fa; }
 .prov { display: block; color: var(--muted); font-size: .78em; }
 .missing { color: #8c959f; }
 .chance { color: var(--muted); }
+.ci, .band { display: block; color: var(--muted); font-size: .78em; white-space: nowrap; }
+.noci { font-style: italic; }
 .tier { display: inline-block; margin-top: .15rem; padding: 0 .45rem; border-radius: 1rem; font-size: .8em; white-space: nowrap; }
 .tier-great { background: #dafbe1; color: #116329; }
 .tier-good { background: #fff8c5; color: #7d4e00; }

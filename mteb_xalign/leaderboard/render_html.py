@@ -15,7 +15,13 @@ from mteb_xalign.leaderboard import model_facts
 from mteb_xalign.leaderboard.board import Board, Row, TaskView
 from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
 from mteb_xalign.leaderboard.html_assets import CSS, JS
-from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, intro
+from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, format_interval, intro
+from mteb_xalign.leaderboard.uncertainty import METHOD_WORDS, NO_DATA
+from mteb_xalign.stats.resampling import METHOD, N_RESAMPLES, SEED
+
+#: What an interval on the page is, on hover.
+CI_TIP = f"95% interval: {METHOD}, {N_RESAMPLES:,} resamples, seed {SEED}"
+BAND_TIP = f"Ranks the data allow ({METHOD_WORDS}; significant: adjusted p < 0.05)"
 
 #: Heat colour stops on 0..100 (viridis: perceptually even, colour-blind safe).
 STOPS = ((0.0, (68, 1, 84)), (25.0, (59, 82, 139)), (50.0, (33, 145, 140)), (75.0, (94, 201, 98)),
@@ -99,8 +105,8 @@ def _filter_attrs(row: Row) -> str:
 
 def _main_row(row: Row, board: Board) -> str:
     facts = model_facts.facts(row.meta)
-    cells = [_td(str(row.rank), row.rank, numeric=True), _model_cell(row), _verification_cell(row)]
-    cells += [_score_cell(column, row.values.get(column.id)) for column in board.columns]
+    cells = [_rank_cell(row), _model_cell(row), _verification_cell(row)]
+    cells += [_score_cell(column, row) for column in board.columns]
     cells += [_td(format_count(facts.parameters), facts.parameters, numeric=True),
               _td(str(facts.dim) if facts.dim else MISSING, facts.dim, numeric=True),
               _td(str(facts.max_tokens) if facts.max_tokens else MISSING, facts.max_tokens, numeric=True),
@@ -110,17 +116,42 @@ def _main_row(row: Row, board: Board) -> str:
     return f"<tr{_filter_attrs(row)}>" + "".join(cells) + "</tr>"
 
 
-def _score_cell(column, value: float | None) -> str:
-    """A column's value; chance levels muted; SA with its Semanscope tier (columns.TIERS) below."""
+def _rank_cell(row: Row) -> str:
+    """The Borda rank, and below it the band of ranks the data allow (uncertainty.py)."""
+    cell = _td(str(row.rank), row.rank, numeric=True)
+    if row.band is None:
+        return cell
+    return cell.replace("</td>", f'<span class="band" title="{escape(BAND_TIP)}">band {row.band}</span></td>')
+
+
+def _interval_html(interval: tuple[float, float] | None, decimals: int, note: str | None) -> str:
+    """The interval under a value (its method on hover), or the reason there is none."""
+    if interval is not None:
+        return f'<span class="ci" title="{escape(CI_TIP)}">{escape(format_interval(interval, decimals))}</span>'
+    if note:
+        return f'<span class="ci noci" title="{escape(note)}">no interval</span>'
+    return ""
+
+
+def _score_cell(column, row: Row) -> str:
+    """A column's value with its 95% interval; chance levels muted; SA with its Semanscope tier
+    (columns.tier, from the interval where there is one) below."""
+    value = row.values.get(column.id)
     shown = MISSING if value is None else f"{value:.{column.decimals}f}"
     extra = "chance" if column.chance_of or column.higher_is_better is None else ""
     cell = _td(shown, value, numeric=True, extra_class=extra)
-    name = tier(value) if column.id == TIER_COLUMN else None
-    if name is None:
-        return cell
-    css = "tier-none" if name == "no alignment" else f"tier-{name}"
-    return cell.replace("</td>", f'<br><span class="tier {css}" title="Semanscope alignment tier">{escape(name)}'
-                                 "</span></td>")
+    interval = row.intervals.get(column.id)
+    below = "" if value is None else _interval_html(interval, column.decimals, row.interval_notes.get(column.id))
+    name = None
+    if column.id == TIER_COLUMN:
+        low, high = (None, None) if interval is None else (interval[0] / column.scale, interval[1] / column.scale)
+        name = tier(value / column.scale if value is not None else None, low, high)
+    if name is not None:
+        css = {"no alignment": "tier-none", "below chance": "tier-none", "not above chance": "tier-none"}.get(
+            name, f"tier-{name}")
+        below += (f'<br><span class="tier {css}" title="Semanscope alignment tier'
+                  f'{" from the 95% interval against chance (0.5)" if interval else ""}">{escape(name)}</span>')
+    return cell.replace("</td>", below + "</td>") if below else cell
 
 
 def _main_table(board: Board) -> str:
@@ -145,15 +176,46 @@ def _main_table(board: Board) -> str:
 
 
 def _heat_cell(shown: float | None, scale: float, decimals: int, langs: list[str], label: str,
-               higher_is_better: bool | None = True) -> str:
-    """A coloured cell; `shown` is on the page's scale (x100, or 0-1 for a task shown on 0-1)."""
+               higher_is_better: bool | None = True, hover: str = "") -> str:
+    """A coloured cell; `shown` is on the page's scale (x100, or 0-1 for a task shown on 0-1); `hover`
+    is added to its tooltip."""
     attrs = f' data-langs="{escape(" ".join(langs))}"'
     if shown is None:
         return f'<td class="empty"{attrs} data-value="">{MISSING}</td>'
     level = shown if scale == 100.0 else shown * 100
     background, colour = heat_colour(100 - level if higher_is_better is False else level)
     return (f'<td class="cell"{attrs} data-value="{shown!r}" style="background:{background};color:{colour}" '
-            f'title="{escape(label)}: {shown:.{decimals}f}">{shown:.{decimals}f}</td>')
+            f'title="{escape(label)}: {shown:.{decimals}f}{escape(hover)}">{shown:.{decimals}f}</td>')
+
+
+def _language_hover(interval: tuple[float, float] | None, decimals: int, note: str | None) -> str:
+    """A per-language cell's 95% interval (shown scale) for its tooltip."""
+    if interval is not None:
+        return f", 95% interval {format_interval(interval, decimals)}"
+    return f", {note}" if note else ""
+
+
+def _hover_interval(interval: tuple[float, float] | None, scale: float, decimals: int) -> str:
+    """A subset's stored 95% interval (0-1) for a tooltip."""
+    if interval is None:
+        return ", no interval (none stored)"
+    return f", 95% interval {format_interval((interval[0] * scale, interval[1] * scale), decimals)}"
+
+
+def _task_score_cell(row: Row, view: TaskView) -> str:
+    """mteb's task score (mean over subsets) with its interval and the task's rank band."""
+    score = row.task_scores.get(view.name)
+    shown = None if score is None else score * view.scale
+    cell = _td(MISSING if shown is None else f"{shown:.{view.decimals}f}", shown, numeric=True)
+    if shown is None:
+        return cell
+    interval = row.task_intervals.get(view.name)
+    scaled = None if interval is None else (interval[0] * view.scale, interval[1] * view.scale)
+    below = _interval_html(scaled, view.decimals, NO_DATA if view.name in row.task_intervals else None)
+    band = row.task_bands.get(view.name)
+    if band is not None:
+        below += f'<span class="band" title="{escape(BAND_TIP)}">rank {band}</span>'
+    return cell.replace("</td>", below + "</td>")
 
 
 def _row_head(row: Row) -> str:
@@ -174,8 +236,11 @@ def _language_table(board: Board, column) -> str:
         values = row.per_language.get(column.id)
         if values is None:
             continue
+        intervals = row.per_language_intervals.get(column.id, {})
         cells = "".join(_heat_cell(values.get(lang), column.scale, column.decimals, [codes[lang]],
-                                   f"{row.name}, {lang}", column.higher_is_better) for lang in langs)
+                                   f"{row.name}, {lang}", column.higher_is_better,
+                                   hover=_language_hover(intervals.get(lang), column.decimals, row.interval_notes.get(column.id)))
+                        for lang in langs)
         rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{cells}</tr>')
     return (f'<h3 id="lang-{escape(column.id)}" title="{escape(column.title)}">{escape(column.label)} '
             f'<span class="rev">({escape(column.task)}) per language</span></h3><p class="intro">{escape(column.title)}</p>'
@@ -193,14 +258,18 @@ def _task_table(board: Board, view: TaskView) -> str:
         if view.name not in row.subset_scores:
             continue
         scores = row.subset_scores[view.name]
+        stored = row.subset_intervals.get(view.name, {})
         cells = "".join(_heat_cell(None if scores.get(s) is None else scores[s] * view.scale, view.scale,
-                                   view.decimals, langs[s], f"{row.name}, {s}") for s in subsets)
-        rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{cells}</tr>')
+                                   view.decimals, langs[s], f"{row.name}, {s}",
+                                   hover=_hover_interval(stored.get(s), view.scale, view.decimals)) for s in subsets)
+        rows.append(f'<tr data-key="{escape(row.key)}">{_row_head(row)}{_task_score_cell(row, view)}{cells}</tr>')
     if not rows:
         return ""
     return (f'<h3 id="task-{escape(view.name)}">{escape(view.name)}: {escape(view.main_score)} per subset</h3>'
             f'<div class="scroll"><table class="heat" aria-label="{escape(view.name)} per subset"><thead><tr>'
-            f'<th scope="col">Model</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+            f'<th scope="col">Model</th><th scope="col" class="num" title="mteb\'s task score: the mean over all '
+            f'subsets; its 95% interval resamples every subset jointly; rank band on hover">task score</th>'
+            f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _select(name: str, label: str, options: list[tuple[str, str]]) -> str:

@@ -11,7 +11,9 @@ from mteb_xalign.leaderboard import model_facts
 from mteb_xalign.leaderboard.board import Board, TaskView
 from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
 from mteb_xalign.leaderboard.render_html import href
-from mteb_xalign.leaderboard.text import MISSING, TITLE, explanations, format_count, format_value, intro
+from mteb_xalign.leaderboard.text import (MISSING, TITLE, explanations, format_count, format_interval, format_value,
+                                          intro)
+from mteb_xalign.leaderboard.uncertainty import NO_DATA
 
 # Inside a table cell only these can start markup or end the cell ("#", "-", "+" act at line start only).
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -50,8 +52,9 @@ def _main_table(board: Board) -> list[str]:
         files = " ".join(f"[{md_escape(task)}]({href(path)})" for task, path in sorted(row.files.items()))
         prov = "; ".join(sorted({md_escape(p.describe().rsplit(', data ', 1)[0]) for p in row.provenance.values()}))
         check = row.verification
-        cells = [str(row.rank), name, md_escape(row.revision), f"**{check.status}**: {md_escape(check.summary)}"]
-        cells += [_score(c, row.values.get(c.id)) for c in board.columns]
+        rank = str(row.rank) + ("" if row.band is None else f" (band {row.band})")
+        cells = [rank, name, md_escape(row.revision), f"**{check.status}**: {md_escape(check.summary)}"]
+        cells += [_score(c, row) for c in board.columns]
         cells += [format_count(facts.parameters), str(facts.dim) if facts.dim else MISSING,
                   md_escape(facts.license or MISSING), prov or MISSING, files]
         out.append(_row(cells))
@@ -60,10 +63,35 @@ def _main_table(board: Board) -> list[str]:
     return out
 
 
-def _score(column, value: float | None) -> str:
-    """The value; SA with its Semanscope tier, as on the HTML page."""
-    name = tier(value) if column.id == TIER_COLUMN else None
-    return format_value(column, value) + (f" ({name})" if name else "")
+def _score(column, row) -> str:
+    """The value and its 95% interval; SA with its Semanscope tier (from the interval), as on the HTML page."""
+    value = row.values.get(column.id)
+    interval = row.intervals.get(column.id)
+    text = format_value(column, value)
+    if value is not None and interval is not None:
+        text += " " + format_interval(interval, column.decimals)
+    elif value is not None and row.interval_notes.get(column.id):
+        text += " (" + md_escape(row.interval_notes[column.id]) + ")"
+    name = None
+    if column.id == TIER_COLUMN and value is not None:
+        low, high = (None, None) if interval is None else (interval[0] / column.scale, interval[1] / column.scale)
+        name = tier(value / column.scale, low, high)
+    return text + (f" ({name})" if name else "")
+
+
+def _task_score(row, view: TaskView) -> str:
+    """mteb's task score with its 95% interval (all subsets resampled jointly) and its rank band."""
+    score = row.task_scores.get(view.name)
+    if score is None:
+        return MISSING
+    text = f"{score * view.scale:.{view.decimals}f}"
+    interval = row.task_intervals.get(view.name)
+    if interval is not None:
+        text += " " + format_interval((interval[0] * view.scale, interval[1] * view.scale), view.decimals)
+    elif view.name in row.task_intervals:
+        text += f" ({NO_DATA})"
+    band = row.task_bands.get(view.name)
+    return text + (f", rank {band}" if band is not None else "")
 
 
 def _task_table(board: Board, view: TaskView) -> list[str]:
@@ -72,11 +100,11 @@ def _task_table(board: Board, view: TaskView) -> list[str]:
     if not rows:
         return []
     out = [f"### {md_escape(view.name)}: {md_escape(view.main_score)} per subset", "",
-           _row(["Model"] + [md_escape(s) for s in subsets]), _row(["---"] + ["---:"] * len(subsets))]
+           _row(["Model", "task score"] + [md_escape(s) for s in subsets]), _row(["---"] + ["---:"] * (len(subsets) + 1))]
     for row in rows:
         scores = row.subset_scores[view.name]
         cells = [MISSING if scores.get(s) is None else f"{scores[s] * view.scale:.{view.decimals}f}" for s in subsets]
-        out.append(_row([f"{md_escape(row.name)} ({md_escape(row.revision)})"] + cells))
+        out.append(_row([f"{md_escape(row.name)} ({md_escape(row.revision)})", _task_score(row, view)] + cells))
     return out + [""]
 
 

@@ -6,6 +6,8 @@ reading and the provenance are explained here.
 
 from __future__ import annotations
 
+from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS
+
 TITLE = "Cross-lingual alignment leaderboard (mteb-xalign)"
 MISSING = "—"
 
@@ -45,7 +47,7 @@ def intro(board) -> str:
 
 def explanations(board) -> list[tuple[str, str]]:
     """(term, text) pairs: the rank, every declared column, the bias reading, provenance."""
-    pairs = [RANK]
+    pairs = [RANK] + ([BANDS, INTERVALS] if getattr(board, "uncertainty", False) else [])
     pairs += [(f"{c.label} ({c.task})", c.title) for c in board.columns]
     if any("preference" in c.key for c in board.columns):
         pairs.append(BIAS)
@@ -55,7 +57,11 @@ def explanations(board) -> list[tuple[str, str]]:
         bounds = ", ".join(f"{name} (SA >= {low:g})" if low > float("-inf") else f"{name} (below)"
                            for low, name in TIERS)
         pairs.append(("Tier", f"The Semanscope alignment tier on SA, shown under it: {bounds}. Unrelated "
-                              "(random) vectors score SA close to 0.5."))
+                              "(random) vectors score SA close to 0.5, so with a 95% interval the tier is read "
+                              "from the interval against that chance level: 'good' or 'great' only when the "
+                              "whole interval lies above 0.5 (the tier its lower end reaches), 'not above "
+                              "chance' when it reaches 0.5, 'below chance' when it lies below. Without "
+                              "per-query data the tier is the point value's."))
     pairs.append(CHECKED)
     pairs.append(PROVENANCE)
     return pairs
@@ -74,3 +80,8 @@ def format_count(value) -> str:
 def format_value(column, value: float | None) -> str:
     """A column's shown value with the column's decimals."""
     return MISSING if value is None else f"{value:.{column.decimals}f}"
+
+
+def format_interval(interval: tuple[float, float] | None, decimals: int) -> str:
+    """'[63.9, 67.6]' on the shown scale; '' without one."""
+    return "" if interval is None else f"[{interval[0]:.{decimals}f}, {interval[1]:.{decimals}f}]"

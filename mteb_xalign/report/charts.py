@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from mteb_xalign.report.series import LanguageSeries
 
+#: Said under every chart title that can carry error bars.
+_BARS_NOTE = "<br><sup>error bars: 95% interval (cluster bootstrap), where per-query data exist</sup>"
+
 MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 SCENARIOS = (
     ("monosame:q-X", "Mono-Same: pool X only", "#a9cce3"),
@@ -26,6 +29,19 @@ def _pct(value):
     return None if value is None else round(100 * value, 2)
 
 
+def _error(s: LanguageSeries, series_id: str, languages: list[str], scale: float = 100.0) -> dict | None:
+    """Plotly error bars: the 95% interval of each value (none where there is no per-query data)."""
+    plus, minus = [], []
+    for x in languages:
+        value, ci = s.get(series_id, x), s.interval(series_id, x)
+        plus.append(None if value is None or ci is None else round(scale * (ci[1] - value), 4))
+        minus.append(None if value is None or ci is None else round(scale * (value - ci[0]), 4))
+    if all(v is None for v in plus):
+        return None
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "thickness": 1.2, "width": 3,
+            "color": "#333"}
+
+
 def _layout(fig, title: str, yaxis: str, *, height: int = 430, yrange=(0, 102)) -> None:
     fig.update_layout(title={"text": title, "font": {"size": 15}}, height=height, template="plotly_white",
                       margin={"l": 60, "r": 20, "t": 80, "b": 40}, legend={"orientation": "h", "y": -0.18},
@@ -42,10 +58,11 @@ def multi_by_language(series: list[LanguageSeries]):
                                         ("multi:q-en", "question in English", "circle-open")):
             fig.add_trace(go.Scatter(
                 x=languages, y=[_pct(s.get(series_id, x)) for x in languages], mode="markers",
-                name=f"{s.model}: {text}", marker={"color": colour, "symbol": symbol, "size": 11, "line": {"width": 2}},
+                error_y=_error(s, series_id, languages), name=f"{s.model}: {text}", marker={"color": colour, "symbol": symbol, "size": 11, "line": {"width": 2}},
                 offsetgroup=str(k), hovertemplate="%{x}: %{y:.1f}<extra>" + f"{s.model}<br>{text}</extra>"))
     fig.update_layout(scattermode="group")
-    _layout(fig, "Multi scenario: Max@R_norm ×100 per target language (100 = both copies of the answer on top)",
+    _layout(fig, "Multi scenario: Max@R_norm ×100 per target language (100 = both copies of the answer on top)"
+            + _BARS_NOTE,
             "Max@R_norm ×100")
     return fig
 
@@ -63,7 +80,7 @@ def language_preference(series: list[LanguageSeries]):
                 ("preference:q-en", "chance:q-en", "question in English: an X paragraph outranks the English answer",
                  "#2471a3"))):
             fig.add_trace(go.Bar(x=languages, y=[_pct(s.get(series_id, x)) for x in languages], name=text,
-                                 marker_color=colour, offsetgroup=str(k), legendgroup=text, showlegend=row == 1,
+                                 error_y=_error(s, series_id, languages), marker_color=colour, offsetgroup=str(k), legendgroup=text, showlegend=row == 1,
                                  hovertemplate="%{x}: %{y:.1f}%<extra>" + text + "</extra>"), row=row, col=1)
             fig.add_trace(go.Scatter(x=languages, y=[_pct(s.get(chance_id, x)) for x in languages], mode="markers",
                                      marker={"symbol": "line-ew-open", "size": 22, "color": "black", "line": {"width": 3}},
@@ -72,7 +89,7 @@ def language_preference(series: list[LanguageSeries]):
                                      hovertemplate="chance %{y:.1f}%<extra></extra>"), row=row, col=1)
         fig.update_yaxes(range=[0, 105], title_text="% of questions", row=row, col=1)
     fig.update_layout(barmode="group", scattermode="group")
-    _layout(fig, "Language preference in the mixed pool, both directions, beside chance", "% of questions",
+    _layout(fig, "Language preference in the mixed pool, both directions, beside chance" + _BARS_NOTE, "% of questions",
             height=260 * len(series) + 160, yrange=None)
     return fig
 
@@ -87,12 +104,12 @@ def scenarios(series: list[LanguageSeries]):
     for row, s in enumerate(series, start=1):
         for series_id, text, colour in SCENARIOS:
             fig.add_trace(go.Bar(x=languages, y=[_pct(s.get(series_id, x)) for x in languages], name=text,
-                                 marker_color=colour, legendgroup=text, showlegend=row == 1,
+                                 error_y=_error(s, series_id, languages), marker_color=colour, legendgroup=text, showlegend=row == 1,
                                  hovertemplate="%{x}: %{y:.1f}<extra>" + text + "</extra>"), row=row, col=1)
         fig.update_yaxes(range=[0, 105], title_text="Max@R_norm ×100", row=row, col=1)
     fig.update_layout(barmode="group")
     _layout(fig, "Questions in X against four pools: high Mono bars over a low Multi bar = alignment, not retrieval, "
-            "is the problem", "", height=260 * len(series) + 160, yrange=None)
+            "is the problem" + _BARS_NOTE, "", height=260 * len(series) + 160, yrange=None)
     return fig
 
 
@@ -100,11 +117,12 @@ def lareqa_by_language(series: list[LanguageSeries]):
     go = _go()
     languages = sorted({x for s in series for x in s.values.get("lareqa:q-X", {})})
     fig = go.Figure([go.Bar(x=languages, y=[_pct(s.get("lareqa:q-X", x)) for x in languages], name=s.model,
-                            marker_color=MODEL_COLOURS[k % len(MODEL_COLOURS)],
+                            error_y=_error(s, "lareqa:q-X", languages), marker_color=MODEL_COLOURS[k % len(MODEL_COLOURS)],
                             hovertemplate="q-%{x}: %{y:.1f}<extra>" + s.model + "</extra>")
                      for k, s in enumerate(series)])
     fig.update_layout(barmode="group")
-    _layout(fig, "LAReQA: mAP ×100 by question language (answers in all 11 languages of one pool)", "mAP ×100")
+    _layout(fig, "LAReQA: mAP ×100 by question language (answers in all 11 languages of one pool)" + _BARS_NOTE,
+            "mAP ×100")
     return fig
 
 
@@ -116,12 +134,12 @@ def sa_by_language(series: list[LanguageSeries]):
         fig.add_trace(go.Bar(
             x=languages, y=[s.get("sa", x) for x in languages], name=s.model,
             marker_color=MODEL_COLOURS[k % len(MODEL_COLOURS)],
-            error_y={"type": "data", "array": [s.get("sa_sem", x) or 0 for x in languages], "thickness": 1},
+            error_y=_error(s, "sa", languages, scale=1.0),
             hovertemplate=f"{s.pivot}-" + "%{x}: %{y:.3f}<extra>" + s.model + "</extra>"))
     fig.add_hline(y=0.5, line_dash="dash", line_color="black", annotation_text="0.5 = no alignment",
                   annotation_position="bottom right", annotation_font_size=11)
     fig.update_layout(barmode="group")
-    _layout(fig, "Semantic Affinity per language pair en-X (± standard error)", "SA", yrange=(0.3, 1.0))
+    _layout(fig, "Semantic Affinity per language pair en-X" + _BARS_NOTE, "SA", yrange=(0.3, 1.0))
     return fig
 
 

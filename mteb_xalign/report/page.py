@@ -15,6 +15,7 @@ from mteb_xalign.report import charts
 from mteb_xalign.report.flags import CollapseReport, collapse_report, is_declared
 from mteb_xalign.report.results import ModelResults
 from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
+from mteb_xalign.stats.resampling import METHOD, N_RESAMPLES, SEED
 
 #: Task order on the page: the XAlign benchmark first (CONTRACT), then anything else found.
 TASK_ORDER = ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
@@ -29,7 +30,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-seri
 color:#222;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:4px} h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:10px 0;font-size:14px} th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
-th{background:#f4f6f8} td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
+th{background:#f4f6f8} td{white-space:nowrap} td.name,th.name{text-align:left;font-family:ui-monospace,monospace}
 td.collapsed{background:#f8d7da;color:#842029;font-weight:600} td.undeclared{font-style:italic}
 .flag{border-left:5px solid #c0392b;background:#fdf0ef;padding:8px 14px;margin:10px 0}
 .ok{border-left:5px solid #2e8b57;background:#eef8f1;padding:8px 14px;margin:10px 0}
@@ -38,14 +39,38 @@ td.collapsed{background:#f8d7da;color:#842029;font-weight:600} td.undeclared{fon
 """
 
 
+UNCERTAINTY = (f"± is half the 95% interval, and the error bars of the charts are the 95% interval: {METHOD} over "
+               "the per-query outcomes stored beside each result (XQuAD questions resampled by article or "
+               "paragraph, SemanticAffinity by concept; a task score resamples all its subsets jointly; "
+               f"{N_RESAMPLES:,} resamples, seed {SEED}). A number without ± and a bar without an error bar have no "
+               "per-query data (a result written before they were kept, or by another tool). Overlapping intervals "
+               "of two models do not mean the difference is not real: compare them with xalign compare (paired).")
+
+
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _fmt(value: float | None, as_is: bool) -> str:
+def _fmt(value: float | None, as_is: bool, interval: tuple[float, float] | None = None) -> str:
+    """The value (x100 unless `as_is`), with ± half its 95% interval when there is one."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{value:.3f}" if as_is else f"{100 * value:.1f}"
+    scale, decimals = (1.0, 3) if as_is else (100.0, 1)
+    text = f"{scale * value:.{decimals}f}"
+    if interval is not None:
+        text += f" ± {scale * (interval[1] - interval[0]) / 2:.{decimals}f}"
+    return text
+
+
+def _task_interval(task) -> tuple[float, float] | None:
+    """mteb's task score's 95% interval (all subsets resampled jointly), None without per-query data."""
+    from mteb_xalign.stats.intervals import task_interval_of
+
+    try:
+        ci = task_interval_of(task.path)
+    except (KeyError, ValueError):  # an unregistered task without a recorded main score; < 2 clusters
+        return None
+    return None if ci is None else (ci.low, ci.high)
 
 
 def _task_names(models: list[ModelResults]) -> list[str]:
@@ -58,8 +83,8 @@ def _scores_table(models: list[ModelResults]) -> str:
     head = "".join(f"<th>{_e(t)}</th>" for t in tasks)
     rows = []
     for m in models:
-        cells = "".join(f"<td>{_fmt(m.tasks[t].score if t in m.tasks else None, t.startswith(AS_IS))}</td>"
-                        for t in tasks)
+        cells = "".join(f"<td>{_fmt(m.tasks[t].score, t.startswith(AS_IS), _task_interval(m.tasks[t]))}</td>"
+                        if t in m.tasks else "<td>—</td>" for t in tasks)
         short = m.revision if len(m.revision) <= 20 else m.revision[:12] + "…"  # a commit hash: its head
         rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name' title='{_e(m.revision)}'>{_e(short)}</td>"
                     f"{cells}</tr>")
@@ -80,7 +105,7 @@ def _language_table(series: list[LanguageSeries], flags: list[CollapseReport], s
             if series_id == "multi:q-X" and x in flag.collapsed:
                 classes.append("collapsed")
             attr = f" class='{' '.join(classes)}'" if classes else ""
-            cells.append(f"<td{attr}>{_fmt(s.get(series_id, x), as_is)}</td>")
+            cells.append(f"<td{attr}>{_fmt(s.get(series_id, x), as_is, s.interval(series_id, x))}</td>")
         rows.append(f"<tr><td class='name'>{_e(s.model)}</td>{''.join(cells)}</tr>")
     return (f"<div class='wide'><table id='languages-{_e(series_id.replace(':', '-'))}'><tr><th class='name'>model"
             f"</th>{head}</tr>" + "".join(rows) + "</table></div>")
@@ -124,6 +149,7 @@ def render(models: list[ModelResults], *, results_dir: Path, word_maps: list | N
         *[_flag_box(f, s) for f, s in zip(flags, series)],
         "<h2>Task scores</h2><p class='note'>The task score is mteb's: the mean main score over all the task's "
         "subsets (<code>TaskResult.get_score()</code>), the number mteb's tools and the leaderboard show.</p>",
+        f"<p class='note'>{_e(UNCERTAINTY)}</p>",
         _scores_table(models),
     ]
     if any(s.values.get("multi:q-X") for s in series):

@@ -8,6 +8,10 @@ Series ids, each mapping a target language X to a value:
 - `preference:q-X` / `preference:q-en` and their `chance:` twins: `language_preference` of the
   Multi subsets (English preference on q-X, its mirror on q-en) and its random-model level.
 - `lareqa:q-X` (mAP of LAReQA's `q-X`), `sa` (SemanticAffinity `en-X`, with `sa_sem` in `sa_sem`).
+
+Each value has its 95% interval in `intervals` where the result has a per-query file that
+reproduces it (the subset's stored `main_score_ci95_low/high` for a main score, else the cluster
+bootstrap of `mteb_xalign.stats` over the subset's per-query rows).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mteb_xalign.report.results import ModelResults
+from mteb_xalign import per_query
+from mteb_xalign.report.results import ModelResults, TaskScores
+from mteb_xalign.stats.intervals import HIGH, LOW, column_interval
 from mteb_xalign.tasks.multiref_subset import Subset
 
 #: The XAlign retrieval tasks and the scenario each one holds (CONTRACT: one scenario per task).
@@ -42,11 +48,20 @@ class LanguageSeries:
     model: str
     pivot: str = "en"
     values: dict[str, dict[str, float]] = field(default_factory=dict)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # 95%, same scale
 
-    def put(self, series: str, language: str, value) -> None:
+    def put(self, series: str, language: str, value, interval: tuple[float, float] | None = None) -> None:
         number = _number(value)
         if number is not None:
             self.values.setdefault(series, {})[language] = number
+            if interval is not None:
+                self.intervals.setdefault(series, {})[language] = interval
+
+    def interval(self, series: str, language: str) -> tuple[float, float] | None:
+        return self.intervals.get(series, {}).get(language)
+
+    def has_intervals(self) -> bool:
+        return any(self.intervals.values())
 
     def get(self, series: str, language: str) -> float | None:
         return self.values.get(series, {}).get(language)
@@ -55,6 +70,18 @@ class LanguageSeries:
         """Target languages that any of `series` (all series when none given) has, sorted."""
         chosen = series or tuple(self.values)
         return sorted({lang for s in chosen for lang in self.values.get(s, {}) if lang != self.pivot})
+
+
+def subset_interval(task: TaskScores, subset: str, key: str) -> tuple[float, float] | None:
+    """The 95% interval of `key` in one subset, or None without a per-query file that reproduces it."""
+    if not per_query.has_file(task.path):
+        return None
+    scores = task.subsets.get(subset, {})
+    low, high = _number(scores.get(LOW)), _number(scores.get(HIGH))
+    if low is not None and high is not None and key == per_query.load_header(task.path).get("main_score"):
+        return low, high  # stored with the result (and checked there against the per-query file)
+    ci = column_interval(task.path, key, lambda name: name == subset)
+    return None if ci is None else (ci.low, ci.high)
 
 
 def _pivot(model: ModelResults) -> str:
@@ -82,21 +109,23 @@ def language_series(model: ModelResults) -> LanguageSeries:
             other = [lang for lang in (*subset.doc_langs, subset.query_lang) if lang != out.pivot]
             target = other[0] if other else out.pivot
             direction = "q-en" if subset.query_lang == out.pivot else "q-X"
-            out.put(f"{scenario}:{direction}", target, scores.get(MAX_AT_R_NORM))
+            out.put(f"{scenario}:{direction}", target, scores.get(MAX_AT_R_NORM),
+                    subset_interval(task, name, MAX_AT_R_NORM))
             if scenario == "multi":
-                out.put(f"preference:{direction}", target, scores.get("language_preference"))
+                out.put(f"preference:{direction}", target, scores.get("language_preference"),
+                        subset_interval(task, name, "language_preference"))
                 out.put(f"chance:{direction}", target, scores.get("language_preference_chance"))
     lareqa = model.tasks.get(LAREQA)
     if lareqa is not None:
         for name, scores in lareqa.subsets.items():
             if name.startswith("q-"):
-                out.put("lareqa:q-X", name[2:], scores.get("main_score"))
+                out.put("lareqa:q-X", name[2:], scores.get("main_score"), subset_interval(lareqa, name, "map"))
     sa = model.tasks.get(SEMANTIC_AFFINITY)
     if sa is not None:
         for name, scores in sa.subsets.items():
             pivot, _, target = name.partition("-")
             if target:
-                out.put("sa", target, scores.get("semantic_affinity"))
+                out.put("sa", target, scores.get("semantic_affinity"), subset_interval(sa, name, "semantic_affinity"))
                 out.put("sa_sem", target, scores.get("sa_sem"))
     return out
 

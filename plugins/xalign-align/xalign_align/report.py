@@ -4,6 +4,12 @@ Per language and on average: MultiRefCLIR multi Max@R_norm for both query langua
 preference (language_preference on q-X) and its mirror (q-en), Multi-1 NDCG@1 (pessimistic),
 Mono-Same and Mono-Cross Max@R_norm, SemanticAffinity. Printed, and written as Markdown and a
 PNG of the changes. A metric whose results are missing for a model is shown as "—", never 0.
+
+Each Δ carries its paired 95% interval where both results have per-query files on the same data
+(`mteb_xalign.stats`: the same clusters resampled for both models over the same subsets, a paired
+cluster permutation test for the p-value). A mean Δ's p-values are Holm-adjusted over the metrics of
+one aligned model, a per-language Δ's over the languages of its metric; "n.s." marks a Δ not
+significant at 0.05 after that adjustment. Without per-query data a Δ is shown bare and says so.
 """
 
 from __future__ import annotations
@@ -14,7 +20,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mteb_xalign import per_query
 from mteb_xalign.errors import UserError
+from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, PairedResult, holm, paired_all
+
+ALPHA = 0.05
+NO_INTERVAL = "no interval"
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,66 @@ def collect(results: list[Path], model: str | list[str], suffix: str = "") -> di
     return out
 
 
+def results_by_task(results: list[Path], model: str | list[str], suffix: str = "") -> dict[str, dict | None]:
+    """task -> its newest result (with "_path") for every task a metric reads."""
+    return {t: find_result(results, model, t) for t in dict.fromkeys(m.task + suffix for m in METRICS)}
+
+
+@dataclass
+class Delta:
+    """One aligned − base difference and, where per-query data allow, its paired interval and test."""
+
+    delta: float
+    test: PairedResult | None = None
+    p_adjusted: float | None = None
+    why_none: str = NO_INTERVAL + " (no per-query data)"
+
+    @property
+    def significant(self) -> bool | None:
+        return None if self.p_adjusted is None else self.p_adjusted < ALPHA
+
+
+def paired_deltas(metric: Metric, base: dict | None, aligned: dict | None,
+                  langs: list[str]) -> tuple[list[PairedResult], PairedResult] | str:
+    """Per-language and mean paired results of aligned − base on `langs`, or why there are none."""
+    if base is None or aligned is None or not langs:
+        return NO_INTERVAL
+    paths = [Path(aligned["_path"]), Path(base["_path"])]
+    if not all(per_query.has_file(p) for p in paths):
+        return NO_INTERVAL + " (no per-query data)"
+    for p in paths:
+        found = per_query.problems(p)
+        if found:
+            return f"{NO_INTERVAL} ({found[0]})"
+    if aligned.get("dataset_revision") != base.get("dataset_revision"):
+        return f"{NO_INTERVAL} (different data: dataset revisions differ)"
+    names = [metric.subset.format(x=lang, l=lang) for lang in langs]
+    stored = [per_query.load(p) for p in paths]
+    if not all(("test", n) in q for q in stored for n in names):
+        return NO_INTERVAL + " (a subset has no per-query outcomes)"
+    try:
+        return paired_all([stored[0][("test", n)] for n in names], [stored[1][("test", n)] for n in names],
+                          metric.score, n_resamples=N_RESAMPLES, seed=SEED)
+    except (ValueError, KeyError) as exc:  # other queries or clusters, a key without per-query values
+        return f"{NO_INTERVAL} ({exc})"
+
+
+def fmt_delta(metric: Metric, d: Delta) -> str:
+    """'+4.0 [+2.1, +5.8]', '+0.3 [-0.4, +1.0] n.s.' or '+4.0, no interval (why)'."""
+    text = fmt(metric, d.delta, delta=True)
+    if d.test is None:
+        return f"{text}, {d.why_none}"
+    text += f" [{fmt(metric, d.test.low, delta=True)}, {fmt(metric, d.test.high, delta=True)}]"
+    return text + ("" if d.significant else " n.s.")
+
+
+def adjust(deltas: list[Delta]) -> None:
+    """Holm over the deltas that have a test (in place)."""
+    tested = [d for d in deltas if d.test is not None]
+    for d, adjusted in zip(tested, holm([d.test.p_value for d in tested])):
+        d.p_adjusted = float(adjusted)
+
+
 def fmt(metric: Metric, value: float | None, delta: bool = False) -> str:
     if value is None:
         return "—"
@@ -129,16 +200,46 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     names = [model_label(m) for m in given]
     lookup = {name: aliases(m) for name, m in zip(names, given)}
     data = {name: collect(results, lookup[name], suffix) for name in names}
+    files = {name: results_by_task(results, lookup[name], suffix) for name in names}
     if not any(data[names[0]].values()):
         raise UserError(f"no results for {names[0]} in {', '.join(map(str, results))}")
     short = [_short(n, names[0]) for n in names]
     lines = [f"# Alignment repair: before/after for `{names[0]}`", "",
              "Scores ×100 (SemanticAffinity on 0-1); Δ = aligned − base. English/X preference: lower is better. "
              "Averages are over the target languages (Mono-Same: also English) with results; `langs` counts the "
-             "base model's, and an aligned model's Δ is taken over the languages both have (noted when fewer).", ""]
+             "base model's, and an aligned model's Δ is taken over the languages both have (noted when fewer).",
+             "",
+             "Δ [a, b]: its 95% interval from a paired cluster bootstrap (the same questions, paragraphs or "
+             f"concepts resampled for both models, on the same subsets; {N_RESAMPLES:,} resamples, seed {SEED}); "
+             f"p-values from a {TEST} test. **n.s.**: not significant at "
+             f"{ALPHA:g} after Holm's adjustment (over the metrics below for each aligned model; per language, over "
+             "the metric's languages). A Δ without an interval says why (no per-query data: results written "
+             "before they were kept, or on other data).", ""]
     lines += ["## Averages", "", "| metric | langs | " + " | ".join(f"`{s}`" for s in short) + " |",
               "|---|---:|" + "---:|" * len(short)]
     summary: dict[str, list] = {}
+    # (metric key, aligned name) -> (mean Delta, {language: Delta}); Holm per aligned model / per metric
+    deltas: dict[tuple[str, str], tuple[Delta, dict[str, Delta]]] = {}
+    for metric in METRICS:
+        for name in names[1:]:
+            langs = common_languages(metric, [data[names[0]], data[name]])
+            m, b = mean(data[name].get(metric.key, {}), langs), mean(data[names[0]].get(metric.key, {}), langs)
+            if m is None or b is None:
+                continue
+            found = paired_deltas(metric, files[names[0]].get(metric.task + suffix),
+                                  files[name].get(metric.task + suffix), langs)
+            per_lang = {lang: Delta(data[name][metric.key][lang] - data[names[0]][metric.key][lang]) for lang in langs}
+            whole = Delta(m - b)
+            if isinstance(found, str):
+                for d in (whole, *per_lang.values()):
+                    d.why_none = found
+            else:
+                for d, test in zip((*per_lang.values(), whole), (*found[0], found[1])):
+                    d.test = test
+            adjust(list(per_lang.values()))
+            deltas[(metric.key, name)] = (whole, per_lang)
+    for name in names[1:]:
+        adjust([deltas[(m.key, name)][0] for m in METRICS if (m.key, name) in deltas])
     for metric in METRICS:
         base_vals = data[names[0]].get(metric.key, {})
         base_langs = common_languages(metric, [data[names[0]]])
@@ -147,15 +248,16 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
         for name in names[1:]:
             # each model against the base over the languages both have
             langs = common_languages(metric, [data[names[0]], data[name]])
-            m, b = mean(data[name].get(metric.key, {}), langs), mean(base_vals, langs)
+            m = mean(data[name].get(metric.key, {}), langs)
             means.append(m)
-            if m is None:
+            if (metric.key, name) not in deltas:
                 cells.append("—")
                 continue
             note = "" if len(langs) == len(base_langs) else f" [{len(langs)} langs]"
-            cells.append(f"{fmt(metric, m)} ({fmt(metric, m - b, delta=True)}){note}")
+            cells.append(f"{fmt(metric, m)} ({fmt_delta(metric, deltas[(metric.key, name)][0])}){note}")
         summary[metric.key] = means
         lines.append(f"| {metric.label} | {len(base_langs) or '—'} | " + " | ".join(cells) + " |")
+    lines += _per_language_deltas(names, short, deltas)
     for metric in METRICS:
         langs = ("en", *LANGS) if "{l}" in metric.subset else LANGS
         if not any(data[n].get(metric.key) for n in names):
@@ -170,7 +272,26 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     sources = sorted({d["_path"] for n in names for t in {m.task + suffix for m in METRICS}
                       if (d := find_result(results, lookup[n], t)) is not None})
     lines += ["", "Result files:", ""] + [f"- `{p}`" for p in sources]
-    return "\n".join(lines) + "\n", {"names": names, "short": short, "data": data, "summary": summary}
+    return "\n".join(lines) + "\n", {"names": names, "short": short, "data": data, "summary": summary,
+                                     "deltas": deltas}
+
+
+def _per_language_deltas(names: list[str], short: list[str], deltas: dict) -> list[str]:
+    """Per metric, each aligned model's Δ per language with its interval (where any Δ has one)."""
+    out = []
+    for metric in METRICS:
+        rows = [(s, deltas[(metric.key, n)][1]) for n, s in zip(names[1:], short[1:]) if (metric.key, n) in deltas]
+        if not any(d.test is not None for _, per_lang in rows for d in per_lang.values()):
+            continue
+        langs = [lang for lang in ("en", *LANGS) if any(lang in per_lang for _, per_lang in rows)]
+        out += ["", f"## Δ {metric.label} per language (95% interval; n.s. after Holm over its languages)", "",
+                "| model | " + " | ".join(langs) + " | significant |", "|---|" + "---:|" * (len(langs) + 1)]
+        for s, per_lang in rows:
+            cells = [fmt_delta(metric, per_lang[lang]) if lang in per_lang else "—" for lang in langs]
+            n_sig = sum(1 for d in per_lang.values() if d.significant)
+            n_tested = sum(1 for d in per_lang.values() if d.test is not None)
+            out.append(f"| `{s}` | " + " | ".join(cells) + f" | {n_sig} of {n_tested} |")
+    return out
 
 
 def _short(name: str, base: str) -> str:
@@ -201,8 +322,14 @@ def picture(info: dict, path: Path) -> None:
             vals = data[name].get(metric.key, {})
             deltas = [(vals[l] - base_vals[l]) if l in vals and l in base_vals else np.nan for l in langs]
             scale = 1 if metric.sa else 100
+            # error bars: the paired 95% interval of each Δ (none without per-query data)
+            per_lang = info.get("deltas", {}).get((metric.key, name), (None, {}))[1]
+            tests = [per_lang[l].test if l in per_lang else None for l in langs]
+            yerr = np.array([[(d - t.low) if t else np.nan for d, t in zip(deltas, tests)],
+                             [(t.high - d) if t else np.nan for d, t in zip(deltas, tests)]]) * scale
             ax.bar(np.arange(len(langs)) + i * width - 0.4 + width / 2, np.array(deltas) * scale, width,
-                   label=short[i + 1])
+                   label=short[i + 1], yerr=np.clip(yerr, 0, None) if any(tests) else None,
+                   error_kw={"elinewidth": 0.9, "capsize": 2, "ecolor": "#333"})
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(np.arange(len(langs)), langs)
         unit = "" if metric.sa else " (points)"
@@ -210,7 +337,8 @@ def picture(info: dict, path: Path) -> None:
         ax.set_title(f"Δ {metric.label}{unit}, {better}", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes.flat[0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"Change against {names[0]} (aligned − base), per language", fontsize=12)
+    fig.suptitle(f"Change against {names[0]} (aligned − base), per language; error bars: paired 95% interval "
+                 "where per-query data exist", fontsize=12)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
