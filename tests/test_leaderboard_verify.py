@@ -94,8 +94,19 @@ def _perfect(entry: dict) -> None:
     entry["language_preference"] = 0.0
 
 
+def _forge(submission, task: str, edit) -> None:
+    """Edit a result file as a forger would: coherently, and without the per-query file (whose stored
+    outcomes would no longer reproduce the edited means, which validation refuses): a result without
+    per-query data is accepted as self-reported, so only verification can catch the lie."""
+    from mteb_xalign import per_query
+
+    path = _file(submission, task)
+    edit_json(path, edit)
+    per_query.per_query_path(path).unlink()
+
+
 def forge_perfect(submission):
-    edit_json(_file(submission, "MultiRefCLIR"), lambda d: _perfect(subset_of(d, "multi_en+de_q-de")))
+    _forge(submission, "MultiRefCLIR", lambda d: _perfect(subset_of(d, "multi_en+de_q-de")))
     return "MultiRefCLIR", "multi_en+de_q-de"
 
 
@@ -103,7 +114,7 @@ def forge_copy(submission):
     def copy(data):
         source, target = subset_of(data, "multi_en+zh_q-zh"), subset_of(data, "multi_en+de_q-de")
         target.update({k: v for k, v in source.items() if k not in ("hf_subset", "languages")})
-    edit_json(_file(submission, "MultiRefCLIR"), copy)
+    _forge(submission, "MultiRefCLIR", copy)
     return "MultiRefCLIR", "multi_en+de_q-de"
 
 
@@ -113,7 +124,7 @@ def forge_sa(submission):
         entry["semantic_ratio"] = round(entry["semantic_ratio"] / 2, 6)
         entry["semantic_affinity"] = entry["main_score"] = round(1 / (1 + entry["semantic_ratio"]), 6)
         entry["vertical_spread"] = round(entry["semantic_ratio"] * entry["horizontal_spread"], 6)
-    edit_json(_file(submission, "SemanticAffinity"), halve)
+    _forge(submission, "SemanticAffinity", halve)
     return "SemanticAffinity", "en-de"
 
 
@@ -286,3 +297,12 @@ def test_the_pull_request_workflow_verifies_with_a_seed_the_submitter_cannot_kno
     assert '--seed "$SEED"' in verify["run"] and "--device cpu" in verify["run"]
     refuse = next(s for s in steps if "leaderboards/verifications" in s.get("run", ""))
     assert "exit 1" in refuse["run"]  # a pull request cannot bring its own verification records
+
+
+def test_a_forgery_that_keeps_its_per_query_file_is_refused_at_validation(submission, tiny_tasks):  # noqa: F811
+    """Edited means beside the per-query outcomes that produced the real ones: refused before verification."""
+    from mteb_xalign.leaderboard import SubmissionError
+
+    edit_json(_file(submission, "MultiRefCLIR"), lambda d: _perfect(subset_of(d, "multi_en+de_q-de")))
+    with pytest.raises(SubmissionError, match=r"MultiRefCLIR\.per_query\.npz"):
+        _valid(submission, tiny_tasks)
