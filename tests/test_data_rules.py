@@ -115,7 +115,7 @@ def test_lareqa_refuses_an_empty_sentence_as_multiref_does(tmp_path, xalign, tex
     data = lareqa_folder(tmp_path / "d")
     write_jsonl(data / "de.sentences.jsonl", [{"id": "s0", "text": "de sentence"}, {"id": "s1", "text": text}])
     code, err = xalign(*run_args("LAReQA", data, tmp_path))
-    assert code == 2 and err.count("\n") == 1, err
+    assert code == 1 and err.count("\n") == 1, err
     assert f"{data / 'de.sentences.jsonl'}:2: sentence 's1' has empty text" in err
 
 
@@ -141,7 +141,7 @@ def test_a_text_over_the_limit_is_refused_at_read_time_naming_file_and_line(tmp_
     long = "x" * (MAX_TEXT_CHARS + 1)
     data = xquad_folder(tmp_path / "d", texts={("de", "p2"): long})
     code, err = xalign(*run_args("MultiRefCLIR", data, tmp_path))
-    assert code == 2 and err.count("\n") == 1, err
+    assert code == 1 and err.count("\n") == 1, err
     assert f"{data / 'de.contexts.jsonl'}:2: context 'p2' is 20,001 characters long, more than the 20,000" in err
     ok = xquad_folder(tmp_path / "ok", texts={("de", "p2"): "x" * MAX_TEXT_CHARS})
     assert len(read_parallel_qa(ok).contexts["de"]["p2"]) == MAX_TEXT_CHARS
@@ -218,7 +218,7 @@ def test_a_stray_file_in_a_lareqa_folder_is_named_not_reported_as_a_duplicate(tm
     data = lareqa_folder(tmp_path / "d")
     (data / stray).write_bytes((data / ("en.qrels.jsonl" if "qrels" in stray else "en.sentences.jsonl")).read_bytes())
     code, err = xalign(*run_args("LAReQA", data, tmp_path))
-    assert code == 2 and err.count("\n") == 1 and "duplicate" not in err, err
+    assert code == 1 and err.count("\n") == 1 and "duplicate" not in err, err
     assert f"{data / stray}: " in err
 
 
@@ -242,7 +242,7 @@ def test_card_problems_are_one_line_naming_card_json_and_the_key(tmp_path, xalig
     data = lareqa_folder(tmp_path / "d")
     (data / "card.json").write_text(json.dumps(card), encoding="utf-8")
     code, err = xalign(*run_args(task, data, tmp_path))
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and "pydantic" not in err, err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err and "pydantic" not in err, err
     assert f"{data / 'card.json'}: {message}" in err
 
 
@@ -305,7 +305,7 @@ def test_the_smallest_pool_with_something_to_rank_scores_a_constant_model_below_
 def test_lareqa_pool_of_gold_sentences_only_is_refused(tmp_path, xalign):
     data = lareqa_folder(tmp_path / "d", sentences_per_language=1)
     code, err = xalign(*run_args("LAReQA", data, tmp_path))
-    assert code == 2 and err.count("\n") == 1, err
+    assert code == 1 and err.count("\n") == 1, err
     assert "question 'q0': its answer sentences are the whole pool (2 sentences), so every model would score 1.0" in err
     lareqa_folder(tmp_path / "ok", sentences_per_language=2)
     LAReQA.from_folder(tmp_path / "ok", "Ok")().load_data()
