@@ -122,8 +122,12 @@ def forge_sa(submission):
     def halve(data):
         entry = subset_of(data, "en-de")
         entry["semantic_ratio"] = round(entry["semantic_ratio"] / 2, 6)
+        shift = round(1 / (1 + entry["semantic_ratio"]), 6) - entry["main_score"]
         entry["semantic_affinity"] = entry["main_score"] = round(1 / (1 + entry["semantic_ratio"]), 6)
         entry["vertical_spread"] = round(entry["semantic_ratio"] * entry["horizontal_spread"], 6)
+        for key in ("main_score_ci95_low", "main_score_ci95_high"):  # the interval moved with it: coherent
+            if key in entry:
+                entry[key] = round(entry[key] + shift, 6)
     _forge(submission, "SemanticAffinity", halve)
     return "SemanticAffinity", "en-de"
 

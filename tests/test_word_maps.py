@@ -53,7 +53,7 @@ def test_missing_package_is_refused_before_the_model_loads(tmp_path, monkeypatch
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pacmap" else real(name, *a))
     monkeypatch.setattr(plot_words, "embed_words", lambda *a, **k: pytest.fail("the model was loaded"))
     code = main(["plot", "affinity", "-m", "x", "--method", "pacmap", "--output", str(tmp_path / "f.png")])
-    assert code == 2 and "'pacmap'" in capsys.readouterr().err
+    assert code == 1 and "'pacmap'" in capsys.readouterr().err
 
 
 def test_interactive_map_on_a_bundled_semanscope_list(tmp_path, monkeypatch, capsys):
