@@ -15,6 +15,14 @@ import floors  # noqa: E402
 from floors import TransformerShape, transformer_flops  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored(monkeypatch):
+    """The benchmark scripts set XALIGN_QUIET for their own process; called in this one, that must not
+    outlive the test (it silenced the progress tests' subprocesses). monkeypatch restores it."""
+    monkeypatch.setenv("XALIGN_QUIET", "1")
+
+
+
 def test_hand_count_of_a_tiny_transformer():
     # 2 layers, d=4, d_ff=8, one sequence of 3 tokens, by hand:
     #   dense: Q,K,V,out 4 x (3x4 @ 4x4) = 4 x 2·3·4·4 = 384; FFN 3x4 @ 4x8 and 3x8 @ 8x4 = 2 x 2·3·4·8 = 384

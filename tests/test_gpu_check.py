@@ -14,6 +14,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu_check  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored(monkeypatch):
+    """The benchmark scripts set XALIGN_QUIET for their own process; called in this one, that must not
+    outlive the test (it silenced the progress tests' subprocesses). monkeypatch restores it."""
+    monkeypatch.setenv("XALIGN_QUIET", "1")
+
+
+
 def test_cpu_mode_runs_every_check_and_writes_its_log(tmp_path, monkeypatch, capsys):
     import torch
 
