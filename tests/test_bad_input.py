@@ -183,24 +183,6 @@ def test_word_list_that_is_a_folder(tmp_path):
 
 
 # -- the command line: exit 1, one line, and the model is never loaded ----------------------------
-@pytest.fixture
-def xalign(monkeypatch, capsys):
-    """`xalign ...` in this process, with model loading forbidden: every refusal here comes first."""
-    from mteb_xalign import cli, evaluation
-
-    def no_load(*args, **kwargs):
-        raise AssertionError("the model was loaded before the input was checked")
-
-    monkeypatch.setattr(evaluation, "load_model", no_load)
-
-    def call(*argv):
-        code = cli.main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.err
-
-    return call
-
-
 def test_cli_bad_data_is_exit_1_one_line_before_the_model(xalign, tmp_path):
     data = corpus(tmp_path / "d")
     (data / "en.old.contexts.jsonl").write_text("{}\n", encoding="utf-8")

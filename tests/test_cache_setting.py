@@ -9,23 +9,6 @@ from mteb_xalign.cache import check_cache_setting
 from mteb_xalign.errors import UserError
 
 
-@pytest.fixture
-def xalign(monkeypatch, capsys):
-    """`xalign ...` in this process, with model loading forbidden."""
-    from mteb_xalign import cli, evaluation
-
-    def no_load(*args, **kwargs):
-        raise AssertionError("the model was loaded before the cache setting was checked")
-
-    monkeypatch.setattr(evaluation, "load_model", no_load)
-
-    def call(*argv):
-        code = cli.main(list(argv))
-        return code, capsys.readouterr().err
-
-    return call
-
-
 @pytest.mark.parametrize("kind", ["folder", "under a file"])
 def test_a_cache_path_that_cannot_work_is_refused_before_the_model_loads(xalign, tmp_path, monkeypatch, kind):
     if kind == "folder":

@@ -55,23 +55,6 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
-@pytest.fixture
-def xalign(monkeypatch, capsys):
-    """`xalign ...` in this process; loading a model fails the test: every refusal comes first."""
-    from mteb_xalign import cli, evaluation
-
-    def no_load(*args, **kwargs):
-        raise AssertionError("the model was loaded before the input was checked")
-
-    monkeypatch.setattr(evaluation, "load_model", no_load)
-
-    def call(*argv):
-        code = cli.main(list(argv))
-        return code, capsys.readouterr().err
-
-    return call
-
-
 def run_args(task: str, data: Path, tmp_path: Path) -> list[str]:
     return ["run", "-t", task, "--data", str(data), "-m", "xalign/use-multilingual-v3", "--output", str(tmp_path / "o")]
 

@@ -49,6 +49,24 @@ def cli(tmp_path):
     return _run
 
 
+@pytest.fixture
+def xalign(monkeypatch, capsys):
+    """`xalign ...` in this process, with model loading forbidden: every refusal tested with it must come
+    before a model loads. `xalign(*argv)` returns (exit code, what was written to stderr)."""
+    from mteb_xalign import cli, evaluation
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(evaluation, "load_model", no_load)
+
+    def call(*argv):
+        code = cli.main(list(argv))
+        return code, capsys.readouterr().err
+
+    return call
+
+
 def has_chromium() -> bool:
     return shutil.which("chromium") is not None
 
