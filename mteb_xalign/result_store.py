@@ -9,6 +9,10 @@ it) with these differences:
   whole result JSON after each subset with `open("w")`, so a kill in that window used to
   destroy the subsets already saved. A killed run leaves the previous complete file, which
   holds the subsets finished so far; `missing_subsets` tells a partial result from a whole one.
+- a result's files (its JSON, per-query file, model_meta.json, run_settings.jsonl row) are
+  written as one step: Ctrl-C or SIGTERM arriving while they are written takes effect after the
+  last of them (`interrupts_deferred`), so an interrupted run never leaves a result without its
+  record.
 - `model_meta.json` holds no absolute local path and no URL credentials (`public_meta_dict`).
 - `run_settings.jsonl` (run_settings.py) records what produced each result: versions, the
   model's plugin, its declared similarity, and the digest of the file as written.
@@ -27,9 +31,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
@@ -83,6 +90,34 @@ def write_atomically(path: Path, text: str | bytes) -> None:
         raise
 
 
+_deferring = False
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM received in the block are delivered when it ends, to the handlers in
+    force before it (re-entrant; outside the main thread signals cannot be handled, so it does nothing)."""
+    global _deferring
+    if _deferring or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum, frame):
+        received.append(signum)
+
+    kept = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+        for sig, handler in kept.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in dict.fromkeys(received):  # each signal once, in the order it came
+            signal.raise_signal(sig)
+
+
 class ResultStore(ResultCache):
     """mteb's result folder layout, written atomically, with provenance, reused only when current.
 
@@ -102,6 +137,10 @@ class ResultStore(ResultCache):
         result_path = self.get_task_result_path(task_name=task_result.task_name, model_name=model_name,
                                                 model_revision=model_revision)
         result_path.parent.mkdir(parents=True, exist_ok=True)
+        with interrupts_deferred():  # the result and its record, or neither is new
+            self._save(task_result, result_path, model_name, model_revision, encode_kwargs)
+
+    def _save(self, task_result, result_path: Path, model_name, model_revision, encode_kwargs) -> None:
         # TaskResult.to_disk does the serialising (mteb's rounding and date format); we only
         # choose where it writes, then move the finished file into place.
         tmp = _temporary_beside(result_path)

@@ -72,6 +72,40 @@ def test_a_write_killed_midway_keeps_the_previous_result(tmp_path, monkeypatch):
             assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_an_interrupt_while_a_result_is_written_waits_for_its_record(tmp_path, monkeypatch, sig):
+    """Ctrl-C (or SIGTERM) landing between the result file and its run_settings row used to leave a
+    result with no record (CI saw it on the Ray driver); now the signal acts once the last file is in."""
+    import os
+    import signal
+
+    from mteb_xalign import per_query, run_settings
+
+    number = getattr(signal, sig)
+    original = per_query.save_beside
+
+    def interrupted_save_beside(*args, **kwargs):
+        original(*args, **kwargs)
+        os.kill(os.getpid(), number)  # arrives after the result file, before model_meta and the record
+
+    monkeypatch.setattr(per_query, "save_beside", interrupted_save_beside)
+    # SIGTERM as the Ray driver handles it (grid.interrupt_on_sigterm): an interrupt.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        store, meta = ResultStore(tmp_path), fake_meta()
+        with pytest.raises(KeyboardInterrupt):
+            store.save_to_cache(task_result({"s1": 0.5}), meta)
+        # The handlers in force before are back.
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    path = store.get_task_result_path(task_name="Tiny", model_name=meta)
+    assert (path.parent / "model_meta.json").exists()
+    row = run_settings.row_of(path.parent / run_settings.FILE, "Tiny")
+    assert row is not None and row["sha256"] == run_settings.digest(path.read_bytes())
+
+
 def test_files_are_readable_like_those_mteb_writes(tmp_path):
     store = ResultStore(tmp_path)
     store.save_to_cache(task_result({"s1": 0.5}), fake_meta())

@@ -142,7 +142,7 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
     from mteb.results import TaskResult
     from tqdm import tqdm
 
-    from mteb_xalign.result_store import MODEL_META, ResultStore, write_atomically
+    from mteb_xalign.result_store import MODEL_META, ResultStore, interrupts_deferred, write_atomically
 
     todo, done = plan_pairs(model_names, tasks, output, options.overwrite)
     results = list(done)
@@ -160,11 +160,13 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
         result = TaskResult.model_validate_json(text)
         if outcomes is not None:  # recorded here as if scored here: save_to_cache writes them beside
             per_query.record_file(outcomes, result.task_name, pair.meta.name, pair.meta.revision)
-        # The driver writes every file, through the same call a local run makes.
-        store.save_to_cache(result, pair.meta, encode_kwargs=used_kwargs)
-        path = store.get_task_result_path(task_name=result.task_name, model_name=pair.meta)
-        write_atomically(path.parent / MODEL_META, meta_text)
-        results.append((pair.model_name, result))
+        # The driver writes every file, through the same call a local run makes; an interrupt
+        # meanwhile waits until the pair is whole (its worker's model_meta.json included).
+        with interrupts_deferred():
+            store.save_to_cache(result, pair.meta, encode_kwargs=used_kwargs)
+            path = store.get_task_result_path(task_name=result.task_name, model_name=pair.meta)
+            write_atomically(path.parent / MODEL_META, meta_text)
+            results.append((pair.model_name, result))
 
     def write_ready(model_name: str) -> None:
         queue = queues[model_name]
