@@ -24,7 +24,7 @@ class _MtebImportHook:
 
         def exec_then_register(module):
             exec_module(module)
-            from mteb_xalign import mteb_bridge
+            from mteb_xalign import mteb_bridge  # not before mteb is imported: this file runs in every Python
 
             mteb_bridge.register_with_mteb(from_import_hook=True)
 

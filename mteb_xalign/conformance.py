@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mteb_xalign import mteb_bridge, plugins
 from mteb_xalign.errors import UserError
 from mteb_xalign.text_rules import MAX_TEXT_CHARS
 
@@ -73,7 +74,7 @@ def encode(model: Any, texts: list[str], prompt_type: Any, *, batch_size: int, t
 
     Only the row count is checked here (every later check compares rows with texts); dtype,
     dimension and values are the checks' business."""
-    from mteb_xalign.encoding import feed
+    from mteb_xalign.feeding import feed
 
     vectors = feed(model, texts, task_metadata=task_metadata or probe_task_metadata(), prompt_type=prompt_type,
                    batch_size=batch_size)
@@ -232,7 +233,6 @@ def _unit_check(label: str, vec: np.ndarray, want_dim: int | None, *, unit: bool
 
 def resolve_names(names: list[str]) -> list[str]:
     """Model names to check: each NAME is a model, or a plugin whose models are all checked."""
-    from mteb_xalign import mteb_bridge, plugins
 
     mteb_bridge.ensure_registered()
     registered = plugins.get_models()

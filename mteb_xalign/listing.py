@@ -36,6 +36,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from mteb_xalign import mteb_bridge, plugins
+from mteb_xalign.public_meta import loader_arguments
+
 FORMAT = 1
 #: Variables that describe the terminal or the shell, not anything a plugin could read.
 _VOLATILE_ENV = {"PWD", "OLDPWD", "SHLVL", "_", "TERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION", "TERM_SESSION_ID",
@@ -79,7 +82,6 @@ def get_listing() -> Listing:
 def _cacheable_process() -> bool:
     if "mteb" in sys.modules or os.environ.get("XALIGN_NO_LISTING_CACHE"):
         return False
-    from mteb_xalign import plugins
 
     return not plugins.registered_by_hand()
 
@@ -219,9 +221,6 @@ def _compute(*, record: bool) -> Listing:
 
 
 def _registered(messages: io.StringIO, recorder: _Recorder | None) -> Listing:
-    from mteb_xalign import mteb_bridge, plugins
-    from mteb_xalign.public_meta import loader_arguments
-
     mteb_bridge.ensure_registered()
     tasks = sorted((cls.metadata.name, plugin, cls.metadata.type, len(cls.metadata.hf_subsets or []),
                     cls.metadata.main_score) for plugin, cls in plugins.get_tasks())

@@ -18,6 +18,7 @@ from mteb.types import PromptType
 
 from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import read_jsonl
+from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import Question, language_files, read_parallel_qa
 from mteb_xalign.per_query import SubsetOutcomes
@@ -64,8 +65,6 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         """This kind over `<lang>.sentences.jsonl` + `<lang>.qrels.jsonl` in `path`, with the questions in
         `questions`, a folder in the XQuAD layout (default: `path` itself), under `name`."""
         from mteb.abstasks.task_metadata import TaskMetadata
-
-        from mteb_xalign.languages import to_mteb
 
         if options:
             raise TypeError(f"{cls.__name__}.from_folder: unknown option(s) {sorted(options)}")
