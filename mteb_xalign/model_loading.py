@@ -26,7 +26,7 @@ def model_meta(model_name: str) -> Any:
     """
 
     mteb_bridge.ensure_registered()
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     try:
         meta = mteb.get_model_meta(model_name)

@@ -294,7 +294,7 @@ def provenance(model_name: str) -> dict[str, Any]:
 # -- partial results ----------------------------------------------------------------------
 def missing_subsets(path: Path, task) -> dict[str, list[str]]:
     """{split: subsets the task has but the result at `path` lacks}: non-empty = a partial result."""
-    from mteb.results import TaskResult
+    from mteb.results import TaskResult  # deferred: mteb is slow to import
 
     missing = TaskResult.from_disk(Path(path)).get_missing_evaluations(task)
     return {split: sorted(subsets) for split, subsets in missing.items() if subsets}

@@ -10,6 +10,7 @@ availability.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import warnings
@@ -103,7 +104,7 @@ def build_tasks(args: argparse.Namespace) -> list:
 
 
 def _registered_task_class(name: str) -> type:
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     try:
         return type(mteb.get_task(name))
@@ -119,7 +120,6 @@ def _folder_options(args: argparse.Namespace) -> dict[str, str]:
 
 def custom_task(name: str, args: argparse.Namespace):
     """Task `name`'s kind built from --data under --name, its data read and checked before any model loads."""
-    import inspect
 
     path: Path = args.data
     if not path.exists():
@@ -171,7 +171,7 @@ def _select_task_names(args: argparse.Namespace) -> None:
     benchmarks = list(args.benchmarks) + ([BENCHMARK] if args.all and not args.task and not args.benchmarks else [])
     if not benchmarks:
         return
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     for name in benchmarks:
         try:
@@ -244,7 +244,7 @@ def run_command(args: argparse.Namespace) -> int:
     summary = format_summary(args.output, list(names.values()))
     if summary:
         print(summary)
-    from mteb_xalign.leaderboard.columns import all_columns
+    from mteb_xalign.leaderboard.columns import all_columns  # deferred: scipy is slow to import
 
     shown = {c.task for c in all_columns()}
     for model_name, task_name, value in other_scores:
@@ -261,8 +261,9 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     Read by the leaderboard's own reader (leaderboard/board.py), so the numbers printed here are
     the numbers the leaderboard will show.
     """
-    from mteb_xalign.leaderboard.board import load_board
+    # deferred: scipy is slow to import
     from mteb_xalign.leaderboard import registry
+    from mteb_xalign.leaderboard.board import load_board
     from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
     from mteb_xalign.leaderboard.text import format_value
     from mteb_xalign.stats.file_intervals import column_interval

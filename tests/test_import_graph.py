@@ -24,13 +24,14 @@ from pathlib import Path
 
 import pytest
 
-#: Third-party packages whose import costs start-up time (about 0.1 s and more), or that only some
-#: commands need; a function-level import exists to defer one of these.
+#: Third-party packages whose import costs start-up time (about 0.1 s and more, e.g. confusable_homoglyphs
+#: 0.09 s, tqdm 0.15 s, mteb 9 s on a loaded 2-core machine): a function-level import defers one of these.
 HEAVY = frozenset({"mteb", "torch", "ray", "datasets", "transformers", "sentence_transformers", "pandas", "scipy",
-                   "sklearn", "plotly", "matplotlib", "numba", "umap", "pacmap", "trimap", "phate", "pyarrow",
-                   "huggingface_hub", "tqdm", "pydantic", "llm", "openai", "tiktoken", "tensorflow",
-                   "tensorflow_hub", "tensorflow_text", "onnxruntime", "tokenizers", "safetensors", "grpc",
-                   "confusable_homoglyphs", "fontTools", "threadpoolctl", "networkx", "playwright"})
+                   "sklearn", "plotly", "matplotlib", "numba", "pyarrow", "huggingface_hub", "tqdm", "pydantic",
+                   "llm", "openai", "tiktoken", "tensorflow", "tensorflow_hub", "tensorflow_text", "onnxruntime",
+                   "tokenizers", "safetensors", "confusable_homoglyphs"})
+#: Packages of an extra (`.[plot]`, `ray[client]`) that may be missing: imported where used, to say so.
+OPTIONAL = frozenset({"phate", "umap", "pacmap", "trimap", "fontTools", "grpc", "playwright"})
 
 PACKAGES = ["mteb_xalign", "xalign_align", "xalign_decoder"]
 #: Run by a .pth file when any Python starts: it imports nothing of ours until mteb is imported.
@@ -47,6 +48,8 @@ class Imports:
     files: dict[str, Path]
     edges: list[tuple[str, str, int, str]] = field(default_factory=list)
     third_party: dict[str, set[str]] = field(default_factory=dict)  # module -> heavy packages at its top
+    #: (module, line, package) of every other package imported inside a function
+    deferred: list[tuple[str, int, str]] = field(default_factory=list)
 
     def graph(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {name: set() for name in self.files}
@@ -106,6 +109,8 @@ def read_imports(package_dir: Path, root: str) -> Imports:
                             found.edges.append((module, dst, child.lineno, where))
                     elif top and first in HEAVY:
                         heavy.add(first)
+                    elif not top and first and where == "function":
+                        found.deferred.append((module, child.lineno, first))
                 visit(child, inner)
 
         visit(tree, True)
@@ -174,6 +179,18 @@ def unjustified(imports: Imports) -> list[str]:
     return problems
 
 
+def unjustified_third_party(imports: Imports) -> list[str]:
+    """Function-level imports of other packages that are neither heavy nor optional (the standard
+    library's, a light dependency's): they belong at the module's top."""
+    problems = []
+    for module, line, package in imports.deferred:
+        if package not in HEAVY | OPTIONAL and module not in AT_INTERPRETER_START:
+            where = imports.files[module].relative_to(imports.files[imports.root].parent.parent)
+            problems.append(f"{where}:{line}: imports {package} inside a function, which is neither heavy nor "
+                            f"optional (move it to the module's top)")
+    return problems
+
+
 def _package_dir(root: str) -> Path:
     spec = importlib.util.find_spec(root)
     if spec is None or spec.origin is None:
@@ -193,7 +210,8 @@ def test_no_import_cycle(package):
 
 def test_function_level_imports_only_defer_heavy_packages():
     """(The core only: a plugin's closure runs through mteb_xalign, which this parse does not follow.)"""
-    problems = unjustified(read_imports(_package_dir("mteb_xalign"), "mteb_xalign"))
+    core = read_imports(_package_dir("mteb_xalign"), "mteb_xalign")
+    problems = unjustified(core) + unjustified_third_party(core)
     assert not problems, "\n".join(problems)
 
 
@@ -233,10 +251,13 @@ def test_a_function_level_import_of_a_light_module_is_refused(tmp_path):
         "__init__.py": "",
         "light.py": "import json\n",
         "heavy.py": "import torch\n",
-        "user.py": "def f():\n    from pkg import light\n    from pkg import heavy\n",
+        "user.py": "def f():\n    from pkg import light\n    from pkg import heavy\n    import json\n    import umap\n",
         "mteb_user.py": "import torch\n\ndef f():\n    from pkg import heavy\n",
     })
-    problems = unjustified(read_imports(package_dir, "pkg"))
+    imports = read_imports(package_dir, "pkg")
+    assert unjustified_third_party(imports) == [f"{package_dir.name}/user.py:4: imports json inside a function, "
+                                                "which is neither heavy nor optional (move it to the module's top)"]
+    problems = unjustified(imports)
     assert len(problems) == 2, problems
     assert any("/user.py:2: imports pkg.light" in p for p in problems), problems
     assert any("/mteb_user.py:4: imports pkg.heavy" in p for p in problems), problems

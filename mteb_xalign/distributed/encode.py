@@ -37,12 +37,12 @@ class _EncoderWorker:
 
     def describe(self, task_metadata: Any, prompt_type: Any) -> tuple[str, bool]:
         """What the cache key needs from the real model: its cache context and whether it uses languages."""
-        from mteb_xalign.encoding import cache_context
+        from mteb_xalign.encoding import cache_context  # deferred: datasets is slow to import
 
         return cache_context(self.model, task_metadata, prompt_type), bool(getattr(self.model, "uses_languages", False))
 
     def encode(self, texts: list[str], languages: list[str] | None, batch_size: int, call: dict) -> np.ndarray:
-        from mteb_xalign.feeding import feed
+        from mteb_xalign.feeding import feed  # deferred: datasets is slow to import
 
         return feed(self.model, texts, languages=languages, batch_size=batch_size, **call)
 

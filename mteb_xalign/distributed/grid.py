@@ -21,6 +21,7 @@ finished pair and shuts Ray down; a rerun resumes from what is on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import tempfile
@@ -87,14 +88,13 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict, bytes 
     Both are what the local run writes and the driver cannot rebuild: the loaded model's meta (its
     loader arguments include the device) and the encode_kwargs as mteb completed them (defaults added).
     """
-    import dataclasses
 
     from mteb_xalign import encode_workers  # these import mteb: only in a worker
     from mteb_xalign.evaluation import evaluate_pair
     from mteb_xalign.result_store import MODEL_META, ResultStore
 
     mteb_bridge.ensure_registered()
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     progress.set_quiet(True)  # the driver shows progress over pairs
     try:
@@ -121,7 +121,7 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict, bytes 
 def _granted_cpus() -> float | None:
     """The CPUs Ray granted the running task (None outside a Ray task)."""
     try:
-        import ray
+        import ray  # deferred: ray is slow to import
 
         return ray.get_runtime_context().get_assigned_resources().get("CPU")
     except Exception:  # noqa: BLE001 - not in a Ray worker: no budget

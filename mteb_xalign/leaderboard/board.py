@@ -139,7 +139,7 @@ def task_view(task_name: str, get_task: Callable[[str], Any] | None) -> TaskView
 
 def _read_results(row: Row, root: Path, folder: Path, subset_languages: dict) -> dict[str, dict[str, dict]]:
     """{task: {subset: scores}} of one stored folder (the reported split); fills files and provenance."""
-    from mteb import TaskResult
+    from mteb import TaskResult  # deferred: mteb is slow to import
 
     settings = read_run_settings(folder / RUN_SETTINGS)
     found = {}

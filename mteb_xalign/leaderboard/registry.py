@@ -16,7 +16,7 @@ def registered_models() -> dict[str, str | None]:
 
 
 def registered_task(name: str):
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     mteb_bridge.ensure_registered()
     return mteb.get_task(name)

@@ -35,6 +35,7 @@ import random
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
@@ -206,8 +207,6 @@ def machine() -> dict:
 
 
 def versions(model_name: str) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
     found = {}
     names = ["mteb", "mteb-xalign", "numpy", "torch", "sentence-transformers"]
     try:
@@ -231,7 +230,7 @@ def cache_state() -> str:
 
 def _verify_model(model: ValidModel, sample: int, seed: str, digest: str, tolerance: float, resolve: TaskResolver,
                   run_pair: Callable, device: str | None, can_run: Callable) -> list[TaskOutcome]:
-    from mteb_xalign.evaluation import RunOptions
+    from mteb_xalign.evaluation import RunOptions  # deferred: mteb is slow to import
 
     results = sorted(model.results, key=lambda r: r.task_name)
     why = can_run(model)
@@ -296,7 +295,7 @@ def verify(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards"
     if not tolerance >= 0:
         raise ValueError("tolerance must be 0 or more")
     if run_pair is None:
-        from mteb_xalign.evaluation import evaluate_pair as run_pair
+        from mteb_xalign.evaluation import evaluate_pair as run_pair  # deferred: mteb is slow to import
     resolve = get_task or registry.registered_task
     models = validate_submission(results_dir, get_task=resolve)
     digest = submission_digest(models)

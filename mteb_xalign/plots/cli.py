@@ -103,7 +103,7 @@ def task_score(matrix: np.ndarray, languages: list[str], pairs: list[tuple[str, 
 
 
 def plot_retrieval(args: argparse.Namespace) -> int:
-    from mteb_xalign.plots import retrieval
+    from mteb_xalign.plots import retrieval  # deferred: scipy is slow to import
 
     pyplot()
     models = find_results(args.results, args.model)

@@ -27,11 +27,11 @@ def affinity_task(data: Path | None):
 
     mteb_bridge.ensure_registered()  # mteb first: its import hook imports our task modules
     if data is None:
-        import mteb
+        import mteb  # deferred: mteb is slow to import
 
         task = mteb.get_task(BUNDLED_TASK)
     else:
-        from mteb_xalign.tasks.word_affinity import SemanticAffinityTask
+        from mteb_xalign.tasks.word_affinity import SemanticAffinityTask  # deferred: mteb, scipy are slow to import
 
         if not data.exists() and (DATASETS / data).is_file():
             data = DATASETS / data  # a bundled word list by its name, e.g. semanscope/ICML-1-peterg-SA.csv
@@ -67,7 +67,7 @@ def embed_words(model_name: str, task, languages: list[str], *, device: str | No
     """(language, word) -> its vector from `model_name`, embedded as the task embeds it (same cache
     entries; the same string in two languages is one text for a plain model, but a per-language
     adapter embeds it once per language)."""
-    from mteb_xalign.encoding import embed_texts
+    from mteb_xalign.encoding import embed_texts  # deferred: datasets, mteb are slow to import
 
     model = load_model(model_name, device)
     keys = task.words_to_embed(languages)

@@ -18,7 +18,7 @@ def report_command(args: argparse.Namespace) -> int:
         import plotly  # noqa: F401
     except ImportError:
         raise UserError("the report needs plotly: pip install 'mteb-xalign[plot]'") from None
-    from mteb_xalign.report.page import render
+    from mteb_xalign.report.page import render  # deferred: scipy is slow to import
 
     if args.output.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--output: {args.output} should end in .html (the report is one HTML page)")

@@ -22,7 +22,7 @@ FONTS = "'Noto Sans', 'Noto Sans CJK SC', 'Noto Sans Arabic', 'Noto Sans Devanag
 
 def word_map_figure(points: list[Point], words: WordList, languages: list[str], *, title: str, method: str,
                     show_links: bool = True):
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # deferred: plotly is slow to import
 
     fig = go.Figure()
     if show_links:

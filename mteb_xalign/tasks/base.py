@@ -108,7 +108,7 @@ class LocalDataTask(AbsTask):
         self._embedded_for = None
 
     def _evaluate_subset(self, model, data_split, *, hf_split: str, hf_subset: str, encode_kwargs, **kwargs: Any):
-        from mteb_xalign.feeding import model_id
+        from mteb_xalign.feeding import model_id  # deferred: datasets is slow to import
 
         wanted = (model_id(model), tuple(self.hf_subsets))
         covered = getattr(self, "_embedded_for", None)

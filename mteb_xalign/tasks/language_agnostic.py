@@ -64,7 +64,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
                     **options: Any) -> type[LanguageAgnosticRetrieval]:
         """This kind over `<lang>.sentences.jsonl` + `<lang>.qrels.jsonl` in `path`, with the questions in
         `questions`, a folder in the XQuAD layout (default: `path` itself), under `name`."""
-        from mteb.abstasks.task_metadata import TaskMetadata
+        from mteb.abstasks.task_metadata import TaskMetadata  # deferred: mteb is slow to import
 
         if options:
             raise TypeError(f"{cls.__name__}.from_folder: unknown option(s) {sorted(options)}")
@@ -160,7 +160,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         return {name: {"n_queries": len(self.dataset[name][split].questions)} for name in self.hf_subsets}
 
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         query_langs = [name.removeprefix("q-") for name in self.hf_subsets]
         common = dict(task_metadata=self.metadata, hf_split=split, encode_kwargs=encode_kwargs)

@@ -215,7 +215,7 @@ class SemanticAffinityTask(LocalDataTask):
         return list(needed)
 
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         # One row per (language, word): the same string in two languages (pt/ro "eu") is one
         # text for a plain model (embed_texts sends it once: its cache key has no language), but

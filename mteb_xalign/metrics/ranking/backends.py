@@ -149,7 +149,7 @@ class TorchBackend:
     """
 
     def __init__(self, device):
-        import torch
+        import torch  # deferred: torch is slow to import
 
         self.torch = torch
         self.device = torch.device(device)
