@@ -94,6 +94,7 @@ class TaskRules(Protocol):
     - `report_scenario`: the retrieval scenario whose per-language series the report draws from it;
     - `default_instruction`: the instruction an instruction-following model gets for its queries when
       nothing else names one (the decoder plugin reads it);
+    - `score_shown_as_is`: the report shows its task score 0-1 with three decimals (SA, RA), not x100;
     - `expected_result_sizes()`: {subset: {score key: count}} from the data (the validator);
     - `from_folder(path, name, **options)`: the same kind over a user's data; its keyword options
       (pivot, pool) are the attributes `variant_of` matches and part of the dataset revision.
@@ -104,6 +105,7 @@ class TaskRules(Protocol):
     benchmarks: ClassVar[tuple[str, ...]]
     report_scenario: ClassVar[str | None]
     default_instruction: ClassVar[str | None]
+    score_shown_as_is: ClassVar[bool]
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]: ...
 

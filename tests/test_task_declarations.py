@@ -63,3 +63,14 @@ def test_the_report_reads_scenarios_from_the_tasks(variants):
     assert retrieval_tasks(_model("MyXQuAD", "MultiRefCLIR")) == {"MultiRefCLIR": "multi"}  # bundled first
     assert retrieval_tasks(_model("MyXQuAD")) == {"MyXQuAD": "multi"}
     assert retrieval_tasks(_model("NotRegisteredAnywhere")) == {}
+
+
+def test_the_report_shows_affinity_scores_as_stored_by_declaration(variants):
+    """SA and RA (0-1 or -1..1, three decimals) by their kind's declaration, so a --data SA task too;
+    the retrieval tasks and tasks registered nowhere here x100."""
+    from mteb_xalign.report.page import shown_as_is
+
+    assert shown_as_is("SemanticAffinity") and shown_as_is("SemanticAffinity-Semanscope")
+    assert shown_as_is("RelationalAffinity") and shown_as_is("MyWords")
+    assert not shown_as_is("MultiRefCLIR") and not shown_as_is("MyXQuAD") and not shown_as_is("LAReQA")
+    assert not shown_as_is("NotRegisteredAnywhere")

@@ -11,7 +11,7 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mteb_xalign import plugins
+from mteb_xalign import mteb_bridge, plugins
 from mteb_xalign.report import charts
 from mteb_xalign.report.flags import CollapseReport, collapse_report, is_declared
 from mteb_xalign.report.results import ModelResults
@@ -19,8 +19,6 @@ from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
 from mteb_xalign.stats.file_intervals import task_interval_of
 from mteb_xalign.stats.resampling import METHOD, N_RESAMPLES, SEED
 
-#: Tasks whose score is shown as it is (0-1, three decimals) rather than x100, as mteb shows SA.
-AS_IS = ("SemanticAffinity", "RelationalAffinity")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -71,6 +69,12 @@ def _task_interval(task) -> tuple[float, float] | None:
     return None if ci is None else (ci.low, ci.high)
 
 
+def shown_as_is(task_name: str) -> bool:
+    """Whether the task declares its score is shown as stored (0-1, three decimals) rather than x100
+    (`score_shown_as_is`, task_rules.TaskRules): SA and RA tasks, and --data tasks of their kinds."""
+    return bool(getattr(mteb_bridge.task_class(task_name), "score_shown_as_is", False))
+
+
 def _task_names(models: list[ModelResults]) -> list[str]:
     """The tasks found, in registration order (the XAlign benchmark's first, as on the leaderboard), then
     any task registered nowhere here, by name."""
@@ -84,7 +88,7 @@ def _scores_table(models: list[ModelResults]) -> str:
     head = "".join(f"<th>{_e(t)}</th>" for t in tasks)
     rows = []
     for m in models:
-        cells = "".join(f"<td>{_fmt(m.tasks[t].score, t.startswith(AS_IS), _task_interval(m.tasks[t]))}</td>"
+        cells = "".join(f"<td>{_fmt(m.tasks[t].score, shown_as_is(t), _task_interval(m.tasks[t]))}</td>"
                         if t in m.tasks else "<td>—</td>" for t in tasks)
         short = m.revision if len(m.revision) <= 20 else m.revision[:12] + "…"  # a commit hash: its head
         rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name' title='{_e(m.revision)}'>{_e(short)}</td>"

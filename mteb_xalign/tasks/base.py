@@ -76,6 +76,8 @@ class LocalDataTask(AbsTask):
     #: what an instruction-following model is told for this task's queries when neither its own
     #: configuration nor the task's `metadata.prompt` says (e.g. the decoder plugin); None: its generic one
     default_instruction: ClassVar[str | None] = None
+    #: the task score is shown as stored (0-1, three decimals, as mteb shows SA) rather than x100
+    score_shown_as_is: ClassVar[bool] = False
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         """Contradictions between the keys of one subset's scores, one sentence each."""

@@ -93,6 +93,7 @@ class RelationalAffinity(LocalDataTask):
         **{**COMMON, "main_score": "relational_affinity", "bibtex_citation": CITATION},
     )
     files = RA_FILES
+    score_shown_as_is = True  # RA: a mean cosine in [-1, 1], read with three decimals
     languages = RELATION_LANGUAGES
     abstask_prompt = "Retrieve words with the same meaning in other languages."
 

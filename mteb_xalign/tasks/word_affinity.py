@@ -131,6 +131,7 @@ class SemanticAffinityTask(LocalDataTask):
     data_path: ClassVar[Path]
     languages: ClassVar[tuple[str, ...]]
     all_pairs: ClassVar[bool] = False
+    score_shown_as_is = True  # SA lives on 0-1 and is read with three decimals
     abstask_prompt = "Retrieve words with the same meaning in other languages."
 
     score_rules: ClassVar[dict[str, ScoreRule]] = {
