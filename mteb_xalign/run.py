@@ -23,7 +23,12 @@ from mteb_xalign.distributed.cluster import check_address
 from mteb_xalign.distributed.grid import run_grid_for_args
 from mteb_xalign.errors import UsageError, UserError, unknown_name
 from mteb_xalign.languages import to_mteb
+from mteb_xalign.leaderboard import registry
+from mteb_xalign.leaderboard.board import load_board
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, all_columns, tier
+from mteb_xalign.leaderboard.text import format_value
 from mteb_xalign.model_loading import model_meta
+from mteb_xalign.stats.file_intervals import column_interval
 from mteb_xalign.table import format_table
 from mteb_xalign.tasks.variants import variant_of
 
@@ -244,8 +249,6 @@ def run_command(args: argparse.Namespace) -> int:
     summary = format_summary(args.output, list(names.values()))
     if summary:
         print(summary)
-    from mteb_xalign.leaderboard.columns import all_columns  # deferred: scipy is slow to import
-
     shown = {c.task for c in all_columns()}
     for model_name, task_name, value in other_scores:
         if task_name not in shown:
@@ -261,13 +264,6 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     Read by the leaderboard's own reader (leaderboard/board.py), so the numbers printed here are
     the numbers the leaderboard will show.
     """
-    # deferred: scipy is slow to import
-    from mteb_xalign.leaderboard import registry
-    from mteb_xalign.leaderboard.board import load_board
-    from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
-    from mteb_xalign.leaderboard.text import format_value
-    from mteb_xalign.stats.file_intervals import column_interval
-
     with warnings.catch_warnings():  # a --data task is not registered: it is summarised below the table
         warnings.simplefilter("ignore")
         board = load_board(output, registry.registered_task, {}, registry.registered_task_order())

@@ -38,16 +38,17 @@ def test_every_benchmark_task_declares_its_default_instruction():
 
 
 @pytest.fixture
-def variants():
-    """--data variants of MultiRefCLIR and SemanticAffinity, registered with mteb as `xalign run` does."""
+def variants(monkeypatch):
+    """--data variants of MultiRefCLIR and SemanticAffinity, registered with mteb as `xalign run` does
+    (and unregistered afterwards)."""
     multiref = MultiRefCLIR.from_folder(DATASETS / "xquad", "MyXQuAD")
     words = SemanticAffinity.from_folder(DATASETS / "swadesh207" / "swadesh207.jsonl", "MyWords")
-    registry = mteb_compat._tasks_module()._TASKS_REGISTRY
+    module = mteb_compat._tasks_module()
+    monkeypatch.setattr(module, "TASK_LIST", module.TASK_LIST)
     for task in (multiref, words):
+        monkeypatch.setitem(module._TASKS_REGISTRY, task.metadata.name, task)
         mteb_compat.add_task(task)
-    yield multiref, words
-    for task in (multiref, words):
-        registry.pop(task.metadata.name, None)
+    return multiref, words
 
 
 def test_a_data_variant_inherits_the_declarations(variants):

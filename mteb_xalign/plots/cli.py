@@ -23,6 +23,7 @@ import numpy as np
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
 from mteb_xalign.metrics.affinity import affinity_matrix, semantic_affinity
+from mteb_xalign.plots import retrieval
 from mteb_xalign.plots import words as W
 from mteb_xalign.plots.affinity import draw_affinity_map
 from mteb_xalign.plots.figure import pyplot, save
@@ -103,8 +104,6 @@ def task_score(matrix: np.ndarray, languages: list[str], pairs: list[tuple[str, 
 
 
 def plot_retrieval(args: argparse.Namespace) -> int:
-    from mteb_xalign.plots import retrieval  # deferred: scipy is slow to import
-
     pyplot()
     models = find_results(args.results, args.model)
     draw = {"languages": retrieval.draw_multi_by_language, "preference": retrieval.draw_language_preference,

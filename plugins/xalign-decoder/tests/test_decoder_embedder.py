@@ -422,7 +422,7 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
     np.testing.assert_allclose(np.stack([cached[k] for k in keys]), direct, atol=1e-5)
 
 
-def test_our_tasks_instruction_is_read_from_the_task_class():
+def test_our_tasks_instruction_is_read_from_the_task_class(monkeypatch):
     """Declared on the task (task_rules.TaskRules.default_instruction), inherited by a --data variant;
     a task that declares none (mteb's own) gets "" here and falls through to mteb's generic prompts."""
     from mteb_xalign import mteb_compat
@@ -432,9 +432,9 @@ def test_our_tasks_instruction_is_read_from_the_task_class():
 
     assert declared_instruction("LAReQA") == LAReQA.default_instruction != ""
     variant = MultiRefCLIR.from_folder(DATASETS / "xquad", "MyXQuADForDecoder")
+    module = mteb_compat._tasks_module()
+    monkeypatch.setattr(module, "TASK_LIST", module.TASK_LIST)  # unregistered afterwards
+    monkeypatch.setitem(module._TASKS_REGISTRY, "MyXQuADForDecoder", variant)
     mteb_compat.add_task(variant)
-    try:
-        assert declared_instruction("MyXQuADForDecoder") == MultiRefCLIR.default_instruction != ""
-    finally:
-        mteb_compat._tasks_module()._TASKS_REGISTRY.pop("MyXQuADForDecoder", None)
+    assert declared_instruction("MyXQuADForDecoder") == MultiRefCLIR.default_instruction != ""
     assert declared_instruction("STS12") == "" and declared_instruction("NoSuchTask") == ""
