@@ -8,6 +8,7 @@ Set XALIGN_NO_AUTOLOAD=1 to switch it off.
 
 import os
 import sys
+from mteb_xalign import mteb_bridge
 
 
 class _MtebImportHook:
@@ -24,7 +25,6 @@ class _MtebImportHook:
 
         def exec_then_register(module):
             exec_module(module)
-            from mteb_xalign import mteb_bridge
 
             mteb_bridge.register_with_mteb(from_import_hook=True)
 

@@ -24,7 +24,7 @@ from mteb.types import PromptType
 
 from mteb_xalign.errors import UserError
 
-#: The DataLoader column that carries each text's language to `embed` (see encoding.py).
+#: The DataLoader column that carries each text's language to `embed` (see feeding.py).
 LANGUAGE_COLUMN = "language"
 
 
@@ -92,7 +92,7 @@ class TextEncoder(AbsEncoder):
         **kwargs: Any,
     ) -> np.ndarray:
         # Lazily, one batch at a time: the loader learns a batch is done when the next is asked
-        # for (progress per batch, encoding.feed), so reading them all first would misreport it.
+        # for (progress per batch, feeding.feed), so reading them all first would misreport it.
         batches = ((list(batch["text"]), _languages_of(batch)) for batch in inputs)
         if self.max_text_chars is not None:
             batches = self._length_checked(batches, hf_subset)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mteb_xalign.cache import EmbeddingCache, cache_settings
 from mteb_xalign.errors import UserError
 
 UNATTRIBUTED = "(unattributed: written before rows named their model)"
 
 
 def _open():
-    from mteb_xalign.cache import EmbeddingCache, cache_settings
-
     settings = cache_settings()
     if settings.path is None:
         raise UserError("the embedding cache is off (XALIGN_CACHE=off): nothing to show or change")
@@ -36,8 +35,6 @@ def _size(n_bytes: int) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from mteb_xalign.cache import cache_settings
-
     settings = cache_settings()
     if settings.path is None:
         print("embedding cache: off (XALIGN_CACHE=off)")

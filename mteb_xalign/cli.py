@@ -10,7 +10,10 @@ import argparse
 import importlib
 import sys
 
+from mteb_xalign import plugins
 from mteb_xalign.errors import ReportedError
+from mteb_xalign.listing import get_listing
+from mteb_xalign.model_availability import availability_of
 from mteb_xalign.table import format_table
 
 # Modules that contribute sub-commands: each defines add_parser(subparsers).
@@ -26,9 +29,6 @@ _COMMAND_MODULES = (
 
 
 def _models(args: argparse.Namespace) -> int:
-    from mteb_xalign.listing import get_listing
-    from mteb_xalign.model_availability import availability_of
-
     listing = get_listing()
     rows = []
     for model in listing.models:
@@ -43,8 +43,6 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from mteb_xalign.listing import get_listing
-
     listing = get_listing()
     print(format_table(("task", "plugin", "mteb type", "subsets", "main score"), listing.tasks))
     sys.stderr.write(listing.messages)
@@ -52,8 +50,6 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from mteb_xalign import plugins
-
     pm = plugins.load_plugins()
     rows = [(name, getattr(plugin, "__name__", type(plugin).__name__)) for name, plugin in pm.list_name_plugin()]
     print(format_table(("plugin", "module"), sorted(rows)))
@@ -87,7 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
-    from mteb_xalign import plugins
 
     plugins.load_plugins().hook.register_commands(cli=sub)
     return parser

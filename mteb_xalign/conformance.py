@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mteb_xalign import mteb_bridge, plugins
 from mteb_xalign.errors import UserError
 from mteb_xalign.text_rules import MAX_TEXT_CHARS
 
@@ -73,7 +74,7 @@ def encode(model: Any, texts: list[str], prompt_type: Any, *, batch_size: int, t
 
     Only the row count is checked here (every later check compares rows with texts); dtype,
     dimension and values are the checks' business."""
-    from mteb_xalign.encoding import feed
+    from mteb_xalign.feeding import feed  # deferred: datasets, mteb are slow to import
 
     vectors = feed(model, texts, task_metadata=task_metadata or probe_task_metadata(), prompt_type=prompt_type,
                    batch_size=batch_size)
@@ -90,12 +91,13 @@ def _failure(exc: Exception) -> str:
 
 def probe_task_metadata():
     """A retrieval task's metadata (mteb's mock), so query and document roles both exist."""
-    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask  # deferred: mteb is slow to import
 
     return MockRetrievalTask().metadata
 
 
 def check_model(name: str, *, device: str | None = None, batch_size: int = 8, tolerance: float = 1e-4) -> list[Check]:
+    # deferred: mteb is slow to import
     import mteb
     from mteb.types import PromptType
 
@@ -214,7 +216,7 @@ def _batching_check(batched: np.ndarray, single: np.ndarray, batch_size: int, to
 
 
 def _declares_dot(model: Any) -> bool:
-    from mteb_xalign.adapter import declares_dot
+    from mteb_xalign.adapter import declares_dot  # deferred: mteb is slow to import
 
     return declares_dot(model)
 
@@ -232,7 +234,6 @@ def _unit_check(label: str, vec: np.ndarray, want_dim: int | None, *, unit: bool
 
 def resolve_names(names: list[str]) -> list[str]:
     """Model names to check: each NAME is a model, or a plugin whose models are all checked."""
-    from mteb_xalign import mteb_bridge, plugins
 
     mteb_bridge.ensure_registered()
     registered = plugins.get_models()
@@ -249,7 +250,7 @@ def resolve_names(names: list[str]) -> list[str]:
         failed = [err for err in plugins.load_errors if err.name == name]
         if failed:
             raise UserError(f"plugin '{name}' failed to load: {failed[0].error}")
-        import mteb
+        import mteb  # deferred: mteb is slow to import
 
         try:
             mteb.get_model_meta(name)  # an mteb model that no plugin registered: check it too

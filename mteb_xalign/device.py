@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def resolve_device(device: str | int | None = None) -> str:
     """`None`/"auto" picks cuda, then mps, then cpu; an int (as `mteb run --device 0` passes) means cuda:N."""
-    import torch
+    import torch  # deferred: torch is slow to import
 
     if isinstance(device, int) or (isinstance(device, str) and device.isdigit()):
         return f"cuda:{int(device)}"
@@ -20,7 +20,7 @@ def resolve_device(device: str | int | None = None) -> str:
 
 def resolve_dtype(device: str, precision: str | None = None):
     """float32 on CPU; on a GPU bf16 where supported, else fp16, unless `precision` says otherwise."""
-    import torch
+    import torch  # deferred: torch is slow to import
 
     names = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
              "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}

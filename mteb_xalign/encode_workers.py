@@ -16,7 +16,7 @@ every unit is what the model would have been called with there:
 `XALIGN_ENCODE_WORKERS=auto|N|1` (auto, the default: one worker per core the process may
 use, at most the CPUs a Ray task was granted; 1: never). A pool is started only for a model
 that declares a sharding, on the CPU, for a chunk of at least MIN_TEXTS texts, and only if
-the workers' model is the parent's (same `encoding.model_id`); otherwise, or if a worker dies,
+the workers' model is the parent's (same `feeding.model_id`); otherwise, or if a worker dies,
 the chunk is encoded in this process. `prepare` starts the pool before the progress bar does,
 so the bar's rate and ETA never count the workers' start-up (importing and loading the model).
 """
@@ -37,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from mteb_xalign import progress
+from mteb_xalign import feeding, model_loading, progress
+from mteb_xalign.adapter import TextEncoder
+from mteb_xalign.errors import UserError
 
 WORKERS_ENV = "XALIGN_ENCODE_WORKERS"
 #: Set in a worker's environment: a worker never starts workers of its own.
@@ -85,16 +87,12 @@ def requested_workers(environ: dict | None = None) -> int:
     if value in ("", "auto"):
         return min([cores(), *_granted[-1:]])
     if not value.isdigit() or int(value) < 1:
-        from mteb_xalign.errors import UserError
-
         raise UserError(f"{WORKERS_ENV}={value!r}: use auto or a whole number >= 1")
     return int(value)
 
 
 def sharding_of(model: Any) -> str | None:
     """How `model` may be sharded ("per_text", "whole_batches"), or None: in one process."""
-    from mteb_xalign.adapter import TextEncoder
-
     kind = getattr(model, "encode_sharding", None)
     if kind not in SHARDINGS or not isinstance(model, TextEncoder) or model.plans_own_batches:
         return None
@@ -129,7 +127,7 @@ def prepare(model: Any, n_texts: int) -> None:
     """Start the workers that `feed` will use for chunks of `n_texts` texts, saying so (a pool's
     start loads the model once per worker: seconds, which a progress bar must not count)."""
     n_workers = worker_count(model, n_texts)
-    if n_workers <= 1 or _state["key"] == (_model_id(model), n_workers):
+    if n_workers <= 1 or _state["key"] == (feeding.model_id(model), n_workers):
         return
     started = time.perf_counter()
     progress.note(f"{model.mteb_model_meta.name}: starting {n_workers} encoding workers (each loads the model)")
@@ -138,24 +136,16 @@ def prepare(model: Any, n_texts: int) -> None:
                       f"{time.perf_counter() - started:.1f} s")
 
 
-def _model_id(model: Any) -> str:
-    from mteb_xalign.encoding import model_id
-
-    return model_id(model)
-
-
 def feed(model: Any, texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, batch_size: int = 32,
          languages: Sequence[str] | None = None, hf_split: str = "test", hf_subset: str = "default",
          on_batch: Callable[[int], None] | None = None, **encode_kwargs: Any) -> np.ndarray:
-    """`encoding.feed` (same arguments, same rows), over worker processes where that pays and is safe."""
-    from mteb_xalign import encoding
-
+    """`feeding.feed` (same arguments, same rows), over worker processes where that pays and is safe."""
     call = dict(task_metadata=task_metadata, prompt_type=prompt_type, hf_split=hf_split, hf_subset=hf_subset,
                 **encode_kwargs)
     n_workers = worker_count(model, len(texts))
     pool = _pool_for(model, n_workers) if n_workers > 1 else None
     if pool is None:
-        return encoding.feed(model, texts, batch_size=batch_size, languages=languages, on_batch=on_batch, **call)
+        return feeding.feed(model, texts, batch_size=batch_size, languages=languages, on_batch=on_batch, **call)
     units = work_units(len(texts), batch_size, n_workers, sharding_of(model))
     jobs = [([texts[i] for i in unit], [languages[i] for i in unit] if languages is not None else None,
              batch_size, call) for unit in units]
@@ -171,7 +161,7 @@ def feed(model: Any, texts: Sequence[str], *, task_metadata: Any, prompt_type: A
         _close()
         _state["key"] = key  # this model stays in one process from now on
         warnings.warn(f"encoding workers failed ({exc}); encoding in one process", stacklevel=2)
-        return encoding.feed(model, texts, batch_size=batch_size, languages=languages, on_batch=on_batch, **call)
+        return feeding.feed(model, texts, batch_size=batch_size, languages=languages, on_batch=on_batch, **call)
 
 
 class _PoolBroken(RuntimeError):
@@ -184,7 +174,7 @@ _state: dict[str, Any] = {"key": None, "pool": None}
 
 
 def _pool_for(model: Any, n_workers: int) -> Any | None:
-    key = (_model_id(model), n_workers)
+    key = (feeding.model_id(model), n_workers)
     if _state["key"] == key:
         return _state["pool"]
     _close()
@@ -236,8 +226,6 @@ _model: Any = None
 
 def _start_worker(model_name: str) -> None:
     global _model
-    from mteb_xalign import model_loading
-
     _model = model_loading.load_model(model_name, device="cpu")
     torch = sys.modules.get("torch")  # loaded by a torch model; never imported for the others
     if torch is not None:
@@ -245,16 +233,12 @@ def _start_worker(model_name: str) -> None:
 
 
 def _worker_model_id(_: int) -> str:
-    from mteb_xalign.encoding import model_id
-
-    return model_id(_model)
+    return feeding.model_id(_model)
 
 
 def _encode_unit(job: tuple) -> np.ndarray:
-    from mteb_xalign.encoding import feed
-
     texts, languages, batch_size, call = job
     try:
-        return np.asarray(feed(_model, texts, batch_size=batch_size, languages=languages, **call))
+        return np.asarray(feeding.feed(_model, texts, batch_size=batch_size, languages=languages, **call))
     except Exception as exc:  # comes back to the parent, which encodes the chunk itself (and says why)
         raise _PoolBroken(f"{type(exc).__name__}: {exc}") from None

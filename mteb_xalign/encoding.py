@@ -2,7 +2,7 @@
 
 Every task calls `embed_texts`; it looks the texts up in the embedding cache and sends
 only the missing ones to the model, through the same DataLoader that mteb's own tasks
-use (`feed`), so a model sees exactly what it would see under plain mteb. It is also the
+use (`feeding.feed`), so a model sees exactly what it would see under plain mteb. It is also the
 one place where a model's output is checked (finite, the declared dimension) and given the
 model's declared similarity (unit rows for cosine), so every task scores by dot product.
 Vectors reach the cache as each chunk of batches finishes: a killed run resumes there.
@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from mteb_xalign import encode_workers, progress
-from mteb_xalign.adapter import LANGUAGE_COLUMN, TextEncoder, l2_normalise
+from mteb_xalign.adapter import l2_normalise
 from mteb_xalign.cache import EmbeddingCache, make_key, shared_cache
 from mteb_xalign.errors import UserError
+from mteb_xalign.feeding import model_id, model_name
 
 #: Texts per `model.encode` call (rounded up to whole batches): the unit that reaches the
 #: cache (a kill loses at most this much). Each call builds an mteb DataLoader (~0.1 s).
@@ -34,31 +35,6 @@ SUPPORTED_SIMILARITIES = ("cosine", "dot")
 
 class ModelOutputError(UserError):
     """A model returned something no score can be computed from (NaN, wrong shape or dimension)."""
-
-
-def model_id(model: Any) -> str:
-    """What identifies a model's embeddings: name, revision and any experiment settings.
-
-    A model whose vectors are determined by something other than its name says so with a
-    `vector_identity` string (an aligned map: its artifact's digest, which covers the base model
-    and revision): then two names for the same vectors share one set of cache rows.
-    """
-    meta = getattr(model, "mteb_model_meta", None)
-    if meta is None:
-        return f"{type(model).__module__}.{type(model).__qualname__}"
-    identity = getattr(model, "vector_identity", None)
-    parts = {
-        "name": identity if isinstance(identity, str) else meta.name,
-        "revision": meta.revision,
-        "experiment": dict(meta.experiment_kwargs or {}),
-        "embed_dim": meta.embed_dim,
-    }
-    return json.dumps(parts, sort_keys=True, default=str)
-
-
-def model_name(model: Any) -> str:
-    meta = getattr(model, "mteb_model_meta", None)
-    return meta.name if meta is not None else f"{type(model).__module__}.{type(model).__qualname__}"
 
 
 def cache_context(model: Any, task_metadata: Any, prompt_type: Any) -> str:
@@ -153,63 +129,6 @@ def check_output(model: Any, vectors: np.ndarray, texts: Sequence[str], role: st
                                f"({int((~finite).sum())} of {len(texts)} texts in the batch); nothing of it was cached")
 
 
-def feed(
-    model: Any,
-    texts: Sequence[str],
-    *,
-    task_metadata: Any,
-    prompt_type: Any,
-    batch_size: int = 32,
-    languages: Sequence[str] | None = None,
-    hf_split: str = "test",
-    hf_subset: str = "default",
-    on_batch: Callable[[int], None] | None = None,
-    **encode_kwargs: Any,
-) -> np.ndarray:
-    """Texts through mteb's DataLoader into `model.encode`, as an mteb task feeds them.
-
-    `languages` travel as a DataLoader column, to our adapters only (`TextEncoder.embed`
-    receives them); a stock mteb model gets exactly the columns mteb's own tasks give it.
-    `on_batch(n)` is told each batch of n texts our adapter has finished (progress); a stock
-    model gets mteb's DataLoader itself, so it is not told.
-    """
-    import datasets
-
-    from mteb_xalign.mteb_compat import make_loader
-
-    columns = {LANGUAGE_COLUMN: list(languages)} if languages is not None and isinstance(model, TextEncoder) else None
-    shown = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # mteb's per-call "Standardizing..." bars: ours count texts
-    try:
-        loader = make_loader(list(texts), task_metadata=task_metadata, prompt_type=prompt_type,
-                             batch_size=batch_size, columns=columns)
-    finally:
-        if shown:
-            datasets.enable_progress_bars()
-    if on_batch is not None and isinstance(model, TextEncoder) and not model.plans_own_batches:
-        loader = _Reporting(loader, on_batch)
-    vectors = model.encode(loader, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
-                           prompt_type=prompt_type, batch_size=batch_size, **encode_kwargs)
-    return _to_numpy(vectors)
-
-
-class _Reporting:
-    """A DataLoader that reports each batch once the adapter asks for the next (it is then done)."""
-
-    def __init__(self, loader: Any, on_batch: Callable[[int], None]):
-        self.loader, self.on_batch = loader, on_batch
-
-    def __iter__(self):
-        previous = 0
-        for batch in self.loader:
-            if previous:
-                self.on_batch(previous)
-            previous = len(batch["text"])
-            yield batch
-        if previous:
-            self.on_batch(previous)
-
-
 def embed_texts(
     model: Any,
     texts: Sequence[str],
@@ -296,7 +215,7 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
                 reported[0] += n
                 bar.update(n)
 
-            # encoding.feed, or the same rows from worker processes (XALIGN_ENCODE_WORKERS; encode_workers.py).
+            # feeding.feed, or the same rows from worker processes (XALIGN_ENCODE_WORKERS; encode_workers.py).
             vectors = encode_workers.feed(model, part_texts, task_metadata=task_metadata, prompt_type=prompt_type,
                                           batch_size=batch_size, languages=part_langs, hf_split=hf_split,
                                           hf_subset=hf_subset, on_batch=on_batch, **encode_kwargs)
@@ -307,13 +226,3 @@ def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid
             cache.put_many(zip(part, vectors), model_id=mid, model_name=name)
             found.update(zip(part, vectors))
             bar.update(len(part) - reported[0])  # what the adapter did not report batch by batch
-
-
-def _to_numpy(vectors: Any) -> np.ndarray:
-    """The model's output as numpy, its dtype kept (check-plugin reports it); torch bf16 -> float32."""
-    if hasattr(vectors, "detach"):  # torch tensor, possibly bf16 on a GPU
-        vectors = vectors.detach().cpu()
-        if not vectors.dtype.is_floating_point or vectors.dtype.itemsize < 4:
-            vectors = vectors.float()
-        return vectors.numpy()
-    return np.asarray(vectors)

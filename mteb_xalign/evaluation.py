@@ -62,7 +62,7 @@ def evaluate_pair(model: str | Any, tasks: Sequence[Any], output: Path, options:
 
     The model is loaded only if some task has something to compute.
     """
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     meta = model_meta(model) if isinstance(model, str) else model
     store = ResultStore(output, tasks=tasks)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -35,6 +36,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+from mteb_xalign import mteb_bridge, plugins
+from mteb_xalign.public_meta import loader_arguments
 
 FORMAT = 1
 #: Variables that describe the terminal or the shell, not anything a plugin could read.
@@ -79,7 +83,6 @@ def get_listing() -> Listing:
 def _cacheable_process() -> bool:
     if "mteb" in sys.modules or os.environ.get("XALIGN_NO_LISTING_CACHE"):
         return False
-    from mteb_xalign import plugins
 
     return not plugins.registered_by_hand()
 
@@ -119,8 +122,6 @@ def _key() -> str:
 
 
 def _package_root(name: str) -> str | None:
-    import importlib.util
-
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
@@ -219,9 +220,6 @@ def _compute(*, record: bool) -> Listing:
 
 
 def _registered(messages: io.StringIO, recorder: _Recorder | None) -> Listing:
-    from mteb_xalign import mteb_bridge, plugins
-    from mteb_xalign.public_meta import loader_arguments
-
     mteb_bridge.ensure_registered()
     tasks = sorted((cls.metadata.name, plugin, cls.metadata.type, len(cls.metadata.hf_subsets or []),
                     cls.metadata.main_score) for plugin, cls in plugins.get_tasks())

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from mteb_xalign import weights
+from mteb_xalign.public_meta import loader_arguments
+from mteb_xalign.weights import WeightsNotFound, hub_offline, parse_source, resolve
+
 
 @dataclass(frozen=True)
 class Availability:
@@ -27,9 +31,7 @@ class Availability:
 
 @cache
 def _hub_reachable() -> bool:
-    from mteb_xalign.weights import hub_reachable
-
-    return hub_reachable()
+    return weights.hub_reachable()  # through the module: tests stand in for the network
 
 
 def _host(url: Any) -> str:
@@ -39,7 +41,6 @@ def _host(url: Any) -> str:
 
 def availability(meta: Any) -> Availability:
     """Whether `meta`'s model can run here; never loads weights or sends a request."""
-    from mteb_xalign.public_meta import loader_arguments
 
     # The real sources, not the hashed ones the meta publishes.
     return availability_of(meta.name, loader_arguments(meta))
@@ -47,7 +48,6 @@ def availability(meta: Any) -> Availability:
 
 def availability_of(name: str, kwargs: dict[str, Any]) -> Availability:
     """The same from the model's name and loader arguments (what `xalign models` keeps on disk)."""
-    from mteb_xalign.weights import WeightsNotFound, hub_offline, parse_source, resolve
 
     if "api_key_env" in kwargs or "base_url" in kwargs:
         env = kwargs.get("api_key_env")

@@ -11,7 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mteb_xalign import mteb_bridge, plugins
+from mteb_xalign.device import resolve_device
 from mteb_xalign.errors import UserError, unknown_name
+from mteb_xalign.model_availability import availability
+from mteb_xalign.weights import WeightsNotFound
 
 
 def model_meta(model_name: str) -> Any:
@@ -20,12 +24,9 @@ def model_meta(model_name: str) -> Any:
     A folder (`-m DIR`) that is not a registered name resolves to the model a plugin recognises
     in it, under that model's own name (see hookspecs.model_from_folder).
     """
-    from mteb_xalign import mteb_bridge, plugins
 
     mteb_bridge.ensure_registered()
-    import mteb
-
-    from mteb_xalign.model_availability import availability
+    import mteb  # deferred: mteb is slow to import
 
     try:
         meta = mteb.get_model_meta(model_name)
@@ -62,8 +63,6 @@ _loaded: dict[tuple[str, str], Any] = {}
 
 def load_model(meta: Any, device: str | None = None) -> Any:
     """The loaded model for `meta` (a ModelMeta or a model name) on `device` (None: the best one)."""
-    from mteb_xalign.device import resolve_device
-    from mteb_xalign.weights import WeightsNotFound
 
     if isinstance(meta, str):
         meta = model_meta(meta)

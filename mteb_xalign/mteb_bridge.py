@@ -48,7 +48,7 @@ def register_with_mteb(*, from_import_hook: bool = False) -> None:
 
 
 def _register_on_first_lookup() -> None:
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     for name in ("get_task", "get_tasks", "get_model", "get_model_meta", "get_model_metas"):
         original = getattr(mteb, name)
@@ -93,7 +93,7 @@ def _register() -> None:
 
     for _, bench in plugins.get_benchmarks():  # after the tasks: a benchmark names registered tasks
         mteb_compat.add_benchmark(bench)
-    from mteb_xalign.result_store import ResultStore
+    from mteb_xalign.result_store import ResultStore  # deferred: mteb is slow to import
 
     mteb_compat.use_result_store_in_cli(ResultStore)
 
@@ -124,6 +124,13 @@ _sources: dict[tuple[str, str], str] = {}
 def source_of(kind: str, name: str) -> str | None:
     """The plugin that registered model or task `name` (kind "model" or "task"), None if none did."""
     return _sources.get((kind, name))
+
+
+def task_class(name: str) -> type | None:
+    """The registered task class `name` (ours, a plugin's, a user's --data task, or mteb's), None if none:
+    what the report and adapters read a task's declarations (task_rules.TaskRules) from."""
+    ensure_registered()
+    return mteb_compat.registered_task_class(name)
 
 
 def ensure_registered() -> None:

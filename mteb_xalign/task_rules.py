@@ -85,12 +85,16 @@ def subset_regex(pattern: str) -> Callable[[str], bool]:
 
 class TaskRules(Protocol):
     """The contract a task kind fulfils: everything `xalign run`, the leaderboard, the validator and
-    `tasks.variant_of` read from a task class. Ours implement all of it (tasks/base.LocalDataTask
+    `tasks.variants.variant_of` read from a task class. Ours implement all of it (tasks/base.LocalDataTask
     declares each with a default); a third party's task may declare any part (defaults: nothing).
 
     - `score_rules`, `consistency_problems`: what an honest result satisfies (the validator);
     - `leaderboard_columns`: the columns it contributes (the leaderboard, `xalign run`'s table);
-    - `benchmarks`: the mteb Benchmarks it belongs to, opt-in (tasks.benchmark_tasks);
+    - `benchmarks`: the mteb Benchmarks it belongs to, opt-in (tasks.bundled.benchmark_tasks);
+    - `report_scenario`: the retrieval scenario whose per-language series the report draws from it;
+    - `default_instruction`: the instruction an instruction-following model gets for its queries when
+      nothing else names one (the decoder plugin reads it);
+    - `score_shown_as_is`: the report shows its task score 0-1 with three decimals (SA, RA), not x100;
     - `expected_result_sizes()`: {subset: {score key: count}} from the data (the validator);
     - `from_folder(path, name, **options)`: the same kind over a user's data; its keyword options
       (pivot, pool) are the attributes `variant_of` matches and part of the dataset revision.
@@ -99,6 +103,9 @@ class TaskRules(Protocol):
     score_rules: ClassVar[dict[str, ScoreRule]]
     leaderboard_columns: ClassVar[tuple[Column, ...]]
     benchmarks: ClassVar[tuple[str, ...]]
+    report_scenario: ClassVar[str | None]
+    default_instruction: ClassVar[str | None]
+    score_shown_as_is: ClassVar[bool]
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]: ...
 

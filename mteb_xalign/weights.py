@@ -22,10 +22,15 @@ Environment:
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import os
+import socket
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -88,8 +93,6 @@ def hub_offline() -> bool:
 def hub_reachable() -> bool:
     """Whether the hub's host name resolves: a DNS lookup, no connection. Without it the
     hub client retries with back-off for over a minute before reporting no network."""
-    import socket
-    from urllib.parse import urlparse
 
     host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
     try:
@@ -108,13 +111,13 @@ def _weights_dirs(hub_id: str) -> Iterable[Path]:
 
 
 def _from_hf_cache(hub_id: str, revision: str | None) -> Path:
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # deferred: huggingface_hub is slow to import
 
     # The folder snapshot_download looks in: when it is absent, its answer is known without
     # importing the download code (1-2 s; `xalign models` asks this for every hub model).
     if not (Path(constants.HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}").is_dir():
         raise FileNotFoundError(f"{hub_id} is not in the Hugging Face cache {constants.HF_HUB_CACHE}")
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download  # deferred: huggingface_hub is slow to import
 
     # local_files_only: never a network call, however the environment is set.
     return Path(snapshot_download(hub_id, revision=revision, local_files_only=True))
@@ -188,9 +191,6 @@ def count_parameters(root: str | Path) -> tuple[int, float] | None:
     so a model's size is known without torch or reading the weights: what a leaderboard shows
     when a model's metadata does not say. None when there are no safetensors files.
     """
-    import json
-    import math
-    import struct
 
     root = Path(root)
     files = [root] if root.is_file() else sorted(root.rglob("*.safetensors"))

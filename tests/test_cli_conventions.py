@@ -1,7 +1,7 @@
 """The command line's conventions (issue 26): list options take spaces and commas; every README
 command can be pasted as written; errors are one sentence, no Python class names; exit 2 only
 for usage errors, 1 for refusals; `xalign --help`, `tasks` and `models` import neither mteb nor
-torch once the listing is on disk, and the listing on disk is never stale."""
+torch (nor scipy) once the listing is on disk, and the listing on disk is never stale."""
 
 from __future__ import annotations
 
@@ -144,7 +144,8 @@ PROBE = textwrap.dedent("""
             code = main(sys.argv[1:])
         except SystemExit as exc:
             code = exc.code
-    heavy = sorted(m for m in ("mteb", "torch", "sentence_transformers", "transformers") if m in sys.modules)
+    heavy = sorted(m for m in ("mteb", "torch", "sentence_transformers", "transformers", "scipy")
+                   if m in sys.modules)
     print(json.dumps({"code": code, "out": out.getvalue(), "heavy": heavy}))
 """)
 

@@ -94,7 +94,7 @@ def _texts() -> list[str]:
 def _both_ways(name: str, monkeypatch) -> tuple[np.ndarray, np.ndarray, list[int]]:
     import mteb
 
-    from mteb_xalign import encoding, model_loading
+    from mteb_xalign import feeding, model_loading
 
     model = model_loading.load_model(name, device="cpu")
     task = mteb.get_task("MultiRefCLIR").metadata
@@ -108,7 +108,7 @@ def _both_ways(name: str, monkeypatch) -> tuple[np.ndarray, np.ndarray, list[int
         assert encode_workers._state["pool"] is not None  # the workers did it, not the fallback
     finally:
         encode_workers._close()
-    single = encoding.feed(model, texts, task_metadata=task, prompt_type=PromptType.query, batch_size=16)
+    single = feeding.feed(model, texts, task_metadata=task, prompt_type=PromptType.query, batch_size=16)
     return sharded, single, reported
 
 
@@ -168,7 +168,7 @@ def test_workers_that_cannot_load_the_model_fall_back_to_one_process(monkeypatch
     import mteb
 
     from fakes import counting_model
-    from mteb_xalign import encoding
+    from mteb_xalign import feeding
 
     model = counting_model(name="test/not-registered")
     model.encode_sharding = "per_text"
@@ -181,5 +181,5 @@ def test_workers_that_cannot_load_the_model_fall_back_to_one_process(monkeypatch
         again = encode_workers.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
     finally:
         encode_workers._close()
-    single = encoding.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
+    single = feeding.feed(model, texts, task_metadata=task, prompt_type=PromptType.query)
     assert np.array_equal(rows, single) and np.array_equal(again, single)

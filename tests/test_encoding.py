@@ -219,7 +219,7 @@ def test_put_many_refuses_non_finite(tmp_path):
 
 
 def _mid(model):
-    from mteb_xalign.encoding import model_id
+    from mteb_xalign.feeding import model_id
 
     return model_id(model)
 

@@ -767,15 +767,13 @@ def test_provenance_records_are_checked(tmp_path, lb):
 @pytest.fixture
 def stand_in_tasks(monkeypatch):
     """The CLI validates and builds against the stand-in tasks; no registry lookups for models."""
-    import importlib
-
     import mteb_xalign.leaderboard.result_file as result_file
 
-    build_mod = importlib.import_module("mteb_xalign.leaderboard.build")  # the package exports a function of that name
+    from mteb_xalign.leaderboard import registry
 
     monkeypatch.setattr(result_file, "mteb_get_task", get_task)
-    monkeypatch.setattr(build_mod, "registered_task", get_task)
-    monkeypatch.setattr(build_mod, "registered_models", lambda: {})
+    monkeypatch.setattr(registry, "registered_task", get_task)
+    monkeypatch.setattr(registry, "registered_models", lambda: {})
 
 
 def test_cli_submit_check_and_build(tmp_path, lb, stand_in_tasks, capsys):

@@ -232,12 +232,11 @@ def test_the_page_shows_verified_and_failed_rows_in_words(submission, tiny_tasks
 
 
 def test_the_cli_prints_one_line_per_mismatch_and_fails(submission, tiny_tasks, tmp_path, monkeypatch, capsys):  # noqa: F811
-    import importlib
-
     from mteb_xalign import cli
 
-    build_mod = importlib.import_module("mteb_xalign.leaderboard.build")
-    monkeypatch.setattr(build_mod, "registered_task", lambda name: tiny_tasks[name]())
+    from mteb_xalign.leaderboard import registry
+
+    monkeypatch.setattr(registry, "registered_task", lambda name: tiny_tasks[name]())
     forge_copy(submission)
     argv = ["leaderboard", "verify", str(submission), "--seed", "x", "--sample", "9", "--leaderboard",
             str(tmp_path / "lb")]
@@ -272,7 +271,7 @@ def test_the_shipped_bundled_rows_are_verified():
     from xalign_testing import REPO
 
     from mteb_xalign.leaderboard.board import load_board
-    from mteb_xalign.leaderboard.build import registered_task
+    from mteb_xalign.leaderboard.registry import registered_task
     from mteb_xalign.run import BUNDLED_MODELS
 
     board = load_board(REPO / "leaderboards", registered_task)

@@ -167,7 +167,7 @@ def test_per_question_pool_is_an_option_of_from_folder(tmp_path):
 
 
 def test_bundled_per_question_task_is_found_as_a_variant():
-    from mteb_xalign.tasks import variant_of
+    from mteb_xalign.tasks.variants import variant_of
     from mteb_xalign.tasks.multiref_clir import MultiRefCLIRPerQuestion
 
     assert variant_of(MultiRefCLIR, pool="per-question") is MultiRefCLIRPerQuestion

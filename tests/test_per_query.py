@@ -13,7 +13,7 @@ import pytest
 from test_results_io import corpus, fake_model_run  # noqa: F401 -- fixture
 from mteb_xalign import per_query
 from mteb_xalign.per_query import SubsetOutcomes
-from mteb_xalign.stats import intervals
+from mteb_xalign.stats import file_intervals, intervals
 
 
 def word_list(path):
@@ -84,7 +84,7 @@ def test_every_stored_mean_is_recomputed_bit_for_bit(tmp_path, run_with_capture)
 def test_task_interval_from_the_file(tmp_path, run_with_capture):
     run, _ = run_with_capture
     path = run("MultiRefCLIR", corpus(tmp_path / "qa"), "Tiny")
-    ci = intervals.task_interval_of(path)
+    ci = file_intervals.task_interval_of(path)
     result = json.loads(path.read_text())
     mains = [s["main_score"] for s in result["scores"]["test"]]
     assert round(ci.point, 6) == round(float(np.mean(mains)), 6)
@@ -106,7 +106,7 @@ def test_files_that_do_not_match_their_result_are_refused(tmp_path, run_with_cap
     edit(path, lambda d: d["scores"]["test"][0].update(map=0.123456))  # an edited mean
     [problem] = per_query.problems(path)
     assert name in problem and "map recomputed from its rows" in problem and "0.123456" in problem
-    assert intervals.task_interval_of(path) is None  # never used
+    assert file_intervals.task_interval_of(path) is None  # never used
 
     path.write_text(good)
     edit(path, lambda d: d.update(dataset_revision="other"))

@@ -167,7 +167,7 @@ def _add_per_query(result_path, keys: tuple[str, ...], main: str, n: int = 40, s
 
 
 def test_tables_show_half_intervals_and_charts_error_bars_where_per_query_data_exist(results, tmp_path):
-    from mteb_xalign.stats.intervals import column_interval
+    from mteb_xalign.stats.file_intervals import column_interval
 
     folder = results / "org__model-a" / "rev1"
     _add_per_query(folder / "LAReQA.json", ("map",), "map")

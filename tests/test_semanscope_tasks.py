@@ -11,7 +11,8 @@ from fakes import counting_model
 
 from mteb_xalign.errors import DataError
 from mteb_xalign.metrics.relational import cross_lingual_ra
-from mteb_xalign.tasks import DATASETS, benchmark_tasks, bundled_tasks
+from mteb_xalign.tasks import DATASETS
+from mteb_xalign.tasks.bundled import benchmark_tasks, bundled_tasks
 from mteb_xalign.tasks.relational_affinity import RelationalAffinity
 from mteb_xalign.tasks.semanscope import RELATION_LISTS, STUDY_LISTS
 from mteb_xalign.tasks.word_affinity import SemanticAffinityTask

@@ -5,7 +5,7 @@ from mteb_xalign import hookimpl
 
 @hookimpl
 def register_tasks(register):
-    from mteb_xalign.tasks import bundled_tasks
+    from mteb_xalign.tasks.bundled import bundled_tasks  # deferred: mteb, scipy are slow to import
 
     for task_cls in bundled_tasks():
         register(task_cls)
@@ -13,6 +13,6 @@ def register_tasks(register):
 
 @hookimpl
 def register_benchmarks(register):
-    from mteb_xalign.tasks import benchmark
+    from mteb_xalign.tasks.bundled import benchmark  # deferred: mteb, scipy are slow to import
 
     register(benchmark())

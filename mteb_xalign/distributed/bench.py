@@ -42,6 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mteb_xalign.distributed.cluster import ray_session
+from mteb_xalign.distributed.ranking import rank_on_shards, shard_bounds
+from mteb_xalign.metrics.ranking import gold_ranks
+
 BLOCK = 65536
 #: `xalign run` arguments of the tiny grid whose Ray overhead --startup measures (a bundled model
 #: that loads in seconds, one task of a few hundred words).
@@ -62,10 +66,6 @@ def pool_rows(seed: int, start: int, stop: int, dim: int) -> np.ndarray:
 
 def run_sharded_bench(n_docs: int = 1_000_000, n_queries: int = 1000, dim: int = 384, n_shards: int = 4,
                       num_cpus: int | None = None) -> list[tuple[str, float]]:
-    from mteb_xalign.distributed.cluster import ray_session
-    from mteb_xalign.distributed.ranking import rank_on_shards, shard_bounds
-    from mteb_xalign.metrics.ranking import gold_ranks
-
     load = os.getloadavg()[0]  # the figures are only comparable on an otherwise idle machine
     rng = np.random.default_rng(2)
     Q = pool_rows(1, 0, n_queries, dim)
@@ -111,7 +111,6 @@ def _noop() -> int:
 def ray_startup_once(num_cpus: int | None = None) -> list[tuple[str, float]]:
     """One embedded Ray started, used once and shut down, in this process (which must not have Ray yet)."""
     t0 = time.perf_counter()
-    from mteb_xalign.distributed.cluster import ray_session
 
     with ray_session(None, num_cpus=num_cpus) as ray:
         ready = time.perf_counter()

@@ -37,7 +37,7 @@ _H2_SETTINGS = 0x04
 
 def import_ray() -> Any:
     try:
-        import ray
+        import ray  # deferred: ray is slow to import
     except ImportError:
         raise UserError(INSTALL_HINT) from None
     return ray

@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from mteb_xalign.adapter import TextEncoder
+from mteb_xalign import mteb_bridge
+from mteb_xalign.adapter import LANGUAGE_COLUMN, TextEncoder
+from mteb_xalign.device import resolve_device
 from mteb_xalign.distributed.cluster import import_ray
 
 
@@ -29,21 +31,18 @@ class _EncoderWorker:
     """The Ray actor: loads the model once, then encodes runs of texts."""
 
     def __init__(self, meta: Any, device: str | None):
-        from mteb_xalign import mteb_bridge
-
         mteb_bridge.ensure_registered()
-        from mteb_xalign.device import resolve_device
 
         self.model = meta.load_model(device=resolve_device(device))
 
     def describe(self, task_metadata: Any, prompt_type: Any) -> tuple[str, bool]:
         """What the cache key needs from the real model: its cache context and whether it uses languages."""
-        from mteb_xalign.encoding import cache_context
+        from mteb_xalign.encoding import cache_context  # deferred: datasets is slow to import
 
         return cache_context(self.model, task_metadata, prompt_type), bool(getattr(self.model, "uses_languages", False))
 
     def encode(self, texts: list[str], languages: list[str] | None, batch_size: int, call: dict) -> np.ndarray:
-        from mteb_xalign.encoding import feed
+        from mteb_xalign.feeding import feed  # deferred: datasets is slow to import
 
         return feed(self.model, texts, languages=languages, batch_size=batch_size, **call)
 
@@ -53,7 +52,7 @@ class ShardedEncoder(TextEncoder):
 
     It is not an adapter: `encode` hands whole batches to the real model's own `encode` and
     returns its rows untouched (no second normalisation). It subclasses TextEncoder so that
-    `encoding.feed` gives it the texts' languages, which it passes on with the texts.
+    `feeding.feed` gives it the texts' languages, which it passes on with the texts.
     """
 
     def __init__(self, meta: Any, n_workers: int, *, device: str | None = None, gpus_per_worker: float = 0.0,
@@ -62,7 +61,7 @@ class ShardedEncoder(TextEncoder):
         ray = import_ray()
         if not ray.is_initialized():
             raise RuntimeError("ShardedEncoder needs a Ray session (distributed.cluster.ray_session)")
-        self.mteb_model_meta = meta  # the cache key (encoding.model_id) is the real model's
+        self.mteb_model_meta = meta  # the cache key (feeding.model_id) is the real model's
         wanted = {"CPU": n_workers * cpus_per_worker, "GPU": n_workers * gpus_per_worker}
         have = ray.cluster_resources()
         for kind, amount in wanted.items():
@@ -94,8 +93,6 @@ class ShardedEncoder(TextEncoder):
 
     def encode(self, inputs: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
                prompt_type: Any = None, batch_size: int = 32, **kwargs: Any) -> np.ndarray:
-        from mteb_xalign.adapter import LANGUAGE_COLUMN
-
         batches = [(list(b["text"]), list(b[LANGUAGE_COLUMN]) if LANGUAGE_COLUMN in b else None) for b in inputs]
         if not batches:
             return np.zeros((0, 0), np.float32)

@@ -21,6 +21,7 @@ finished pair and shuts Ray down; a rerun resumes from what is on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import tempfile
@@ -31,9 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mteb_xalign import per_query
+from mteb_xalign import mteb_bridge, per_query, progress, run_settings
 from mteb_xalign.distributed.cluster import cluster_gpus, import_ray, ray_session, to_stderr
 from mteb_xalign.errors import UserError
+from mteb_xalign.model_loading import model_meta
+from mteb_xalign.mteb_compat import add_model
 
 #: Frameworks whose models run faster on a GPU; ONNX, NumPy (C engines) and API models do not use one.
 GPU_FRAMEWORKS = {"PyTorch", "Transformers", "Sentence Transformers"}
@@ -60,9 +63,8 @@ def plan_pairs(model_names: list[str], tasks: list, output: Path, overwrite: boo
     """(pairs to run, (model, result) already complete on disk): evaluation.plan, the rule of every run."""
     from mteb.results import TaskResult
 
-    from mteb_xalign.evaluation import plan
+    from mteb_xalign.evaluation import plan  # evaluation and result_store import mteb
     from mteb_xalign.result_store import ResultStore
-    from mteb_xalign.model_loading import model_meta
 
     store = ResultStore(output, tasks=tasks)
     todo: list[Pair] = []
@@ -86,23 +88,18 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict, bytes 
     Both are what the local run writes and the driver cannot rebuild: the loaded model's meta (its
     loader arguments include the device) and the encode_kwargs as mteb completed them (defaults added).
     """
-    import dataclasses
 
-    from mteb_xalign import encode_workers, mteb_bridge, progress
-
-    mteb_bridge.ensure_registered()
-    import mteb
-
-    from mteb_xalign import run_settings
+    from mteb_xalign import encode_workers  # these import mteb: only in a worker
     from mteb_xalign.evaluation import evaluate_pair
     from mteb_xalign.result_store import MODEL_META, ResultStore
+
+    mteb_bridge.ensure_registered()
+    import mteb  # deferred: mteb is slow to import
 
     progress.set_quiet(True)  # the driver shows progress over pairs
     try:
         mteb.get_model_meta(pair.model_name)
     except KeyError:  # a model only the driver knows (a models file there, a test model)
-        from mteb_xalign.mteb_compat import add_model
-
         add_model(pair.meta)
     with tempfile.TemporaryDirectory(prefix="xalign-pair-") as tmp:
         path = ResultStore(tmp).get_task_result_path(task_name=pair.task.metadata.name, model_name=pair.meta)
@@ -124,7 +121,7 @@ def evaluate_pair_json(pair: Pair, options: Any) -> tuple[str, str, dict, bytes 
 def _granted_cpus() -> float | None:
     """The CPUs Ray granted the running task (None outside a Ray task)."""
     try:
-        import ray
+        import ray  # deferred: ray is slow to import
 
         return ray.get_runtime_context().get_assigned_resources().get("CPU")
     except Exception:  # noqa: BLE001 - not in a Ray worker: no budget
@@ -142,7 +139,7 @@ def run_grid(model_names: list[str], tasks: list, options: Any, *, output: Path,
     from mteb.results import TaskResult
     from tqdm import tqdm
 
-    from mteb_xalign.result_store import MODEL_META, ResultStore, interrupts_deferred, write_atomically
+    from mteb_xalign.result_store import MODEL_META, ResultStore, interrupts_deferred, write_atomically  # imports mteb
 
     todo, done = plan_pairs(model_names, tasks, output, options.overwrite)
     results = list(done)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mteb_xalign.distributed.cluster import import_ray
+from mteb_xalign.metrics.ranking.sharded import merge_partials, plan_ranking, rank_shard
 
 
 def shard_bounds(n_docs: int, n_shards: int) -> list[tuple[int, int]]:
@@ -27,8 +28,6 @@ def shard_bounds(n_docs: int, n_shards: int) -> list[tuple[int, int]]:
 
 
 def _rank_shard(plan: Any, shard: np.ndarray, offset: int, options: dict) -> Any:
-    from mteb_xalign.metrics.ranking.sharded import rank_shard
-
     return rank_shard(plan, shard, offset, **options)
 
 
@@ -62,7 +61,6 @@ def rank_on_shards(queries: np.ndarray, shards: Sequence[tuple[int, Any]], gold:
                    query_batch: int = 1024, device: str | None = None, gpus_per_shard: float = 0.0,
                    max_retries: int = 3) -> Any:
     """RankResult over the pool made of `shards` ((offset, ObjectRef or array) pairs): the map-reduce on Ray."""
-    from mteb_xalign.metrics.ranking.sharded import merge_partials, plan_ranking
 
     ray = import_ray()
     gold_vectors = gold_vectors_from_shards(shards, gold, max_retries)

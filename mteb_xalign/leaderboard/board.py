@@ -21,11 +21,20 @@ from mteb_xalign.leaderboard.meta_file import MODEL_META
 from mteb_xalign.leaderboard.provenance import Provenance, provenance_of, read_run_settings
 from mteb_xalign.leaderboard.store import RESULTS
 from mteb_xalign.leaderboard.submission import RUN_SETTINGS
-from mteb_xalign.leaderboard.uncertainty import (NO_DATA, Band, borda_bands, cell_interval, has_intervals,
-                                                  language_intervals, significant_pairs, task_bands, usable)
-from mteb_xalign.leaderboard.verification import (VERIFICATIONS, RowVerification, read_record,
-                                                  row_verification)
-from mteb_xalign.stats.intervals import HIGH, LOW, task_interval_of
+from mteb_xalign.leaderboard.uncertainty import (
+    NO_DATA,
+    Band,
+    borda_bands,
+    cell_interval,
+    has_intervals,
+    language_intervals,
+    significant_pairs,
+    task_bands,
+    usable,
+)
+from mteb_xalign.leaderboard.verification import VERIFICATIONS, RowVerification, read_record, row_verification
+from mteb_xalign.stats.file_intervals import task_interval_of
+from mteb_xalign.stats.intervals import HIGH, LOW
 from mteb_xalign.task_rules import Column
 
 
@@ -130,7 +139,7 @@ def task_view(task_name: str, get_task: Callable[[str], Any] | None) -> TaskView
 
 def _read_results(row: Row, root: Path, folder: Path, subset_languages: dict) -> dict[str, dict[str, dict]]:
     """{task: {subset: scores}} of one stored folder (the reported split); fills files and provenance."""
-    from mteb import TaskResult
+    from mteb import TaskResult  # deferred: mteb is slow to import
 
     settings = read_run_settings(folder / RUN_SETTINGS)
     found = {}

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from mteb_xalign.leaderboard import registry
 from mteb_xalign.leaderboard.board import Board, add_uncertainty, load_board
 from mteb_xalign.leaderboard.render_html import render_html
 from mteb_xalign.leaderboard.render_markdown import render_markdown
-from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS, METHOD_WORDS
 from mteb_xalign.leaderboard.store import locked, write_files_atomically
+from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS, METHOD_WORDS
 
 
 def summary(board: Board) -> dict:
@@ -35,32 +36,6 @@ def summary(board: Board) -> dict:
     }
 
 
-def registered_models() -> dict[str, str | None]:
-    """{name: revision} of every model mteb knows here (ours included): names a submission may imitate."""
-    import mteb
-
-    from mteb_xalign import mteb_bridge
-
-    mteb_bridge.ensure_registered()
-    return {meta.name: meta.revision for meta in mteb.get_model_metas() if meta.name}
-
-
-def registered_task(name: str):
-    import mteb
-
-    from mteb_xalign import mteb_bridge
-
-    mteb_bridge.ensure_registered()
-    return mteb.get_task(name)
-
-
-def registered_task_order() -> list[str]:
-    """Task names in registration order (the bundled benchmark's tasks first)."""
-    from mteb_xalign import plugins
-
-    return [task_cls.metadata.name for _, task_cls in plugins.get_tasks()]
-
-
 def build(leaderboard_dir: str | Path = "leaderboards", *, get_task: Callable[[str], Any] | None = None,
           known_models: dict[str, str | None] | None = None, task_order: list[str] | None = None) -> Board:
     """Write the three pages together (all or nothing) and return what they show.
@@ -70,9 +45,9 @@ def build(leaderboard_dir: str | Path = "leaderboards", *, get_task: Callable[[s
     """
     root = Path(leaderboard_dir)
     with locked(root):
-        board = add_uncertainty(load_board(root, get_task or registered_task,
-                                           registered_models() if known_models is None else known_models,
-                                           registered_task_order() if task_order is None else task_order))
+        board = add_uncertainty(load_board(root, get_task or registry.registered_task,
+                                           registry.registered_models() if known_models is None else known_models,
+                                           registry.registered_task_order() if task_order is None else task_order))
         write_files_atomically({
             root / "index.html": render_html(board).encode("utf-8"),
             root / "README.md": render_markdown(board).encode("utf-8"),

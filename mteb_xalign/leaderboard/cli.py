@@ -7,14 +7,18 @@ import json
 import sys
 from pathlib import Path
 
+from mteb_xalign import mteb_bridge
+from mteb_xalign.errors import UsageError
+from mteb_xalign.leaderboard import build, registry, submit
+from mteb_xalign.leaderboard.board import RESULTS, Row, flag_rows
+from mteb_xalign.leaderboard.provenance import unrecorded
+from mteb_xalign.leaderboard.verification import DEFAULT_SAMPLE, DEFAULT_TOLERANCE, MISMATCH, NOT_VERIFIABLE
+from mteb_xalign.leaderboard.verify import verify
+
 DEFAULT_DIR = "leaderboards"
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from mteb_xalign import mteb_bridge
-    from mteb_xalign.leaderboard import submit
-    from mteb_xalign.leaderboard.provenance import unrecorded
-
     mteb_bridge.ensure_registered()  # the tasks to validate against come from the plugins
     report = submit(args.results_dir, args.leaderboard, replace=args.replace, check=args.check)
     verb = ("would add", "would replace") if args.check else ("added   ", "replaced")
@@ -33,15 +37,13 @@ def _submit(args: argparse.Namespace) -> int:
 
 def name_warnings(report, leaderboard: str) -> list[str]:
     """What the page will flag about the submitted names (look-alikes, reused names), said now."""
-    from mteb_xalign.leaderboard.board import RESULTS, flag_rows, Row
-    from mteb_xalign.leaderboard.build import registered_models
 
     stored = {path.parent.parent.name: path for path in Path(leaderboard).glob(f"{RESULTS}/*/*/model_meta.json")}
     rows = [Row(name=m.name, revision=m.revision, folder=Path(m.name_as_path) / m.revision, meta={})
             for m in report.models]
     others = [Row(name=_stored_name(path), revision=path.parent.name, folder=Path(key), meta={})
               for key, path in stored.items()]
-    flag_rows(rows + others, registered_models())
+    flag_rows(rows + others, registry.registered_models())
     return [f"{row.name} ({row.revision}): {flag}" for row in rows for flag in row.flags]
 
 
@@ -53,19 +55,12 @@ def _stored_name(meta_path: Path) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from mteb_xalign.leaderboard import build
-
     board = build(args.leaderboard)
     print(f"wrote {args.leaderboard}/index.html, README.md and leaderboard.json ({len(board.rows)} model revisions)")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from mteb_xalign import mteb_bridge
-    from mteb_xalign.errors import UsageError
-    from mteb_xalign.leaderboard.verification import MISMATCH, NOT_VERIFIABLE
-    from mteb_xalign.leaderboard.verify import verify
-
     if args.sample < 1:
         raise UsageError(f"--sample {args.sample}: re-run at least 1 subset per task")
     if not args.tolerance >= 0:
@@ -103,7 +98,6 @@ def add_parser(subparsers) -> None:
     submit.add_argument("--leaderboard", default=DEFAULT_DIR, metavar="DIR",
                         help=f"leaderboard folder (default: {DEFAULT_DIR})")
     submit.set_defaults(func=_submit)
-    from mteb_xalign.leaderboard.verification import DEFAULT_SAMPLE, DEFAULT_TOLERANCE
 
     verify = sub.add_parser("verify", help="re-run a seeded sample of subsets and compare with the submitted values")
     verify.add_argument("results_dir", metavar="RESULTS_DIR", help="the submitted results (as for submit)")

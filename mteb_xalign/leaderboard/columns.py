@@ -7,6 +7,7 @@ column reads (in the subsets it reads), so a submission that passes validation f
 
 from __future__ import annotations
 
+from mteb_xalign import plugins
 from mteb_xalign.task_rules import Column
 
 __all__ = ["Column", "all_columns", "columns_for_task", "headline", "TIERS", "tier", "TIER_COLUMN"]
@@ -14,7 +15,6 @@ __all__ = ["Column", "all_columns", "columns_for_task", "headline", "TIERS", "ti
 
 def all_columns() -> tuple[Column, ...]:
     """Every registered task's columns, in registration order (the bundled tasks first)."""
-    from mteb_xalign import plugins
 
     columns: list[Column] = []
     for _, task_cls in plugins.get_tasks():

@@ -59,7 +59,7 @@ def _identity_problems(path: Path, data: dict) -> list[Problem]:
 
 def load_model_meta(path: Path, problems: list[Problem]) -> tuple[str, str] | None:
     """(name, revision) from a model_meta.json, parsed with mteb's ModelMeta; else None and problems."""
-    from mteb.models import ModelMeta
+    from mteb.models import ModelMeta  # deferred: mteb is slow to import
 
     data = _read_json_object(path, problems)
     if data is None:

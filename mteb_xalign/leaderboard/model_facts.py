@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from mteb_xalign.languages import to_mteb
+
 #: (filter value, label) of the parameter-count filter; "unknown" when the meta does not say.
 SIZE_BUCKETS = (("<100M", "under 100M"), ("100M-1B", "100M to 1B"), ("1B-10B", "1B to 10B"),
                 (">10B", "over 10B"), ("unknown", "not stated"))
@@ -59,7 +61,6 @@ def facts(meta: dict) -> ModelFacts:
 
 def mteb_code(lang: str) -> str:
     """'de' -> 'deu-Latn' (the codes the language filter uses); unknown codes stay as they are."""
-    from mteb_xalign.languages import to_mteb
 
     try:
         return to_mteb(lang)

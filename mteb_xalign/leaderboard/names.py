@@ -49,7 +49,7 @@ def _why_refused(char: str) -> str | None:
 @cache
 def _prototypes() -> dict[str, str]:
     """{character: its TR39 prototype} for every character confusables.txt lists."""
-    from confusable_homoglyphs.confusables import confusables_data
+    from confusable_homoglyphs.confusables import confusables_data  # deferred: confusable_homoglyphs is slow to import
 
     parent: dict[str, str] = {}
 

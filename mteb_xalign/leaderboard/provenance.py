@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mteb_xalign import run_settings
 from mteb_xalign.leaderboard import limits
+from mteb_xalign.leaderboard.names import hidden_characters
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,4 @@ def run_settings_problems(raw: bytes) -> list[tuple[int, str]]:
 
 
 def _shown_text(value) -> bool:
-    from mteb_xalign.leaderboard.names import hidden_characters
-
     return value is None or (isinstance(value, str) and len(value) <= 100 and not hidden_characters(value))

@@ -26,7 +26,7 @@ class ValidResult:
 
 
 def mteb_get_task(name: str):
-    import mteb
+    import mteb  # deferred: mteb is slow to import
 
     return mteb.get_task(name)
 
@@ -77,7 +77,7 @@ class ResultChecker:
 
     def check(self, path: Path, problems: list[Problem]) -> ValidResult | None:
         """Validate one `<TaskName>.json`; append problems; return it when it is fine."""
-        from mteb import TaskResult
+        from mteb import TaskResult  # deferred: mteb is slow to import
 
         big = limits.too_big(path, limits.MAX_RESULT_BYTES)
         if big:

@@ -6,6 +6,7 @@ reading and the provenance are explained here.
 
 from __future__ import annotations
 
+from mteb_xalign.leaderboard.columns import TIER_COLUMN, TIERS
 from mteb_xalign.leaderboard.uncertainty import BANDS, INTERVALS
 
 TITLE = "Cross-lingual alignment leaderboard (mteb-xalign)"
@@ -51,7 +52,6 @@ def explanations(board) -> list[tuple[str, str]]:
     pairs += [(f"{c.label} ({c.task})", c.title) for c in board.columns]
     if any("preference" in c.key for c in board.columns):
         pairs.append(BIAS)
-    from mteb_xalign.leaderboard.columns import TIER_COLUMN, TIERS
 
     if any(c.id == TIER_COLUMN for c in board.columns):
         bounds = ", ".join(f"{name} (SA >= {low:g})" if low > float("-inf") else f"{name} (below)"

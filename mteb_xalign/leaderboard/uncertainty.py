@@ -27,7 +27,7 @@ from pathlib import Path
 from mteb_xalign import per_query
 from mteb_xalign.errors import UserError
 from mteb_xalign.stats.compare import ALPHA, compare_task
-from mteb_xalign.stats.intervals import column_interval
+from mteb_xalign.stats.file_intervals import column_interval
 from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, holm
 
 NO_DATA = "no interval (no per-query data)"

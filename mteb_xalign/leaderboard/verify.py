@@ -35,16 +35,30 @@ import random
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
+from mteb_xalign import plugins
+from mteb_xalign.cache import default_cache_path
+from mteb_xalign.device import resolve_device
 from mteb_xalign.errors import ReportedError
+from mteb_xalign.leaderboard import registry
 from mteb_xalign.leaderboard.board import pick_split
 from mteb_xalign.leaderboard.result_file import TaskResolver
 from mteb_xalign.leaderboard.store import locked, write_files_atomically
 from mteb_xalign.leaderboard.submission import ValidModel, validate_submission
-from mteb_xalign.leaderboard.verification import (DEFAULT_SAMPLE, DEFAULT_TOLERANCE, MISMATCH, NOT_VERIFIABLE, VERIFIED, merged_record, read_record,
-                                                  record_path)
+from mteb_xalign.leaderboard.verification import (
+    DEFAULT_SAMPLE,
+    DEFAULT_TOLERANCE,
+    MISMATCH,
+    NOT_VERIFIABLE,
+    VERIFIED,
+    merged_record,
+    read_record,
+    record_path,
+)
+from mteb_xalign.model_loading import model_meta
 
 #: Keys that identify an entry rather than measure anything.
 _SKIPPED = {"hf_subset", "mteb_version"}
@@ -164,7 +178,6 @@ def compare_entry(submitted: dict, recomputed: dict, tolerance: float) -> tuple[
 
 def reachable(model: ValidModel) -> str | None:
     """None when this machine can run the submitted model revision, else why not (one line)."""
-    from mteb_xalign.model_loading import model_meta
 
     try:
         meta = model_meta(model.name)
@@ -185,8 +198,6 @@ def _read(raw: bytes) -> dict:
 
 
 def machine() -> dict:
-    from mteb_xalign.device import resolve_device
-
     try:
         device = resolve_device(None)
     except Exception:  # noqa: BLE001 -- no torch: the CPU
@@ -196,10 +207,6 @@ def machine() -> dict:
 
 
 def versions(model_name: str) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from mteb_xalign import plugins
-
     found = {}
     names = ["mteb", "mteb-xalign", "numpy", "torch", "sentence-transformers"]
     try:
@@ -217,15 +224,13 @@ def versions(model_name: str) -> dict:
 
 
 def cache_state() -> str:
-    from mteb_xalign.cache import default_cache_path
-
     return "off (every vector re-encoded)" if default_cache_path() is None else \
         "on (vectors this machine encoded before are re-used)"
 
 
 def _verify_model(model: ValidModel, sample: int, seed: str, digest: str, tolerance: float, resolve: TaskResolver,
                   run_pair: Callable, device: str | None, can_run: Callable) -> list[TaskOutcome]:
-    from mteb_xalign.evaluation import RunOptions
+    from mteb_xalign.evaluation import RunOptions  # deferred: mteb is slow to import
 
     results = sorted(model.results, key=lambda r: r.task_name)
     why = can_run(model)
@@ -284,15 +289,14 @@ def verify(results_dir: str | Path, leaderboard_dir: str | Path = "leaderboards"
            can_run: Callable[[ValidModel], str | None] | None = None, write: bool = True) -> VerifyReport:
     """Validate `results_dir`, re-run a seeded sample of its subsets, record the outcome per model
     under `<leaderboard_dir>/verifications/` (unless `write` is false) and return it."""
-    from mteb_xalign.leaderboard.build import registered_task
 
     if sample < 1:
         raise ValueError("sample must be at least 1 subset per task")
     if not tolerance >= 0:
         raise ValueError("tolerance must be 0 or more")
     if run_pair is None:
-        from mteb_xalign.evaluation import evaluate_pair as run_pair
-    resolve = get_task or registered_task
+        from mteb_xalign.evaluation import evaluate_pair as run_pair  # deferred: mteb is slow to import
+    resolve = get_task or registry.registered_task
     models = validate_submission(results_dir, get_task=resolve)
     digest = submission_digest(models)
     outcomes, records = [], {}

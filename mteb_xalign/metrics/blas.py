@@ -7,14 +7,14 @@ numpy's BLAS, the one limited here, is loaded with numpy, before anything here r
 
 from __future__ import annotations
 
+from threadpoolctl import ThreadpoolController
+
 _CONTROLLER = None
 
 
 def _controller():
     global _CONTROLLER
     if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER
 

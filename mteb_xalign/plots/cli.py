@@ -22,17 +22,19 @@ import numpy as np
 
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
-from mteb_xalign.plots.layout import METHODS
+from mteb_xalign.metrics.affinity import affinity_matrix, semantic_affinity
+from mteb_xalign.plots import retrieval
+from mteb_xalign.plots import words as W
+from mteb_xalign.plots.affinity import draw_affinity_map
+from mteb_xalign.plots.figure import pyplot, save
+from mteb_xalign.plots.fonts import install_hint
+from mteb_xalign.plots.heatmap import draw_heatmap
+from mteb_xalign.plots.layout import METHODS, build_points, require_method, select_concepts
+from mteb_xalign.report.results import find_results
+from mteb_xalign.report.word_map import word_map_figure
 
 
 def plot_affinity(args: argparse.Namespace) -> int:
-    from mteb_xalign.metrics.affinity import semantic_affinity
-    from mteb_xalign.plots import words as W
-    from mteb_xalign.plots.affinity import draw_affinity_map
-    from mteb_xalign.plots.figure import pyplot, save
-    from mteb_xalign.plots.fonts import install_hint
-    from mteb_xalign.plots.layout import build_points, require_method, select_concepts
-
     html = args.output.suffix.lower() in (".html", ".htm")
     if html:
         try:
@@ -61,8 +63,6 @@ def plot_affinity(args: argparse.Namespace) -> int:
     title = (f"{args.model}: SA({', '.join(languages)}) = {sa_text} over {sa.n_concepts} concepts of "
              f"{W.dataset_name(task, args.data)}\n{method} map of {len(chosen)} concepts; lines link translations")
     if html:
-        from mteb_xalign.report.word_map import word_map_figure
-
         fig = word_map_figure(points, task.words, languages, title=title.replace("\n", "<br>"), method=method,
                               show_links=not args.no_links)
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -76,11 +76,6 @@ def plot_affinity(args: argparse.Namespace) -> int:
 
 
 def plot_heatmap(args: argparse.Namespace) -> int:
-    from mteb_xalign.metrics.affinity import affinity_matrix
-    from mteb_xalign.plots import words as W
-    from mteb_xalign.plots.figure import pyplot, save
-    from mteb_xalign.plots.heatmap import draw_heatmap
-
     pyplot()
     task = W.affinity_task(args.data)
     languages = W.languages_arg(args.languages, task.words)
@@ -109,10 +104,6 @@ def task_score(matrix: np.ndarray, languages: list[str], pairs: list[tuple[str, 
 
 
 def plot_retrieval(args: argparse.Namespace) -> int:
-    from mteb_xalign.plots import retrieval
-    from mteb_xalign.plots.figure import pyplot, save
-    from mteb_xalign.report.results import find_results
-
     pyplot()
     models = find_results(args.results, args.model)
     draw = {"languages": retrieval.draw_multi_by_language, "preference": retrieval.draw_language_preference,

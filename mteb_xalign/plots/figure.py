@@ -10,11 +10,11 @@ from mteb_xalign.errors import UserError
 def pyplot():
     """matplotlib.pyplot on the headless Agg backend, or a one-line error naming the extra to install."""
     try:
-        import matplotlib
+        import matplotlib  # deferred: matplotlib is slow to import
     except ImportError:
         raise UserError("plotting needs matplotlib (and phate, plotly): pip install 'mteb-xalign[plot]'") from None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import
 
     return plt
 

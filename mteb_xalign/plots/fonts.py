@@ -64,7 +64,7 @@ def scripts_of(text: str) -> tuple[str, ...]:
 
 def native_shaping() -> bool:
     """True when matplotlib lays out complex scripts itself (libraqm, matplotlib >= 3.11)."""
-    from matplotlib.ft2font import FT2Font
+    from matplotlib.ft2font import FT2Font  # deferred: matplotlib is slow to import
 
     return hasattr(FT2Font, "_layout")
 
@@ -72,7 +72,7 @@ def native_shaping() -> bool:
 @cache
 def _families() -> dict[str, str]:
     """Installed family name -> one of its font files (regular face first)."""
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # deferred: matplotlib is slow to import
 
     # Fonts installed after matplotlib built its font cache are not in it: add them now.
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
@@ -94,7 +94,7 @@ def _families() -> dict[str, str]:
 
 @cache
 def _coverage(path: str) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # fontTools may be missing (an extra)
 
     try:
         font = TTFont(path, fontNumber=0, lazy=True)

@@ -9,6 +9,7 @@ graph, or when it fails, PCA is drawn instead and a note says so.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ MIN_POINTS = 20
 
 def require_method(method: str) -> None:
     """Refuse, in one line, a method that is unknown or whose package is not installed."""
-    import importlib.util
 
     if method not in METHODS:
         raise UserError(f"unknown map method {method!r}: use one of {', '.join(METHODS)}")
@@ -47,7 +47,7 @@ def require_method(method: str) -> None:
 
 
 def _seed_numba(seed: int) -> None:
-    import numba
+    import numba  # deferred: numba is slow to import
 
     @numba.njit
     def seed_inside(value):
@@ -60,24 +60,24 @@ def _reduce(method: str, unit: np.ndarray, seed: int) -> np.ndarray:
     """2-d coordinates by `method` (not PCA) of unit vectors; deterministic for a given seed."""
     n = unit.shape[0]
     if method == "phate":
-        import phate
+        import phate  # phate may be missing (an extra)
 
         return phate.PHATE(n_components=2, knn=PHATE_KNN, knn_dist="cosine", mds_solver="smacof",
                            random_state=seed, verbose=0, n_jobs=1).fit_transform(unit)
     if method == "umap":
-        import umap
+        import umap  # umap may be missing (an extra)
 
         # a random_state makes UMAP single-threaded and reproducible
         return umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), metric="cosine", random_state=seed,
                          n_jobs=1).fit_transform(unit)
     if method == "tsne":
-        from sklearn.manifold import TSNE
+        from sklearn.manifold import TSNE  # deferred: sklearn is slow to import
 
         # PCA initialisation: the same map for every seed (the seed only matters with init="random")
         return TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), metric="cosine", init="pca",
                     random_state=seed).fit_transform(unit)
     if method == "pacmap":
-        import pacmap
+        import pacmap  # pacmap may be missing (an extra)
 
         log = logging.getLogger("pacmap.pacmap")  # without its PCA step it warns "may be slow" (100s of words: not)
         level = log.level
@@ -88,9 +88,9 @@ def _reduce(method: str, unit: np.ndarray, seed: int) -> np.ndarray:
         finally:
             log.setLevel(level)
     if method == "trimap":
-        import trimap
-
+        # deferred: numba is slow to import; trimap may be missing (an extra)
         import numba
+        import trimap
 
         # TriMap takes no seed: it samples triplets with numba's own generator inside parallel
         # loops (one stream per thread). One numba thread, seeded, makes the sampling repeatable.

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mteb_xalign import mteb_bridge
 from mteb_xalign.errors import UserError
+from mteb_xalign.languages import normalise
+from mteb_xalign.model_loading import load_model
+from mteb_xalign.tasks import DATASETS
 from mteb_xalign.wordlists import WordList
 
 BUNDLED_TASK = "SemanticAffinity"
@@ -20,16 +24,14 @@ BUNDLED_TASK = "SemanticAffinity"
 
 def affinity_task(data: Path | None):
     """The SemanticAffinity task (bundled, or over the word list `data`), its word list loaded."""
-    from mteb_xalign import mteb_bridge
 
     mteb_bridge.ensure_registered()  # mteb first: its import hook imports our task modules
     if data is None:
-        import mteb
+        import mteb  # deferred: mteb is slow to import
 
         task = mteb.get_task(BUNDLED_TASK)
     else:
-        from mteb_xalign.tasks import DATASETS
-        from mteb_xalign.tasks.word_affinity import SemanticAffinityTask
+        from mteb_xalign.tasks.word_affinity import SemanticAffinityTask  # deferred: mteb, scipy are slow to import
 
         if not data.exists() and (DATASETS / data).is_file():
             data = DATASETS / data  # a bundled word list by its name, e.g. semanscope/ICML-1-peterg-SA.csv
@@ -47,7 +49,6 @@ def languages_arg(raw: list[str] | None, words: WordList) -> list[str]:
     """--languages: codes of the word list (a list option, mteb_xalign/cli_options.py); all of them when not given."""
     if not raw:
         return list(words.languages)
-    from mteb_xalign.languages import normalise
 
     out = []
     for item in raw:
@@ -66,8 +67,7 @@ def embed_words(model_name: str, task, languages: list[str], *, device: str | No
     """(language, word) -> its vector from `model_name`, embedded as the task embeds it (same cache
     entries; the same string in two languages is one text for a plain model, but a per-language
     adapter embeds it once per language)."""
-    from mteb_xalign.encoding import embed_texts
-    from mteb_xalign.model_loading import load_model
+    from mteb_xalign.encoding import embed_texts  # deferred: datasets, mteb are slow to import
 
     model = load_model(model_name, device)
     keys = task.words_to_embed(languages)

@@ -20,7 +20,7 @@ SCENARIOS = (
 
 
 def _go():
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # deferred: plotly is slow to import
 
     return go
 
@@ -68,7 +68,7 @@ def multi_by_language(series: list[LanguageSeries]):
 
 
 def language_preference(series: list[LanguageSeries]):
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # deferred: plotly is slow to import
 
     go = _go()
     languages = sorted({x for s in series for x in s.languages("preference:q-X", "preference:q-en")})
@@ -95,7 +95,7 @@ def language_preference(series: list[LanguageSeries]):
 
 
 def scenarios(series: list[LanguageSeries]):
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # deferred: plotly is slow to import
 
     go = _go()
     languages = sorted({x for s in series for x in s.languages(*(sid for sid, _, _ in SCENARIOS))})

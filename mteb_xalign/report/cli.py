@@ -8,6 +8,10 @@ from pathlib import Path
 
 from mteb_xalign.cli_options import add_list_option
 from mteb_xalign.errors import UserError
+from mteb_xalign.plots.layout import require_method
+from mteb_xalign.report.page import render
+from mteb_xalign.report.results import find_results
+from mteb_xalign.report.word_map import build_word_map
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -15,17 +19,11 @@ def report_command(args: argparse.Namespace) -> int:
         import plotly  # noqa: F401
     except ImportError:
         raise UserError("the report needs plotly: pip install 'mteb-xalign[plot]'") from None
-    from mteb_xalign.report.page import render
-    from mteb_xalign.report.results import find_results
-
     if args.output.suffix.lower() not in (".html", ".htm"):
         raise UserError(f"--output: {args.output} should end in .html (the report is one HTML page)")
     models = find_results(args.results, args.model)
     word_maps = []
     if args.word_map:
-        from mteb_xalign.plots.layout import require_method
-        from mteb_xalign.report.word_map import build_word_map
-
         require_method(args.word_map_method)  # before any model loads
         for name in args.word_map:
             fig, note = build_word_map(name, data=args.word_map_data, languages=args.word_map_languages,

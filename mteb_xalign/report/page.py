@@ -11,17 +11,14 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mteb_xalign import mteb_bridge, plugins
 from mteb_xalign.report import charts
 from mteb_xalign.report.flags import CollapseReport, collapse_report, is_declared
 from mteb_xalign.report.results import ModelResults
 from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
+from mteb_xalign.stats.file_intervals import task_interval_of
 from mteb_xalign.stats.resampling import METHOD, N_RESAMPLES, SEED
 
-#: Task order on the page: the XAlign benchmark first (CONTRACT), then anything else found.
-TASK_ORDER = ("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
-              "LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs")
-#: Tasks whose score is shown as it is (0-1, three decimals) rather than x100, as mteb shows SA.
-AS_IS = ("SemanticAffinity", "RelationalAffinity")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -64,7 +61,6 @@ def _fmt(value: float | None, as_is: bool, interval: tuple[float, float] | None 
 
 def _task_interval(task) -> tuple[float, float] | None:
     """mteb's task score's 95% interval (all subsets resampled jointly), None without per-query data."""
-    from mteb_xalign.stats.intervals import task_interval_of
 
     try:
         ci = task_interval_of(task.path)
@@ -73,9 +69,18 @@ def _task_interval(task) -> tuple[float, float] | None:
     return None if ci is None else (ci.low, ci.high)
 
 
+def shown_as_is(task_name: str) -> bool:
+    """Whether the task declares its score is shown as stored (0-1, three decimals) rather than x100
+    (`score_shown_as_is`, task_rules.TaskRules): SA and RA tasks, and --data tasks of their kinds."""
+    return bool(getattr(mteb_bridge.task_class(task_name), "score_shown_as_is", False))
+
+
 def _task_names(models: list[ModelResults]) -> list[str]:
+    """The tasks found, in registration order (the XAlign benchmark's first, as on the leaderboard), then
+    any task registered nowhere here, by name."""
     found = {name for m in models for name in m.tasks}
-    return [t for t in TASK_ORDER if t in found] + sorted(found - set(TASK_ORDER))
+    order = [task_cls.metadata.name for _, task_cls in plugins.get_tasks()]
+    return [t for t in order if t in found] + sorted(found - set(order))
 
 
 def _scores_table(models: list[ModelResults]) -> str:
@@ -83,7 +88,7 @@ def _scores_table(models: list[ModelResults]) -> str:
     head = "".join(f"<th>{_e(t)}</th>" for t in tasks)
     rows = []
     for m in models:
-        cells = "".join(f"<td>{_fmt(m.tasks[t].score, t.startswith(AS_IS), _task_interval(m.tasks[t]))}</td>"
+        cells = "".join(f"<td>{_fmt(m.tasks[t].score, shown_as_is(t), _task_interval(m.tasks[t]))}</td>"
                         if t in m.tasks else "<td>—</td>" for t in tasks)
         short = m.revision if len(m.revision) <= 20 else m.revision[:12] + "…"  # a commit hash: its head
         rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name' title='{_e(m.revision)}'>{_e(short)}</td>"
@@ -132,7 +137,7 @@ def _figure_html(fig, div_id: str) -> str:
 
 def render(models: list[ModelResults], *, results_dir: Path, word_maps: list | None = None) -> str:
     """The page; `word_maps`: (model name, Plotly figure, note or None) of `--word-map` (report/word_map.py)."""
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs  # deferred: plotly is slow to import
 
     series = [language_series(m) for m in models]
     flags = [collapse_report(m, s) for m, s in zip(models, series)]

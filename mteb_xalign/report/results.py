@@ -99,7 +99,7 @@ def _read_model(model_folder: Path, name: str | None) -> ModelResults:
 
 
 def read_task_result(path: Path) -> TaskScores:
-    from mteb.results.task_result import TaskResult
+    from mteb.results.task_result import TaskResult  # deferred: mteb is slow to import
 
     try:
         result = TaskResult.from_disk(path)

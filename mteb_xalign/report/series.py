@@ -19,18 +19,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mteb_xalign import per_query
+from mteb_xalign import mteb_bridge, per_query, plugins
 from mteb_xalign.report.results import ModelResults, TaskScores
-from mteb_xalign.stats.intervals import HIGH, LOW, column_interval
+from mteb_xalign.stats.file_intervals import column_interval
+from mteb_xalign.stats.intervals import HIGH, LOW
 from mteb_xalign.tasks.multiref_subset import Subset
 
-#: The XAlign retrieval tasks and the scenario each one holds (CONTRACT: one scenario per task).
-RETRIEVAL_TASKS = {
-    "MultiRefCLIR": "multi",
-    "MultiRefCLIR-Multi1": "multi1",
-    "MultiRefCLIR-MonoSame": "monosame",
-    "MultiRefCLIR-MonoCross": "monocross",
-}
+
+def retrieval_tasks(model: ModelResults) -> dict[str, str]:
+    """{task name: scenario} of the model's tasks that declare a per-language series
+    (`report_scenario`, task_rules.TaskRules), in registration order; a scenario comes from the first
+    task that declares it (a --data variant inherits its bundled task's, and never displaces it)."""
+    order = {task_cls.metadata.name: i for i, (_, task_cls) in enumerate(plugins.get_tasks())}
+    out: dict[str, str] = {}
+    for name in sorted(model.tasks, key=lambda n: (order.get(n, len(order)), n)):
+        scenario = getattr(mteb_bridge.task_class(name), "report_scenario", None)
+        if scenario is not None and scenario not in out.values():
+            out[name] = scenario
+    return out
+
 LAREQA = "LAReQA"
 SEMANTIC_AFFINITY = "SemanticAffinity"
 SEMANTIC_AFFINITY_ALL = "SemanticAffinity-AllPairs"
@@ -86,7 +93,7 @@ def subset_interval(task: TaskScores, subset: str, key: str) -> tuple[float, flo
 
 def _pivot(model: ModelResults) -> str:
     """The pivot: the first pool language of a two-language (Multi) subset; English if there is none."""
-    for task_name in RETRIEVAL_TASKS:
+    for task_name in retrieval_tasks(model):
         for name in getattr(model.tasks.get(task_name), "subsets", {}):
             subset = Subset.try_parse(name)
             if subset is not None and len(subset.doc_langs) > 1:
@@ -96,7 +103,7 @@ def _pivot(model: ModelResults) -> str:
 
 def language_series(model: ModelResults) -> LanguageSeries:
     out = LanguageSeries(model.name, pivot=_pivot(model))
-    for task_name, scenario in RETRIEVAL_TASKS.items():
+    for task_name, scenario in retrieval_tasks(model).items():
         task = model.tasks.get(task_name)
         if task is None:
             continue

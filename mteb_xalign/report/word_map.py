@@ -9,7 +9,9 @@ shapes it (Chinese, Arabic, Cyrillic, Greek, ...); no text is run as script.
 
 from __future__ import annotations
 
-from mteb_xalign.plots.layout import Point
+from mteb_xalign.metrics.affinity import semantic_affinity
+from mteb_xalign.plots import words as W
+from mteb_xalign.plots.layout import Point, build_points, require_method, select_concepts
 from mteb_xalign.wordlists import WordList
 
 #: Qualitative colours (tab10's), one per language, cycling beyond ten.
@@ -20,7 +22,7 @@ FONTS = "'Noto Sans', 'Noto Sans CJK SC', 'Noto Sans Arabic', 'Noto Sans Devanag
 
 def word_map_figure(points: list[Point], words: WordList, languages: list[str], *, title: str, method: str,
                     show_links: bool = True):
-    import plotly.graph_objects as go
+    import plotly.graph_objects as go  # deferred: plotly is slow to import
 
     fig = go.Figure()
     if show_links:
@@ -62,9 +64,6 @@ def build_word_map(model_name: str, *, data=None, languages: list[str] | None = 
                    concepts: int = 40, seed: int = 0, show_links: bool = True):
     """(figure, note or None) of `model_name`'s word map over a word list (default Swadesh-207), its
     words embedded through the shared cache as the SemanticAffinity task embeds them."""
-    from mteb_xalign.metrics.affinity import semantic_affinity
-    from mteb_xalign.plots import words as W
-    from mteb_xalign.plots.layout import build_points, require_method, select_concepts
 
     require_method(method)
     task = W.affinity_task(data)

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from mteb_xalign import per_query
 from mteb_xalign.errors import UserError
+from mteb_xalign.plots.figure import pyplot, save
+from mteb_xalign.report.results import find_results
+from mteb_xalign.stats.file_intervals import main_score_of
 from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, holm, paired_all
 from mteb_xalign.table import format_table
 
@@ -43,8 +46,6 @@ class Row:
 
 
 def _main_score(task_name: str, scores: dict, outcomes, path: Path) -> str:
-    from mteb_xalign.stats.intervals import main_score_of
-
     recorded = per_query.load_header(path).get("main_score")
     if recorded:
         return recorded
@@ -154,7 +155,6 @@ def format_rows(rows: list[Row]) -> str:
 def forest_plot(rows: list[Row], output: Path, title: str) -> None:
     """One panel per task (its own scale), one line per subset and the task score last: the difference
     and its 95% interval; filled markers are significant after Holm."""
-    from mteb_xalign.plots.figure import pyplot, save
 
     plt = pyplot()
     tasks = list(dict.fromkeys(r.task for r in rows))
@@ -186,8 +186,6 @@ def forest_plot(rows: list[Row], output: Path, title: str) -> None:
 
 
 def _result_paths(results: Path, model: str) -> tuple[str, dict[str, Path]]:
-    from mteb_xalign.report.results import find_results
-
     [found] = find_results(results, [model])
     return found.name, {name: scores.path for name, scores in found.tasks.items()}
 

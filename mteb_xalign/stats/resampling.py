@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from mteb_xalign.metrics.blas import one_blas_thread
 from mteb_xalign.per_query import SA_HORIZONTAL, SA_VERTICAL, SA_WEIGHT, SubsetOutcomes, recompute
@@ -110,6 +109,8 @@ class Interval:
 
 def expanded_level(n_clusters: int, level: float = LEVEL) -> float:
     """The percentile level that makes a `level` interval over `n_clusters` clusters (see the module docstring)."""
+    from scipy import stats as scipy_stats  # deferred: scipy is slow to import (seconds; `xalign --help`)
+
     t = scipy_stats.t.ppf(1 - (1 - level) / 2, n_clusters - 1)
     return float(1 - 2 * scipy_stats.norm.cdf(-np.sqrt(n_clusters / (n_clusters - 1)) * t))
 
@@ -117,6 +118,8 @@ def expanded_level(n_clusters: int, level: float = LEVEL) -> float:
 def _bootstrap(statistic, n_clusters: int, n_resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if n_clusters < 2:
         raise ValueError(f"{n_clusters} cluster: at least two are needed to resample")
+    from scipy import stats as scipy_stats  # deferred: scipy is slow to import
+
     with one_blas_thread():  # many small products: a BLAS thread pool only adds hand-over cost
         res = scipy_stats.bootstrap(
             (np.arange(n_clusters),), statistic, vectorized=True, n_resamples=n_resamples, batch=_BATCH,
@@ -226,6 +229,8 @@ def paired_all(a: Sequence[SubsetOutcomes], b: Sequence[SubsetOutcomes], key: st
         xa, xb = (num_a.sum(0) + swap @ diff) / den, (num_b.sum(0) - swap @ diff) / den
         sa, sb = np.where(affinity, 1 / (1 + xa), xa), np.where(affinity, 1 / (1 + xb), xb)
         return _with_mean(sa) - _with_mean(sb)  # (..., subsets + 1): scipy wants the outputs last here
+
+    from scipy import stats as scipy_stats  # deferred: scipy is slow to import
 
     with one_blas_thread():
         test = scipy_stats.permutation_test(

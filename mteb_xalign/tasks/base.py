@@ -70,6 +70,14 @@ class LocalDataTask(AbsTask):
     benchmarks: ClassVar[tuple[str, ...]] = ()
     #: every subset writes per-query outcomes (per_query.py): a stored result without them is not current
     keeps_outcomes: ClassVar[bool] = True
+    #: the retrieval scenario (multi, multi1, monosame, monocross) whose per-language series the report
+    #: draws from this task's subsets; None: none (report/series.py)
+    report_scenario: ClassVar[str | None] = None
+    #: what an instruction-following model is told for this task's queries when neither its own
+    #: configuration nor the task's `metadata.prompt` says (e.g. the decoder plugin); None: its generic one
+    default_instruction: ClassVar[str | None] = None
+    #: the task score is shown as stored (0-1, three decimals, as mteb shows SA) rather than x100
+    score_shown_as_is: ClassVar[bool] = False
 
     def consistency_problems(self, subset: str, scores: dict) -> list[str]:
         """Contradictions between the keys of one subset's scores, one sentence each."""
@@ -102,7 +110,7 @@ class LocalDataTask(AbsTask):
         self._embedded_for = None
 
     def _evaluate_subset(self, model, data_split, *, hf_split: str, hf_subset: str, encode_kwargs, **kwargs: Any):
-        from mteb_xalign.encoding import model_id
+        from mteb_xalign.feeding import model_id  # deferred: datasets is slow to import
 
         wanted = (model_id(model), tuple(self.hf_subsets))
         covered = getattr(self, "_embedded_for", None)

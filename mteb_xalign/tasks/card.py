@@ -86,6 +86,7 @@ def _check_date(value: Any, path: Path) -> None:
 
 def _check_with_mteb(key: str, value: Any, path: Path) -> None:
     """The value as mteb's TaskMetadata field takes it; mteb's complaint in one line if not."""
+    # deferred: mteb, pydantic are slow to import
     from mteb.abstasks.task_metadata import TaskMetadata
     from pydantic import TypeAdapter, ValidationError
 

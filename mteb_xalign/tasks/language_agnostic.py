@@ -18,6 +18,7 @@ from mteb.types import PromptType
 
 from mteb_xalign.errors import DataError
 from mteb_xalign.jsonl import read_jsonl
+from mteb_xalign.languages import to_mteb
 from mteb_xalign.metrics import ranking, retrieval
 from mteb_xalign.parallel_data import Question, language_files, read_parallel_qa
 from mteb_xalign.per_query import SubsetOutcomes
@@ -63,9 +64,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
                     **options: Any) -> type[LanguageAgnosticRetrieval]:
         """This kind over `<lang>.sentences.jsonl` + `<lang>.qrels.jsonl` in `path`, with the questions in
         `questions`, a folder in the XQuAD layout (default: `path` itself), under `name`."""
-        from mteb.abstasks.task_metadata import TaskMetadata
-
-        from mteb_xalign.languages import to_mteb
+        from mteb.abstasks.task_metadata import TaskMetadata  # deferred: mteb is slow to import
 
         if options:
             raise TypeError(f"{cls.__name__}.from_folder: unknown option(s) {sorted(options)}")
@@ -161,7 +160,7 @@ class LanguageAgnosticRetrieval(LocalDataTask):
         return {name: {"n_queries": len(self.dataset[name][split].questions)} for name in self.hf_subsets}
 
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         query_langs = [name.removeprefix("q-") for name in self.hf_subsets]
         common = dict(task_metadata=self.metadata, hf_split=split, encode_kwargs=encode_kwargs)

@@ -48,6 +48,7 @@ class LAReQA(LanguageAgnosticRetrieval):
         prompt={"query": "Given a question, retrieve the sentence that answers it"},
     )
     benchmarks = (BENCHMARK_NAME,)
+    default_instruction = "Given a question, retrieve the sentence in any language that answers the question"
     sentences_folder = DATASETS / "xquad_r"
     questions_folder = DATASETS / "xquad"
     languages = LANGUAGES

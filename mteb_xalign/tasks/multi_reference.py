@@ -181,7 +181,7 @@ class MultiReferenceRetrieval(LocalDataTask):
 
     # -- encoding ---------------------------------------------------------------------
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         doc_langs, query_langs = set(), set()
         for name in self.hf_subsets:

@@ -62,6 +62,10 @@ def _headline(task: str, label: str, what: str) -> Column:
                         "mteb's own task score, so failing one query language cannot hide.")
 
 
+#: Cross-lingual: "in any language", so the model is not nudged towards documents in the query's language.
+PASSAGES_INSTRUCTION = "Given a question, retrieve passages in any language that answer the question"
+
+
 class MultiRefCLIR(MultiReferenceRetrieval):
     metadata = TaskMetadata(
         name="MultiRefCLIR",
@@ -74,6 +78,8 @@ class MultiRefCLIR(MultiReferenceRetrieval):
     benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi",)
+    report_scenario = "multi"
+    default_instruction = PASSAGES_INSTRUCTION
     leaderboard_columns = (
         _headline("MultiRefCLIR", "MultiRefCLIR Max@R_norm", "pools of English + X paragraphs, queries in "
                   "English and in X, both copies relevant"),
@@ -132,6 +138,8 @@ class MultiRefCLIRMulti1(MultiReferenceRetrieval):
     benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("multi1",)
+    report_scenario = "multi1"
+    default_instruction = PASSAGES_INSTRUCTION
     leaderboard_columns = (_headline("MultiRefCLIR-Multi1", "Multi-1 Max@R_norm",
                                      "the other-language copy must outrank the query's own language"),)
 
@@ -147,6 +155,8 @@ class MultiRefCLIRMonoSame(MultiReferenceRetrieval):
     benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monosame",)
+    report_scenario = "monosame"
+    default_instruction = PASSAGES_INSTRUCTION
     leaderboard_columns = (_headline("MultiRefCLIR-MonoSame", "Mono-Same Max@R_norm",
                                      "monolingual retrieval in each language"),)
 
@@ -162,6 +172,8 @@ class MultiRefCLIRMonoCross(MultiReferenceRetrieval):
     benchmarks = (BENCHMARK_NAME,)
     data_folder = XQUAD
     scenarios = ("monocross",)
+    report_scenario = "monocross"
+    default_instruction = PASSAGES_INSTRUCTION
     leaderboard_columns = (_headline("MultiRefCLIR-MonoCross", "Mono-Cross Max@R_norm",
                                      "conventional cross-lingual retrieval"),)
 
@@ -177,4 +189,5 @@ class MultiRefCLIRPerQuestion(MultiReferenceRetrieval):
     )
     data_folder = XQUAD
     scenarios = ("multi",)
+    default_instruction = PASSAGES_INSTRUCTION
     pool = "per-question"

@@ -93,6 +93,7 @@ class RelationalAffinity(LocalDataTask):
         **{**COMMON, "main_score": "relational_affinity", "bibtex_citation": CITATION},
     )
     files = RA_FILES
+    score_shown_as_is = True  # RA: a mean cosine in [-1, 1], read with three decimals
     languages = RELATION_LANGUAGES
     abstask_prompt = "Retrieve words with the same meaning in other languages."
 
@@ -134,7 +135,7 @@ class RelationalAffinity(LocalDataTask):
         return list(dict.fromkeys(lang for s in self.hf_subsets for lang in pair_subsets(self.languages)[s]))
 
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         words = list(dict.fromkeys((lang, w) for lang in self._needed_languages()
                                    for _, rel in self.relations for w in rel.words[lang]))

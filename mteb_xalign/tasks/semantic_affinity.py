@@ -54,6 +54,9 @@ def _eval_langs(all_pairs: bool) -> dict[str, list[str]]:
             for name, langs in affinity_subsets(list(LANGUAGES), "en", all_pairs).items()}
 
 
+WORDS_INSTRUCTION = "Given a word, retrieve words in other languages that have the same meaning"
+
+
 class SemanticAffinity(SemanticAffinityTask):
     metadata = TaskMetadata(
         name="SemanticAffinity",
@@ -63,6 +66,7 @@ class SemanticAffinity(SemanticAffinityTask):
     )
     benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
+    default_instruction = WORDS_INSTRUCTION
     languages = LANGUAGES
     leaderboard_columns = (
         Column(id="semantic_affinity", task="SemanticAffinity", key="semantic_affinity",
@@ -83,6 +87,7 @@ class SemanticAffinityAllPairs(SemanticAffinityTask):
     )
     benchmarks = (BENCHMARK_NAME,)
     data_path = SWADESH
+    default_instruction = WORDS_INSTRUCTION
     languages = LANGUAGES
     all_pairs = True
     leaderboard_columns = (

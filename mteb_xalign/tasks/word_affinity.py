@@ -131,6 +131,7 @@ class SemanticAffinityTask(LocalDataTask):
     data_path: ClassVar[Path]
     languages: ClassVar[tuple[str, ...]]
     all_pairs: ClassVar[bool] = False
+    score_shown_as_is = True  # SA lives on 0-1 and is read with three decimals
     abstask_prompt = "Retrieve words with the same meaning in other languages."
 
     score_rules: ClassVar[dict[str, ScoreRule]] = {
@@ -215,7 +216,7 @@ class SemanticAffinityTask(LocalDataTask):
         return list(needed)
 
     def _embed_all(self, model, *, encode_kwargs, split):
-        from mteb_xalign.encoding import embed_texts
+        from mteb_xalign.encoding import embed_texts  # deferred: datasets is slow to import
 
         # One row per (language, word): the same string in two languages (pt/ro "eu") is one
         # text for a plain model (embed_texts sends it once: its cache key has no language), but

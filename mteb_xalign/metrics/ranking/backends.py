@@ -11,7 +11,9 @@ import contextlib
 
 import numpy as np
 
+from mteb_xalign.device import resolve_device
 from mteb_xalign.metrics.blas import blas_threads, one_blas_thread
+from mteb_xalign.metrics.ranking import fused
 
 # Below this many multiply-adds a ranking runs its BLAS on one thread: extra threads spin and
 # synchronise on such small products for little gain (a MultiRefCLIR subset is 2e8).
@@ -75,8 +77,6 @@ class NumpyBackend:
         column of ones when weights is None), and the (row, column, slot) of every score in
         [lo[:, j], hi[:, j]]. Row tiles of about TILE_BYTES: every pass after the first reads from cache."""
         if weights is None and FUSED:
-            from mteb_xalign.metrics.ranking import fused
-
             return fused.count_and_band(S, lo, hi)
         n_rows, n_cols = S.shape
         tile = max(8, (TILE_BYTES // (4 * max(n_cols, 1))) // 8 * 8)
@@ -149,7 +149,7 @@ class TorchBackend:
     """
 
     def __init__(self, device):
-        import torch
+        import torch  # deferred: torch is slow to import
 
         self.torch = torch
         self.device = torch.device(device)
@@ -219,8 +219,6 @@ def make_backend(device):
     if name == "torch-cpu":
         return TorchBackend("cpu")
     if name == "auto":
-        from mteb_xalign.device import resolve_device
-
         resolved = resolve_device("auto")
         return NumpyBackend() if resolved == "cpu" else TorchBackend(resolved)
     try:

@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from mteb_xalign.metrics.ranking import fused
+
 _U32 = 2.0**-24  # float32 unit roundoff
 _U64 = 2.0**-53
 _SAFETY = 1.0 + 2.0**-20  # covers the rounding of the bound's own float64 arithmetic
@@ -66,7 +68,6 @@ def round_down32(x: np.ndarray) -> np.ndarray:
 
 def band(thresholds: np.ndarray, error: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) float32 limits around score thresholds t for BLAS scores s with |s - exact| <= error:
-
     s > hi   => exact > t          => score >= t (counted: rounding is monotone)
     s < lo   => exact < prev32(t)  => score <= prev32(t) < t (not counted)
     otherwise the pair is in the band and exact_scores decides. +inf thresholds stay +inf."""
@@ -116,8 +117,6 @@ def _float64_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, ri
     values are exact in float64; the sums, in whatever order BLAS or einsum takes, are within
     gamma_n(float64) of the exact value. Memory: at most _PAIRS_PER_PIECE gathered rows at a time."""
     if FUSED_DOTS:
-        from mteb_xalign.metrics.ranking import fused
-
         return fused.float64_dots(left, right, left_rows, right_rows)
     out = np.empty(len(left_rows), np.float64)
     starts = np.flatnonzero(np.diff(left_rows, prepend=-1)) if len(left_rows) else np.zeros(0, np.int64)

@@ -20,7 +20,7 @@ _compiled = None
 
 
 def _compile():
-    import numba
+    import numba  # deferred: numba is slow to import
 
     # reassoc only: lets LLVM reorder the float32 segment sums (whole numbers <= 64: exact in any
     # order) into 8-wide compares. No nnan/ninf: blanked scores are -inf and ragged pads +inf.

@@ -42,7 +42,7 @@ def apply_overhead(model_name: str, n_texts: int = 512) -> dict:
     import mteb
     from mteb.types import PromptType
 
-    from mteb_xalign.encoding import feed
+    from mteb_xalign.feeding import feed
     from mteb_xalign.mteb_bridge import ensure_registered
 
     from xalign_align import maps

@@ -19,9 +19,11 @@ import torch
 from mteb.types import PromptType
 
 from mteb_xalign.errors import DataError
+from mteb_xalign.tasks.lareqa import LAReQA
+from mteb_xalign.tasks.semantic_affinity import SemanticAffinity
 from xalign_decoder import config as decoder_config
 from xalign_decoder.encoder import LLMEmbedder
-from xalign_decoder.instructions import DEFAULT_INSTRUCTIONS, format_query
+from xalign_decoder.instructions import format_query
 from xalign_decoder.pooling import last_token, mean
 from xalign_decoder.settings import QWEN3_TEMPLATE
 
@@ -210,7 +212,7 @@ def test_instruction_goes_on_queries_only(model_dirs):
     embedder = load(model_dirs, instruction_template=QWEN3_TEMPLATE)
     meta = task("LAReQA")
     instruction = embedder.instruction_for(meta, PromptType.query)
-    assert instruction == DEFAULT_INSTRUCTIONS["LAReQA"]
+    assert instruction == LAReQA.default_instruction
     assert embedder.instruction_for(meta, PromptType.document) == ""
     loader = [{"text": TEXTS[:3]}, {"text": TEXTS[3:]}]  # what MTEB's DataLoader yields
     queries = embedder.encode(loader, task_metadata=meta, hf_split="test", hf_subset="x", prompt_type=PromptType.query)
@@ -229,7 +231,7 @@ def test_instruction_sources_in_order(model_dirs):
     q = PromptType.query
     assert embedder.get_instruction(task("MultiRefCLIR", prompt={"query": "from the task"}), q) == "configured"
     assert embedder.get_instruction(task("LAReQA", prompt={"query": "from the task"}), q) == "from the task"
-    assert embedder.get_instruction(task("SemanticAffinity"), None) == DEFAULT_INSTRUCTIONS["SemanticAffinity"]
+    assert embedder.get_instruction(task("SemanticAffinity"), None) == SemanticAffinity.default_instruction
     # Not one of ours, no prompt: mteb's prompt for the task kind (here an unknown task: the fallback).
     assert embedder.get_instruction(task("SomeOtherTask", type_="STS"), None) == "Retrieve semantically similar text."
     # Symmetric tasks (no role) are instructed, with the query-side prompt of a per-role prompt.
@@ -241,7 +243,7 @@ def test_cache_context_differs_for_queries_and_tasks(model_dirs):
     q, d = PromptType.query, PromptType.document
     lareqa, clir = task("LAReQA"), task("MultiRefCLIR")
     assert embedder.cache_context(lareqa, d) == embedder.cache_context(clir, d) == ""
-    assert DEFAULT_INSTRUCTIONS["LAReQA"] in embedder.cache_context(lareqa, q)
+    assert LAReQA.default_instruction in embedder.cache_context(lareqa, q)
     assert embedder.cache_context(lareqa, q) != embedder.cache_context(clir, q)
     # The same instruction under another template is another context.
     other = load(model_dirs, instruction_template=QWEN3_TEMPLATE)
@@ -380,7 +382,7 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
 
     import xalign_decoder
     from mteb_xalign.cache import EmbeddingCache, make_key
-    from mteb_xalign.encoding import model_id
+    from mteb_xalign.feeding import model_id
     from mteb_xalign.parallel_data import read_parallel_qa
     from mteb_xalign.tasks import DATASETS
 
@@ -408,7 +410,7 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
     question, paragraph = data.questions["de"][0].text, next(iter(data.contexts["en"].values()))
     instruction = model.instruction_for(task.metadata, PromptType.query)
     prompt = task.metadata.prompt  # the task's own prompt wins over our default
-    assert instruction == ((prompt or {}).get("query") or DEFAULT_INSTRUCTIONS[TASK])
+    assert instruction == ((prompt or {}).get("query") or mteb.get_task(TASK).default_instruction)
     mid = model_id(model)
     keys = [make_key(mid, "query", model.cache_context(task.metadata, PromptType.query), question),
             make_key(mid, "document", "", paragraph)]
@@ -418,3 +420,21 @@ def test_models_file_model_runs_multirefclir_through_mteb(tmp_path, monkeypatch,
                              model.embed([paragraph], prompt_type=PromptType.document)])
     direct /= np.linalg.norm(direct, axis=1, keepdims=True)
     np.testing.assert_allclose(np.stack([cached[k] for k in keys]), direct, atol=1e-5)
+
+
+def test_our_tasks_instruction_is_read_from_the_task_class(monkeypatch):
+    """Declared on the task (task_rules.TaskRules.default_instruction), inherited by a --data variant;
+    a task that declares none (mteb's own) gets "" here and falls through to mteb's generic prompts."""
+    from mteb_xalign import mteb_compat
+    from mteb_xalign.tasks import DATASETS
+    from mteb_xalign.tasks.multiref_clir import MultiRefCLIR
+    from xalign_decoder.instructions import declared_instruction
+
+    assert declared_instruction("LAReQA") == LAReQA.default_instruction != ""
+    variant = MultiRefCLIR.from_folder(DATASETS / "xquad", "MyXQuADForDecoder")
+    module = mteb_compat._tasks_module()
+    monkeypatch.setattr(module, "TASK_LIST", module.TASK_LIST)  # unregistered afterwards
+    monkeypatch.setitem(module._TASKS_REGISTRY, "MyXQuADForDecoder", variant)
+    mteb_compat.add_task(variant)
+    assert declared_instruction("MyXQuADForDecoder") == MultiRefCLIR.default_instruction != ""
+    assert declared_instruction("STS12") == "" and declared_instruction("NoSuchTask") == ""

@@ -21,8 +21,8 @@ from mteb_xalign import weights
 from mteb_xalign.device import resolve_device, resolve_dtype
 from mteb_xalign.adapter import TextEncoder
 from xalign_decoder.instructions import (
-    DEFAULT_INSTRUCTIONS,
     FALLBACK_INSTRUCTION,
+    declared_instruction,
     format_query,
     prefix_of,
     task_prompt,
@@ -103,8 +103,9 @@ class LLMEmbedder(TextEncoder):
         own = task_prompt(task_metadata, prompt_type)
         if own:
             return own
-        if name in DEFAULT_INSTRUCTIONS:
-            return DEFAULT_INSTRUCTIONS[name]
+        declared = declared_instruction(name)
+        if declared:
+            return declared
         instruction = super().get_instruction(task_metadata, prompt_type)
         if isinstance(instruction, dict):  # a per-role prompt asked for without a role
             instruction = instruction.get("query") or next(iter(instruction.values()), "")

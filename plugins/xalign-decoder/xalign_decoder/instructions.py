@@ -1,8 +1,9 @@
 """Which instruction a query gets, and how it is put around the text.
 
 Order (first non-empty wins): the model's configured instruction for the task name; the
-task's own prompt (`TaskMetadata.prompt`); our default for our tasks (below); then mteb's
-generic ones (task type, role, the task kind's `abstask_prompt`). The written-out
+task's own prompt (`TaskMetadata.prompt`); the task's declared `default_instruction` (our
+tasks declare one each, in their own file: task_rules.TaskRules; mteb's declare none); then
+mteb's generic ones (task type, role, the task kind's `abstask_prompt`). The written-out
 instructions follow the models' papers: one sentence saying what a query is and what to
 retrieve, phrased the way Qwen3-Embedding and e5-mistral were trained.
 """
@@ -11,16 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Used when a task of ours carries no prompt of its own. Cross-lingual: say "any language",
-#: so the model is not nudged towards documents in the query's language.
-_PASSAGES = "Given a question, retrieve passages in any language that answer the question"
-_WORDS = "Given a word, retrieve words in other languages that have the same meaning"
-DEFAULT_INSTRUCTIONS: dict[str, str] = {
-    **dict.fromkeys(("MultiRefCLIR", "MultiRefCLIR-Multi1", "MultiRefCLIR-MonoSame", "MultiRefCLIR-MonoCross",
-                     "MultiRefCLIR-PerQuestion"), _PASSAGES),
-    "LAReQA": "Given a question, retrieve the sentence in any language that answers the question",
-    **dict.fromkeys(("SemanticAffinity", "SemanticAffinity-AllPairs"), _WORDS),
-}
+from mteb_xalign import mteb_bridge
 
 #: Last resort if nothing names an instruction (mteb's wording for symmetric similarity).
 FALLBACK_INSTRUCTION = "Retrieve semantically similar text."
@@ -39,6 +31,11 @@ def prefix_of(template: str, instruction: str) -> str:
     """The template with the instruction filled in and the text left as a marker (a cache key)."""
     filled = template.replace("{instruction}", instruction)
     return filled if "{text}" in filled else filled + "{text}"
+
+
+def declared_instruction(task_name: str) -> str:
+    """The `default_instruction` the registered task `task_name` declares ("" if none, or not ours)."""
+    return getattr(mteb_bridge.task_class(task_name), "default_instruction", None) or ""
 
 
 def task_prompt(task_metadata: Any, prompt_type: Any) -> str:
