@@ -1,6 +1,20 @@
 """Any sentence-transformers model as an mteb encoder, with its own query/document prompts.
 
 Imported only when a model is loaded (it pulls in torch and sentence-transformers).
+
+Engine: sentence-transformers' own torch backend, on CPU and GPU. ONNX Runtime and OpenVINO were
+measured against it on this project's texts (benchmarks/st_backends.py, README "Performance"): their
+vectors equal torch's within 1 - cos <= 1e-6, but neither was faster on paragraphs, the largest
+share of the work, so a second engine (an export step, its cache, its own failure modes) buys
+nothing here. What was slow was padding, which the batching below removes.
+
+Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
+batch holds texts of one cost whatever their script), and `embed` cuts whatever it receives into
+forward passes of at most TOKEN_BUDGET padded tokens, sorted by token count, so a short text is
+never padded to a paragraph's length. Vectors are returned in input order. The batch a text is
+encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
+texts), as any batch size always did: the embedding cache (keyed by model name and revision, not by
+batch) stays valid for vectors encoded before this batching.
 """
 
 from __future__ import annotations
@@ -22,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 #: The prompt used when a task gives no role (mteb passes prompt_type=None, e.g. STS).
 DEFAULT_PROMPT_KEY = "default"
+#: Padded tokens (rows x the longest row) per forward pass: 32 texts of MiniLM's 256-token limit,
+#: the batch that paragraphs always had; shorter texts get proportionally more rows.
+TOKEN_BUDGET = 8192
 
 
 class SentenceTransformerEncoder(TextEncoder):
@@ -112,7 +129,8 @@ class SentenceTransformerEncoder(TextEncoder):
 
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: Sequence[str] | None = None) -> np.ndarray:
-        """One MTEB batch, with the prompt for this task and role (task prompts included)."""
+        """One MTEB batch, with the prompt for this task and role (task prompts included), encoded in
+        forward passes of at most TOKEN_BUDGET padded tokens; rows in input order."""
         prompt = self.prompt_for(task_metadata, prompt_type)
         if prompt_type == PromptType.query:
             fn = self.model.encode_query
@@ -120,11 +138,46 @@ class SentenceTransformerEncoder(TextEncoder):
             fn = self.model.encode_document
         else:
             fn = self.model.encode
-        # One MTEB batch = one forward pass: the DataLoader already chose the batch size.
-        # Unit rows in torch for cosine models (as sentence-transformers users get them).
-        vectors = fn(texts, prompt=prompt, batch_size=max(len(texts), 1), convert_to_tensor=True,
-                     normalize_embeddings=not declares_dot(self), show_progress_bar=False)
-        return vectors.detach().float().cpu().numpy()
+        if not texts:
+            return np.zeros((0, self.model.get_embedding_dimension() or 0), dtype=np.float32)
+        lengths = self.token_lengths(texts, prompt)
+        # Ties by text: the batches depend only on which texts came, so any order gives the same rows.
+        order = sorted(range(len(texts)), key=lambda i: (-lengths[i], texts[i]))
+        parts = []
+        for rows in token_batches([lengths[i] for i in order], TOKEN_BUDGET):
+            # Unit rows in torch for cosine models (as sentence-transformers users get them).
+            vectors = fn([texts[i] for i in order[rows]], prompt=prompt, batch_size=rows.stop - rows.start,
+                         convert_to_tensor=True, normalize_embeddings=not declares_dot(self), show_progress_bar=False)
+            parts.append(vectors.detach().float().cpu().numpy())
+        sorted_rows = np.concatenate(parts)
+        out = np.empty_like(sorted_rows)
+        out[order] = sorted_rows  # back in input order
+        return out
+
+    def token_lengths(self, texts: Sequence[str], prompt: str = "") -> list[int]:
+        """Tokens each text runs as (prompt, special tokens, truncation included); characters for a
+        model without a tokenizer of its own (then sorting and budgets are by characters)."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None or not callable(tokenizer):
+            return [len(prompt) + len(text) for text in texts]
+        ids = tokenizer([prompt + text for text in texts], truncation=True,
+                        max_length=self.model.max_seq_length)["input_ids"]
+        return [len(row) for row in ids]
+
+    def sort_lengths(self, texts: list[str]) -> list[int]:
+        # The harness's order for a chunk (adapter.TextEncoder.sort_lengths): tokens, not characters.
+        return self.token_lengths(texts)
+
+
+def token_batches(lengths: Sequence[int], budget: int) -> list[slice]:
+    """Consecutive slices of `lengths` (sorted longest first) whose rows x first length <= budget,
+    each as long as that allows (one row at least, however long it is)."""
+    batches, start = [], 0
+    while start < len(lengths):
+        rows = max(1, budget // max(1, lengths[start]))
+        batches.append(slice(start, min(start + rows, len(lengths))))
+        start += rows
+    return batches
 
 
 def _dtype_key() -> str:
