@@ -3,16 +3,16 @@
 Imported only when a model is loaded (it pulls in torch and sentence-transformers).
 
 Engine: sentence-transformers' own torch backend, on CPU and GPU. ONNX Runtime and OpenVINO were
-measured against it on this project's texts (benchmarks/st_backends.py, README "Performance"): their
-vectors equal torch's within 1 - cos <= 1e-6, but neither was faster on paragraphs, the largest
-share of the work, so a second engine (an export step, its cache, its own failure modes) buys
-nothing here. What was slow was padding, which the batching below removes.
+measured against it on this project's texts (benchmarks/st_backends.py, the plugin's README): their
+vectors equal torch's within 1 - cos <= 1e-6, but neither was clearly faster on paragraphs, the
+largest share of the work, so a second engine (an export step, its cache, its own failure modes)
+buys nothing measurable here. What was slow was padding, which the batching below removes.
 
 Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
-batch holds texts of one cost whatever their script), and `embed` cuts whatever it receives into
-forward passes of at most TOKEN_BUDGET padded tokens, sorted by token count, so a short text is
-never padded to a paragraph's length. Vectors are returned in input order. The batch a text is
-encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
+batch holds texts of one cost whatever their script), and `embed` sorts whatever it receives by token
+count and cuts it into forward passes of at most TOKEN_BUDGET padded tokens, where padding costs more
+than another pass (CALL_TOKENS), so a short text is not padded to a paragraph's length. Vectors are
+returned in input order. The batch a text is encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
 texts), as any batch size always did: the embedding cache (keyed by model name and revision, not by
 batch) stays valid for vectors encoded before this batching.
 """
@@ -39,6 +39,11 @@ DEFAULT_PROMPT_KEY = "default"
 #: Padded tokens (rows x the longest row) per forward pass: 32 texts of MiniLM's 256-token limit,
 #: the batch that paragraphs always had; shorter texts get proportionally more rows.
 TOKEN_BUDGET = 8192
+#: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a
+#: pass of one 6-token text took ~13 ms, about what 30 tokens of a long pass cost (~0.4 ms each; most
+#: of the fixed part is in the matmuls, which touch every weight whatever the rows). Batches are cut
+#: to minimise padded tokens + this per pass.
+CALL_TOKENS = 32
 
 
 class SentenceTransformerEncoder(TextEncoder):
@@ -169,15 +174,25 @@ class SentenceTransformerEncoder(TextEncoder):
         return self.token_lengths(texts)
 
 
-def token_batches(lengths: Sequence[int], budget: int) -> list[slice]:
-    """Consecutive slices of `lengths` (sorted longest first) whose rows x first length <= budget,
-    each as long as that allows (one row at least, however long it is)."""
-    batches, start = [], 0
-    while start < len(lengths):
-        rows = max(1, budget // max(1, lengths[start]))
-        batches.append(slice(start, min(start + rows, len(lengths))))
-        start += rows
-    return batches
+def token_batches(lengths: Sequence[int], budget: int, call_tokens: int = CALL_TOKENS) -> list[slice]:
+    """Consecutive slices of `lengths` (sorted longest first), each a forward pass padded to its first
+    row, with rows x first length <= budget (or one row), cut so that padded tokens plus `call_tokens`
+    per pass are fewest (exact, by dynamic programming over the cut points)."""
+    n = len(lengths)
+    cost, cut = [0] + [None] * n, [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(end - 1, -1, -1):
+            rows = end - start
+            if rows > 1 and rows * lengths[start] > budget:
+                break  # lengths only grow towards the start: no longer pass fits either
+            total = cost[start] + rows * lengths[start] + call_tokens
+            if cost[end] is None or total < cost[end]:
+                cost[end], cut[end] = total, start
+    batches, end = [], n
+    while end:
+        batches.append(slice(cut[end], end))
+        end = cut[end]
+    return batches[::-1]
 
 
 def _dtype_key() -> str:
