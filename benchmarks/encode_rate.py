@@ -8,7 +8,7 @@ sentence, word: the sample is every k-th text of the kind sorted by length, so l
 short texts are both in it), best of `repeats`:
 
   engine_cpu_per_text    CPU seconds per text, the adapter's `embed` called directly on batches
-                         of 32 (the engine alone)
+                         of 32, cut from the sample ordered as a run orders a chunk (the engine alone)
   harness_cpu_per_text   CPU seconds per text through `encoding.embed_texts` with a cold cache
                          (mteb's DataLoader, checks, cache writes), in this process
   harness_wall_per_text  wall seconds per text through `embed_texts`; with --workers > 1 the
@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                                  cache=EmbeddingCache(Path(tmp) / "warm.sqlite3"))
         for kind, (role, texts) in kinds.items():
             texts = sample(texts, args.per_kind)
+            # In the order a run sends them (encoding.py: longest first by the adapter's sort_lengths), so
+            # the engine's batches of 32 are cut as a run's are.
+            lengths = model.sort_lengths(texts)
+            texts = [text for _, text in sorted(zip(lengths, texts), key=lambda pair: -pair[0])]
             prompt = PromptType(role) if role else None
             figures = {"n": len(texts), "engine_cpu_per_text": float("inf"), "harness_cpu_per_text": float("inf"),
                        "harness_wall_per_text": float("inf")}

@@ -81,6 +81,12 @@ class TextEncoder(AbsEncoder):
         """What besides role and text changes an embedding; "" = nothing (override for instructions)."""
         return ""
 
+    def sort_lengths(self, texts: list[str]) -> list[int]:
+        """The cost of each text, by which the harness orders a chunk (longest first) before cutting it
+        into batches, so a batch holds texts of similar length: characters, unless the adapter knows
+        better (a tokenizing model: its token counts, which differ from characters by script)."""
+        return [len(text) for text in texts]
+
     def encode(
         self,
         inputs: Any,

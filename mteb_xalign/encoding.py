@@ -194,8 +194,10 @@ def _text_context(model: Any, context: str, languages: Sequence[str] | None, i: 
 def _encode_missing(model, texts, languages, missing, found, *, cache, role, mid, task_metadata, prompt_type,
                     hf_split, hf_subset, encode_kwargs, label) -> None:
     name = model_name(model)
-    # Longest first: batches of similar length pad less (as sentence-transformers does).
-    order = sorted(missing, key=lambda k: -len(texts[missing[k]]))
+    # Longest first (by the adapter's measure of length): batches of similar length pad less.
+    pending = [texts[i] for i in missing.values()]
+    lengths = model.sort_lengths(pending) if isinstance(model, TextEncoder) else [len(t) for t in pending]
+    order = [key for _, key in sorted(zip(lengths, missing), key=lambda pair: -pair[0])]
     batch_size = int(encode_kwargs.pop("batch_size", 32))
     chunk = batch_size * max(1, math.ceil(CHUNK_TEXTS / batch_size))  # whole batches: as one loader would
     what = f"{_label(role)}s"

@@ -161,6 +161,22 @@ def test_nan_in_a_late_chunk_keeps_the_finished_chunks(isolated_cache, monkeypat
     assert len(stored) == 512  # two finished chunks of 256; the third held the NaN
 
 
+class Weighed(Scripted):
+    """An adapter that measures a text's length its own way (as a tokenizer counts tokens)."""
+
+    def sort_lengths(self, texts):
+        return [int(text.split(":")[0]) for text in texts]
+
+
+def test_a_chunk_is_sent_longest_first_by_the_adapters_measure(isolated_cache):
+    # The stated lengths run against the characters: the adapter's measure must decide the order.
+    texts = [f"{n}:{tag}" + "c" * (100 - n) for tag, n in zip("abcdef", (5, 90, 40, 90, 7, 60))]
+    model = Weighed()
+    got = run(model, texts, encode_kwargs={"batch_size": 2})
+    assert [text for text, _, _ in model.seen] == [texts[i] for i in (1, 3, 5, 2, 4, 0)]  # ties: as given
+    assert np.allclose(got, run(Scripted(), texts, cache=EmbeddingCache(None)))  # rows back in input order
+
+
 class StockFloat64(AbsEncoder):
     """A stock mteb model answering float64 rows, one of them 1e39 (finite, but inf as float32)."""
 

@@ -385,3 +385,124 @@ def test_run_with_a_folder_files_results_under_the_models_name(tmp_path, minilm_
     assert json.loads((result.parent / "model_meta.json").read_text())["name"] == "local/my-minilm"
     assert "== local/my-minilm (from " in done.stderr
     assert "my-minilm" in done.stdout and "__tmp__" not in done.stdout
+
+
+# --- batching by tokens: same vectors as sentence-transformers' own batches, any input order ----------
+
+
+def _real_texts() -> dict[str, list[str]]:
+    """A few hundred of the texts a run encodes, of every kind and several scripts (the shipped data)."""
+    from importlib.resources import files
+
+    def lines(package, name):
+        return [json.loads(line) for line in files(package).joinpath(name).read_text("utf-8").splitlines()]
+
+    texts: dict[str, list[str]] = {"paragraph": [], "question": [], "sentence": [], "word": []}
+    for lang in ("en", "zh", "th", "ar", "de", "hi", "ru"):
+        texts["paragraph"] += [r["text"].strip() for r in lines("mteb_xalign.datasets.xquad", f"{lang}.contexts.jsonl")[:5]]
+        texts["question"] += [r["text"] for r in lines("mteb_xalign.datasets.xquad", f"{lang}.questions.jsonl")[::50][:20]]
+        texts["sentence"] += [r["text"].strip() for r in lines("mteb_xalign.datasets.xquad_r", f"{lang}.sentences.jsonl")[::40][:12]]
+    concepts = lines("mteb_xalign.datasets.swadesh207", "swadesh207.jsonl")
+    texts["word"] = sorted({w for c in concepts[:12] for ws in c["words"].values() for w in ws})
+    return texts
+
+
+KIND_ROLE = {"paragraph": "document", "question": "query", "sentence": "document", "word": None}
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    import mteb
+
+    return mteb.get_model("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+
+
+def test_token_batches_are_the_cheapest_cut_within_the_budget():
+    """Against brute force: every cut of a sorted list into consecutive passes that keep the budget;
+    the chosen cut covers every row once, in order, keeps the budget, and costs the least
+    (padded tokens + call_tokens per pass)."""
+    import itertools
+    import random
+
+    from xalign_sentence_transformers.encoder import token_batches
+
+    def cost(cut, lengths, call):
+        return sum((s.stop - s.start) * lengths[s.start] + call for s in cut)
+
+    def fits(cut, lengths, budget):
+        return all(s.stop - s.start == 1 or (s.stop - s.start) * lengths[s.start] <= budget for s in cut)
+
+    rng = random.Random(7)
+    for _ in range(300):
+        lengths = sorted((rng.randint(1, 300) for _ in range(rng.randint(0, 9))), reverse=True)
+        budget, call = rng.choice([1, 50, 256, 1000]), rng.choice([0, 32, 500])
+        got = token_batches(lengths, budget, call)
+        assert [i for s in got for i in range(len(lengths))[s]] == list(range(len(lengths)))
+        assert fits(got, lengths, budget)
+        best = min(cost(cut, lengths, call)
+                   for marks in itertools.product([0, 1], repeat=max(len(lengths) - 1, 0))
+                   for cut in [[slice(a, b) for a, b in itertools.pairwise(
+                       [0, *[i + 1 for i, m in enumerate(marks) if m], len(lengths)])]]
+                   if fits(cut, lengths, budget)) if lengths else 0
+        assert cost(got, lengths, call) == best, (lengths, budget, call)
+
+
+def test_batching_by_tokens_gives_sentence_transformers_vectors_on_real_texts(bundled):
+    """Every text of a realistic sample (all four kinds, seven scripts) within 1 - cos <= 1e-6 of
+    sentence-transformers' own encoding in the old batches (32 texts in input order); and the sample
+    really was cut by tokens (several forward passes, none over the budget)."""
+    from mteb.types import PromptType
+    from xalign_sentence_transformers.encoder import TOKEN_BUDGET
+
+    st = bundled.model
+    passes: list[int] = []
+    original = st.forward
+
+    def counting(features, **kwargs):
+        passes.append(int(features["attention_mask"].numel()))
+        return original(features, **kwargs)
+
+    total = 0
+    for kind, texts in _real_texts().items():
+        role = KIND_ROLE[kind]
+        prompt_type = PromptType(role) if role else None
+        st.forward = counting
+        try:
+            got = bundled.embed(texts, prompt_type=prompt_type)
+        finally:
+            del st.forward
+        want = np.concatenate([st.encode(texts[i:i + 32], batch_size=32, normalize_embeddings=True)
+                               for i in range(0, len(texts), 32)])
+        cos = np.einsum("ij,ij->i", got.astype(np.float64), want.astype(np.float64))
+        cos /= np.linalg.norm(got.astype(np.float64), axis=1) * np.linalg.norm(want.astype(np.float64), axis=1)
+        worst = int(np.argmax(1 - cos))
+        assert 1 - cos[worst] <= 1e-6, f"{kind}: 1 - cos = {1 - cos[worst]:.3g} for {texts[worst][:60]!r}"
+        total += len(texts)
+    assert total >= 300
+    assert max(passes) <= TOKEN_BUDGET and len(passes) > 4
+
+
+def test_embed_is_invariant_to_the_order_of_its_texts(bundled):
+    """The forward passes depend only on which texts came (ties broken by text): a permutation of the
+    input gives the same rows, bit for bit, permuted."""
+    from mteb.types import PromptType
+
+    texts = [t for kind in ("question", "sentence", "word") for t in _real_texts()[kind][::3]]
+    first = bundled.embed(texts, prompt_type=PromptType.query)
+    perm = np.random.default_rng(3).permutation(len(texts))
+    shuffled = bundled.embed([texts[i] for i in perm], prompt_type=PromptType.query)
+    assert np.array_equal(shuffled, first[perm])
+    assert bundled.embed([], prompt_type=PromptType.query).shape == (0, 384)
+
+
+def test_sort_lengths_are_the_token_counts_the_model_runs(bundled):
+    """Characters misjudge a text's cost by script: XQuAD's first Chinese question is 12 characters and
+    14 tokens, the English one 51 characters and 11 tokens, the Thai one (no spaces: one unknown word)
+    38 characters and 3 tokens. The harness orders a chunk by these counts (as the model runs them:
+    special tokens, truncation; the prompt where embed counts for its budget)."""
+    zh, en, th = "黑豹队的防守丢了多少分？", "How many points did the Panthers defense surrender?", "ทีมรับของแพนเธอร์สยอมแพ้ที่คะแนนเท่าไร"
+    counts = bundled.sort_lengths([zh, en, th, "x " * 1000])
+    tokenizer = bundled.model.tokenizer
+    assert counts[:3] == [len(tokenizer(t)["input_ids"]) for t in (zh, en, th)] == [14, 11, 3]
+    assert counts[3] == bundled.model.max_seq_length  # truncated, as it runs
+    assert bundled.token_lengths([en], "query: ")[0] > counts[1]

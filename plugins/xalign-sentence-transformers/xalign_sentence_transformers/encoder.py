@@ -1,6 +1,20 @@
 """Any sentence-transformers model as an mteb encoder, with its own query/document prompts.
 
 Imported only when a model is loaded (it pulls in torch and sentence-transformers).
+
+Engine: sentence-transformers' own torch backend, on CPU and GPU. ONNX Runtime and OpenVINO were
+measured against it on this project's texts (benchmarks/st_backends.py, the plugin's README): their
+vectors equal torch's within 1 - cos <= 1e-6, but neither was clearly faster on paragraphs, the
+largest share of the work, so a second engine (an export step, its cache, its own failure modes)
+buys nothing measurable here. What was slow was padding, which the batching below removes.
+
+Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
+batch holds texts of one cost whatever their script), and `embed` sorts whatever it receives by token
+count and cuts it into forward passes of at most TOKEN_BUDGET padded tokens, where padding costs more
+than another pass (CALL_TOKENS), so a short text is not padded to a paragraph's length. Vectors are
+returned in input order. The batch a text is encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
+texts), as any batch size always did: the embedding cache (keyed by model name and revision, not by
+batch) stays valid for vectors encoded before this batching.
 """
 
 from __future__ import annotations
@@ -22,6 +36,14 @@ logger = logging.getLogger(__name__)
 
 #: The prompt used when a task gives no role (mteb passes prompt_type=None, e.g. STS).
 DEFAULT_PROMPT_KEY = "default"
+#: Padded tokens (rows x the longest row) per forward pass: 32 texts of MiniLM's 256-token limit,
+#: the batch that paragraphs always had; shorter texts get proportionally more rows.
+TOKEN_BUDGET = 8192
+#: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a
+#: pass of one 6-token text took ~13 ms, about what 30 tokens of a long pass cost (~0.4 ms each; most
+#: of the fixed part is in the matmuls, which touch every weight whatever the rows). Batches are cut
+#: to minimise padded tokens + this per pass.
+CALL_TOKENS = 32
 
 
 class SentenceTransformerEncoder(TextEncoder):
@@ -112,7 +134,8 @@ class SentenceTransformerEncoder(TextEncoder):
 
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: Sequence[str] | None = None) -> np.ndarray:
-        """One MTEB batch, with the prompt for this task and role (task prompts included)."""
+        """One MTEB batch, with the prompt for this task and role (task prompts included), encoded in
+        forward passes of at most TOKEN_BUDGET padded tokens; rows in input order."""
         prompt = self.prompt_for(task_metadata, prompt_type)
         if prompt_type == PromptType.query:
             fn = self.model.encode_query
@@ -120,11 +143,56 @@ class SentenceTransformerEncoder(TextEncoder):
             fn = self.model.encode_document
         else:
             fn = self.model.encode
-        # One MTEB batch = one forward pass: the DataLoader already chose the batch size.
-        # Unit rows in torch for cosine models (as sentence-transformers users get them).
-        vectors = fn(texts, prompt=prompt, batch_size=max(len(texts), 1), convert_to_tensor=True,
-                     normalize_embeddings=not declares_dot(self), show_progress_bar=False)
-        return vectors.detach().float().cpu().numpy()
+        if not texts:
+            return np.zeros((0, self.model.get_embedding_dimension() or 0), dtype=np.float32)
+        lengths = self.token_lengths(texts, prompt)
+        # Ties by text: the batches depend only on which texts came, so any order gives the same rows.
+        order = sorted(range(len(texts)), key=lambda i: (-lengths[i], texts[i]))
+        parts = []
+        for rows in token_batches([lengths[i] for i in order], TOKEN_BUDGET):
+            # Unit rows in torch for cosine models (as sentence-transformers users get them).
+            vectors = fn([texts[i] for i in order[rows]], prompt=prompt, batch_size=rows.stop - rows.start,
+                         convert_to_tensor=True, normalize_embeddings=not declares_dot(self), show_progress_bar=False)
+            parts.append(vectors.detach().float().cpu().numpy())
+        sorted_rows = np.concatenate(parts)
+        out = np.empty_like(sorted_rows)
+        out[order] = sorted_rows  # back in input order
+        return out
+
+    def token_lengths(self, texts: Sequence[str], prompt: str = "") -> list[int]:
+        """Tokens each text runs as (prompt, special tokens, truncation included); characters for a
+        model without a tokenizer of its own (then sorting and budgets are by characters)."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None or not callable(tokenizer):
+            return [len(prompt) + len(text) for text in texts]
+        ids = tokenizer([prompt + text for text in texts], truncation=True,
+                        max_length=self.model.max_seq_length)["input_ids"]
+        return [len(row) for row in ids]
+
+    def sort_lengths(self, texts: list[str]) -> list[int]:
+        # The harness's order for a chunk (adapter.TextEncoder.sort_lengths): tokens, not characters.
+        return self.token_lengths(texts)
+
+
+def token_batches(lengths: Sequence[int], budget: int, call_tokens: int = CALL_TOKENS) -> list[slice]:
+    """Consecutive slices of `lengths` (sorted longest first), each a forward pass padded to its first
+    row, with rows x first length <= budget (or one row), cut so that padded tokens plus `call_tokens`
+    per pass are fewest (exact, by dynamic programming over the cut points)."""
+    n = len(lengths)
+    cost, cut = [0] + [None] * n, [0] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(end - 1, -1, -1):
+            rows = end - start
+            if rows > 1 and rows * lengths[start] > budget:
+                break  # lengths only grow towards the start: no longer pass fits either
+            total = cost[start] + rows * lengths[start] + call_tokens
+            if cost[end] is None or total < cost[end]:
+                cost[end], cut[end] = total, start
+    batches, end = [], n
+    while end:
+        batches.append(slice(cut[end], end))
+        end = cut[end]
+    return batches[::-1]
 
 
 def _dtype_key() -> str:
