@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mteb_xalign import encode_workers, progress
-from mteb_xalign.adapter import l2_normalise
+from mteb_xalign.adapter import TextEncoder, l2_normalise
 from mteb_xalign.cache import EmbeddingCache, make_key, shared_cache
 from mteb_xalign.errors import UserError
 from mteb_xalign.feeding import model_id, model_name

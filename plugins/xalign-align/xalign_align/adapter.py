@@ -91,6 +91,11 @@ class AlignedEncoder(TextEncoder):
         method = getattr(self.base, "cache_context", None)
         return method(task_metadata, prompt_type) if callable(method) else f"task={task_metadata.name}"
 
+    def sort_lengths(self, texts: list[str]) -> list[int]:
+        # The base model does the work: its measure of a text's cost orders the chunk.
+        method = getattr(self.base, "sort_lengths", None)
+        return method(texts) if callable(method) else super().sort_lengths(texts)
+
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: list[str] | None = None) -> np.ndarray:
         vectors = base_vectors(self.base, texts, prompt_type, task_metadata)
