@@ -13,8 +13,15 @@ are the C engine's:
 - a text of more than 510 content tokens is split into 510-token windows (no overlap), each run
   as <s> window </s>; its vector is the windows' mean-pooled vectors weighted by their content
   token counts, then L2-normalised;
-- the texts of one call are concatenated, up to CHUNK_TOKENS tokens per forward pass, so the
-  token-wise matmuls stream each weight once for many texts; attention is per text.
+- the texts of one call are sorted by length and concatenated, up to CHUNK_TOKENS tokens per
+  forward pass, so the token-wise matmuls stream each weight once for many texts (Q, K and V in
+  one product; the feed-forward layer by FFN_ROWS-token tiles that stay in the cache); attention
+  is per text, texts of equal length batched together (no padding, no mask).
+
+Measured before these passes were batched and tiled (one attention call per text, untiled FFN,
+three Q/K/V products): equal bit for bit on XQuAD paragraphs, questions and XQuAD-R sentences,
+within 7.8e-8 per coordinate on words; the test holds every kind within 1 - cosine 1e-6 of the
+network written out plainly, one text at a time.
 
 Each text's vector depends on that text alone in exact arithmetic. In floating point, a BLAS
 library may pick its kernel by the number of rows, so the last bits of a vector could depend
