@@ -318,6 +318,22 @@ def test_bad_input_is_named(kwargs, message):
         gold_ranks(Q, D, **args)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_first_bad_document_is_named_when_norms_are_taken_block_by_block(monkeypatch, workers):
+    """Block norms are taken as the blocks are reached, by whichever worker thread comes first:
+    the pool's first bad row is still the one named, and one bad row anywhere refuses the whole."""
+    from mteb_xalign.metrics.ranking import backends
+
+    monkeypatch.setattr(backends, "SMALL_WORK", 0)
+    monkeypatch.setattr(backends, "blas_threads", lambda: workers)
+    rng = np.random.default_rng(0)
+    Q, D = rng.standard_normal((8, 4), dtype=np.float32), rng.standard_normal((50, 4), dtype=np.float32)
+    D[37, 2], D[41, 0] = np.inf, np.nan
+    for chunk_size in (4, 7, 50):
+        with pytest.raises(ValueError, match=r"docs\[37\] contains a NaN or infinite"):
+            gold_ranks(Q, D, [[0]] * 8, chunk_size=chunk_size, query_batch=4)
+
+
 def test_bad_matrices_are_named():
     Q = np.ones((2, 3), np.float32)
     with pytest.raises(ValueError, match="dimension 3 but docs have dimension 4"):

@@ -11,6 +11,7 @@ keeps the k best by (score desc, document index asc).
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -66,6 +67,8 @@ def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, c
     weights = (np.concatenate([np.ones((len(local), 1), np.float32), local.astype(np.float32)], axis=1)
                if local.shape[1] else None)
 
+    norms = _BlockNorms(docs, offset, blocks, backend)
+
     def run(worker: int) -> None:
         be = backend if worker == 0 else backend.fresh()
         loop = _ShardLoop(plan, docs, offset, be, blocks, norms, weights)
@@ -73,23 +76,37 @@ def rank_block_loop(plan: RankPlan, docs: np.ndarray, offset: int, backend, *, c
             g = slice(plan.gold.offsets[start], plan.gold.offsets[stop])
             counts[g], top_i[start:stop], top_s[start:stop] = loop.batch(start, stop)
 
-    def block_norm(block: tuple[int, int]) -> float:
-        """An upper bound of the block's largest document norm (float32 squares err by gamma);
-        non-finite rows are refused, naming the first."""
-        a, z = block
-        squared = backend.squared_norms(docs[a:z])
-        check_rows_finite(squared, docs[a:z], "docs", first_row=offset + a)
-        return norm_bound(float(squared.max(initial=0.0)), docs.shape[1])
-
     if workers == 1 or len(parts) == 1:
-        norms = [block_norm(b) for b in blocks]
         run(0)
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="xalign-rank") as pool:
-            norms = list(pool.map(block_norm, blocks))  # in order: the first bad block is named
             for done in [pool.submit(run, w) for w in range(min(workers, len(parts)))]:
-                done.result()  # re-raises a worker's error
+                done.result()  # re-raises a worker's error (the first worker's first, as blocks go in order)
     return ShardPartial(offset, docs.shape[0], counts, top_i, top_s)
+
+
+class _BlockNorms:
+    """Per block, an upper bound of its largest document norm (float32 squares err by gamma),
+    computed when a batch first reaches the block, just before its product reads the same rows:
+    the pool is streamed from memory once, not once more for the norms beforehand. Non-finite rows
+    are refused, naming the first (blocks are reached in order, so it is the pool's first)."""
+
+    def __init__(self, docs, offset, blocks, backend):
+        self.docs, self.offset, self.blocks, self.be = docs, offset, blocks, backend
+        self.bounds: list[float | None] = [None] * len(blocks)
+        self.locks = [threading.Lock() for _ in blocks]
+
+    def __getitem__(self, b: int) -> float:
+        bound = self.bounds[b]
+        if bound is None:
+            with self.locks[b]:  # the other worker reaches the same block at about the same time
+                bound = self.bounds[b]
+                if bound is None:
+                    a, z = self.blocks[b]
+                    squared = self.be.squared_norms(self.docs[a:z])
+                    check_rows_finite(squared, self.docs[a:z], "docs", first_row=self.offset + a)
+                    bound = self.bounds[b] = norm_bound(float(squared.max(initial=0.0)), self.docs.shape[1])
+        return bound
 
 
 class _ShardLoop:
