@@ -79,10 +79,13 @@ def cluster_union(subsets: Sequence[SubsetOutcomes]) -> list[str]:
 
 def _scores(counts: np.ndarray, ratios: Sequence[Ratio]) -> np.ndarray:
     """(draws, subsets) scores of count vectors (draws, clusters)."""
-    num = np.stack([r.num for r in ratios], axis=1)
-    den = np.stack([r.den for r in ratios], axis=1)
+    # One matrix-vector product per subset, not one matrix product for all: BLAS sums a product's
+    # columns in an order that depends on how many there are (and on the CPU), and a subset must
+    # get the same interval, to the last bit, alone and among the others.
+    num = np.stack([counts @ r.num for r in ratios], axis=-1)
+    den = np.stack([counts @ r.den for r in ratios], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        x = (counts @ num) / (counts @ den)
+        x = num / den
     affinity = np.array([r.affinity for r in ratios])
     return np.where(affinity, 1.0 / (1.0 + x), x)
 
