@@ -252,6 +252,7 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     summary: dict[str, list] = {}
     # (metric key, aligned name) -> (mean Delta, {language: Delta}); Holm per aligned model / per metric
     deltas: dict[tuple[str, str], tuple[Delta, dict[str, Delta]]] = {}
+    cis: dict[tuple[str, str], Interval | str] = {}  # (metric key, model name) -> its average's interval
     for metric in METRICS:
         for name in names[1:]:
             langs = common_languages(metric, [data[names[0]], data[name]])
@@ -276,7 +277,8 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
         base_vals = data[names[0]].get(metric.key, {})
         base_langs = common_languages(metric, [data[names[0]]])
         base_result = files[names[0]].get(metric.task + suffix)
-        cells = [fmt_score(metric, mean(base_vals, base_langs), score_interval(metric, base_result, base_langs))]
+        cis[(metric.key, names[0])] = score_interval(metric, base_result, base_langs)
+        cells = [fmt_score(metric, mean(base_vals, base_langs), cis[(metric.key, names[0])])]
         means = [mean(base_vals, base_langs)]
         for name in names[1:]:
             # each model against the base over the languages both have
@@ -287,8 +289,9 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                 cells.append("—")
                 continue
             note = "" if len(langs) == len(base_langs) else f" [{len(langs)} langs]"
-            ci = score_interval(metric, files[name].get(metric.task + suffix), langs)
-            cells.append(f"{fmt_score(metric, m, ci)} ({fmt_delta(metric, deltas[(metric.key, name)][0])}){note}")
+            cis[(metric.key, name)] = score_interval(metric, files[name].get(metric.task + suffix), langs)
+            cells.append(f"{fmt_score(metric, m, cis[(metric.key, name)])} "
+                         f"({fmt_delta(metric, deltas[(metric.key, name)][0])}){note}")
         summary[metric.key] = means
         lines.append(f"| {metric.label} | {len(base_langs) or '—'} | " + " | ".join(cells) + " |")
     lines += _per_language_deltas(names, short, deltas)
@@ -307,7 +310,7 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                       if (d := find_result(results, lookup[n], t)) is not None})
     lines += ["", "Result files:", ""] + [f"- `{p}`" for p in sources]
     return "\n".join(lines) + "\n", {"names": names, "short": short, "data": data, "summary": summary,
-                                     "deltas": deltas}
+                                     "deltas": deltas, "intervals": cis}
 
 
 def _per_language_deltas(names: list[str], short: list[str], deltas: dict) -> list[str]:
