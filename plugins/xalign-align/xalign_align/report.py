@@ -1,7 +1,8 @@
 """`xalign align report BASE ALIGNED...`: the before/after of a repair, from MTEB result JSON.
 
 Per language and on average: MultiRefCLIR multi Max@R_norm for both query languages, English
-preference (language_preference on q-X) and its mirror (q-en), Multi-1 NDCG@1 (pessimistic),
+preference (language_preference on q-X) and its mirror (q-en), the other bias on q-X (X over
+English: same_language_preference), Multi-1 NDCG@1 (pessimistic),
 Mono-Same and Mono-Cross Max@R_norm, SemanticAffinity. Printed, and written as Markdown and a
 PNG of the changes. A metric whose results are missing for a model is shown as "—", never 0.
 
@@ -49,6 +50,9 @@ METRICS = (
     Metric("en_pref", "English preference % (q-X)", "MultiRefCLIR", "multi_en+{x}_q-{x}", "language_preference",
            better="lower"),
     Metric("x_pref", "X preference % (q-en)", "MultiRefCLIR", "multi_en+{x}_q-en", "language_preference",
+           better="lower"),
+    # the other bias (e5 with Chinese questions): the English gold outranked by an unrelated X paragraph
+    Metric("x_over_en", "X over English % (q-X)", "MultiRefCLIR", "multi_en+{x}_q-{x}", "same_language_preference",
            better="lower"),
     Metric("multi1_ndcg", "Multi-1 NDCG@1, q-X", "MultiRefCLIR-Multi1", "multi1_en+{x}_q-{x}", "ndcg_at_1_pessimistic"),
     Metric("monosame", "Mono-Same Max@R_norm", "MultiRefCLIR-MonoSame", "monosame_{l}_q-{l}", "max_at_r_norm"),
