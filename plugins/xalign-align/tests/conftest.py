@@ -38,3 +38,16 @@ def isolated_env(tmp_path, tiny_model, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture
+def registered_tiny(isolated_env, tiny_model):
+    """The tiny model registered in this process (the bridge registered before the env was set)."""
+    from mteb_xalign import mteb_compat
+    from mteb_xalign.mteb_bridge import ensure_registered
+    from xalign_sentence_transformers import sentence_transformer_meta
+
+    ensure_registered()
+    mteb_compat.add_model(sentence_transformer_meta("test/tiny-random", sources=[f"path:{tiny_model}"],
+                                                    inherit_mteb_meta=False, revision="tiny-1", embed_dim=32))
+    return "test/tiny-random"

@@ -62,19 +62,6 @@ def test_fit_register_check_plugin_and_mteb_run(tmp_path, isolated_env, tiny_pai
     assert len(table) == 2, out
 
 
-@pytest.fixture
-def registered_tiny(isolated_env, tiny_model):
-    """The tiny model registered in this process (the bridge registered before the env was set)."""
-    from mteb_xalign import mteb_compat
-    from mteb_xalign.mteb_bridge import ensure_registered
-    from xalign_sentence_transformers import sentence_transformer_meta
-
-    ensure_registered()
-    mteb_compat.add_model(sentence_transformer_meta("test/tiny-random", sources=[f"path:{tiny_model}"],
-                                                    inherit_mteb_meta=False, revision="tiny-1", embed_dim=32))
-    return "test/tiny-random"
-
-
 def _fit(tmp_path, tiny_pairs, method="procrustes", unfitted="error"):
     from xalign_align.fit import fit_artifact
     from xalign_align.pairs import load_training_set

@@ -7,7 +7,7 @@ from xalign_align.report import build, picture
 
 from mteb_xalign import per_query
 from mteb_xalign.per_query import SubsetOutcomes
-from mteb_xalign.stats.resampling import paired_all
+from mteb_xalign.stats.resampling import paired_all, task_interval
 
 
 def _result(root, model, revision, task, scores):
@@ -81,6 +81,10 @@ def test_each_delta_has_its_paired_interval_and_not_significant_ones_are_marked(
     assert whole.test.low < whole.delta < whole.test.high and whole.test.low > 0.1 and whole.significant
     row = next(line for line in markdown.splitlines() if line.startswith("| Multi Max@R_norm, q-X |"))
     assert f"[+{100 * whole.test.low:.1f}, +{100 * whole.test.high:.1f}])" in row and "n.s." not in row
+    # each average score with its own interval: the same subsets resampled jointly (a task score's interval)
+    for outcomes, cell in ((base, row.split("|")[3]), (aligned, row.split("|")[4])):
+        ci = task_interval([outcomes[s] for s in subsets], "max_at_r_norm")
+        assert cell.strip().startswith(f"{100 * ci.point:.1f} [{100 * ci.low:.1f}, {100 * ci.high:.1f}]")
     # identical outcomes: Δ 0, its interval the point, not significant, marked
     same = next(line for line in markdown.splitlines() if line.startswith("| Multi Max@R_norm, q-en |"))
     assert "+0.0 [+0.0, +0.0] n.s." in same

@@ -1,7 +1,8 @@
 """`xalign align report BASE ALIGNED...`: the before/after of a repair, from MTEB result JSON.
 
 Per language and on average: MultiRefCLIR multi Max@R_norm for both query languages, English
-preference (language_preference on q-X) and its mirror (q-en), Multi-1 NDCG@1 (pessimistic),
+preference (language_preference on q-X) and its mirror (q-en), the other bias on q-X (X over
+English: same_language_preference), Multi-1 NDCG@1 (pessimistic),
 Mono-Same and Mono-Cross Max@R_norm, SemanticAffinity. Printed, and written as Markdown and a
 PNG of the changes. A metric whose results are missing for a model is shown as "—", never 0.
 
@@ -9,7 +10,9 @@ Each Δ carries its paired 95% interval where both results have per-query files 
 (`mteb_xalign.stats`: the same clusters resampled for both models over the same subsets, a paired
 cluster permutation test for the p-value). A mean Δ's p-values are Holm-adjusted over the metrics of
 one aligned model, a per-language Δ's over the languages of its metric; "n.s." marks a Δ not
-significant at 0.05 after that adjustment. Without per-query data a Δ is shown bare and says so.
+significant at 0.05 after that adjustment. Each average score carries its own 95% interval (cluster
+bootstrap over the same subsets, all resampled jointly). Without per-query data a Δ or a score is
+shown bare and says so.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from pathlib import Path
 
 from mteb_xalign import per_query
 from mteb_xalign.errors import UserError
-from mteb_xalign.stats.resampling import N_RESAMPLES, SEED, TEST, PairedResult, holm, paired_all
+from mteb_xalign.per_query import SubsetOutcomes
+from mteb_xalign.stats.resampling import (METHOD, N_RESAMPLES, SEED, TEST, Interval, PairedResult, holm,
+                                          paired_all, task_interval)
 
 ALPHA = 0.05
 NO_INTERVAL = "no interval"
@@ -45,6 +50,9 @@ METRICS = (
     Metric("en_pref", "English preference % (q-X)", "MultiRefCLIR", "multi_en+{x}_q-{x}", "language_preference",
            better="lower"),
     Metric("x_pref", "X preference % (q-en)", "MultiRefCLIR", "multi_en+{x}_q-en", "language_preference",
+           better="lower"),
+    # the other bias (e5 with Chinese questions): the English gold outranked by an unrelated X paragraph
+    Metric("x_over_en", "X over English % (q-X)", "MultiRefCLIR", "multi_en+{x}_q-{x}", "same_language_preference",
            better="lower"),
     Metric("multi1_ndcg", "Multi-1 NDCG@1, q-X", "MultiRefCLIR-Multi1", "multi1_en+{x}_q-{x}", "ndcg_at_1_pessimistic"),
     Metric("monosame", "Mono-Same Max@R_norm", "MultiRefCLIR-MonoSame", "monosame_{l}_q-{l}", "max_at_r_norm"),
@@ -134,27 +142,45 @@ class Delta:
         return None if self.p_adjusted is None else self.p_adjusted < ALPHA
 
 
+def outcomes(metric: Metric, result: dict | None, langs: list[str]) -> list[SubsetOutcomes] | str:
+    """The per-query outcomes of `metric`'s subsets on `langs` in one result, or why there are none."""
+    if result is None or not langs:
+        return NO_INTERVAL
+    path = Path(result["_path"])
+    if not per_query.has_file(path):
+        return NO_INTERVAL + " (no per-query data)"
+    found = per_query.problems(path)
+    if found:
+        return f"{NO_INTERVAL} ({found[0]})"
+    names = [metric.subset.format(x=lang, l=lang) for lang in langs]
+    stored = per_query.load(path)
+    if not all(("test", n) in stored for n in names):
+        return NO_INTERVAL + " (a subset has no per-query outcomes)"
+    return [stored[("test", n)] for n in names]
+
+
+def score_interval(metric: Metric, result: dict | None, langs: list[str]) -> Interval | str:
+    """The 95% interval of one model's mean of `metric` over `langs`, or why there is none."""
+    found = outcomes(metric, result, langs)
+    if isinstance(found, str):
+        return found
+    try:
+        return task_interval(found, metric.score, n_resamples=N_RESAMPLES, seed=SEED)
+    except (ValueError, KeyError) as exc:  # fewer than two clusters, a key without per-query values
+        return f"{NO_INTERVAL} ({exc})"
+
+
 def paired_deltas(metric: Metric, base: dict | None, aligned: dict | None,
                   langs: list[str]) -> tuple[list[PairedResult], PairedResult] | str:
     """Per-language and mean paired results of aligned − base on `langs`, or why there are none."""
-    if base is None or aligned is None or not langs:
-        return NO_INTERVAL
-    paths = [Path(aligned["_path"]), Path(base["_path"])]
-    if not all(per_query.has_file(p) for p in paths):
-        return NO_INTERVAL + " (no per-query data)"
-    for p in paths:
-        found = per_query.problems(p)
-        if found:
-            return f"{NO_INTERVAL} ({found[0]})"
-    if aligned.get("dataset_revision") != base.get("dataset_revision"):
+    if base is not None and aligned is not None and aligned.get("dataset_revision") != base.get("dataset_revision"):
         return f"{NO_INTERVAL} (different data: dataset revisions differ)"
-    names = [metric.subset.format(x=lang, l=lang) for lang in langs]
-    stored = [per_query.load(p) for p in paths]
-    if not all(("test", n) in q for q in stored for n in names):
-        return NO_INTERVAL + " (a subset has no per-query outcomes)"
+    found = [outcomes(metric, aligned, langs), outcomes(metric, base, langs)]
+    for why in found:
+        if isinstance(why, str):
+            return why
     try:
-        return paired_all([stored[0][("test", n)] for n in names], [stored[1][("test", n)] for n in names],
-                          metric.score, n_resamples=N_RESAMPLES, seed=SEED)
+        return paired_all(found[0], found[1], metric.score, n_resamples=N_RESAMPLES, seed=SEED)
     except (ValueError, KeyError) as exc:  # other queries or clusters, a key without per-query values
         return f"{NO_INTERVAL} ({exc})"
 
@@ -166,6 +192,14 @@ def fmt_delta(metric: Metric, d: Delta) -> str:
         return f"{text}, {d.why_none}"
     text += f" [{fmt(metric, d.test.low, delta=True)}, {fmt(metric, d.test.high, delta=True)}]"
     return text + ("" if d.significant else " n.s.")
+
+
+def fmt_score(metric: Metric, value: float | None, ci: Interval | str | None) -> str:
+    """'60.6 [58.9, 62.3]', or the bare value where there is no interval (the table's note says why)."""
+    text = fmt(metric, value)
+    if value is None or not isinstance(ci, Interval):
+        return text
+    return f"{text} [{fmt(metric, ci.low)}, {fmt(metric, ci.high)}]"
 
 
 def adjust(deltas: list[Delta]) -> None:
@@ -209,17 +243,20 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
              "Averages are over the target languages (Mono-Same: also English) with results; `langs` counts the "
              "base model's, and an aligned model's Δ is taken over the languages both have (noted when fewer).",
              "",
+             f"Score [a, b]: its 95% interval ({METHOD}: the same questions, paragraphs or concepts drawn in "
+             f"every language of the average; {N_RESAMPLES:,} resamples, seed {SEED}). "
              "Δ [a, b]: its 95% interval from a paired cluster bootstrap (the same questions, paragraphs or "
              f"concepts resampled for both models, on the same subsets; {N_RESAMPLES:,} resamples, seed {SEED}); "
              f"p-values from a {TEST} test. **n.s.**: not significant at "
              f"{ALPHA:g} after Holm's adjustment (over the metrics below for each aligned model; per language, over "
              "the metric's languages). A Δ without an interval says why (no per-query data: results written "
-             "before they were kept, or on other data).", ""]
+             "before they were kept, or on other data); a score without one has none for the same reasons.", ""]
     lines += ["## Averages", "", "| metric | langs | " + " | ".join(f"`{s}`" for s in short) + " |",
               "|---|---:|" + "---:|" * len(short)]
     summary: dict[str, list] = {}
     # (metric key, aligned name) -> (mean Delta, {language: Delta}); Holm per aligned model / per metric
     deltas: dict[tuple[str, str], tuple[Delta, dict[str, Delta]]] = {}
+    cis: dict[tuple[str, str], Interval | str] = {}  # (metric key, model name) -> its average's interval
     for metric in METRICS:
         for name in names[1:]:
             langs = common_languages(metric, [data[names[0]], data[name]])
@@ -243,7 +280,9 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     for metric in METRICS:
         base_vals = data[names[0]].get(metric.key, {})
         base_langs = common_languages(metric, [data[names[0]]])
-        cells = [fmt(metric, mean(base_vals, base_langs))]
+        base_result = files[names[0]].get(metric.task + suffix)
+        cis[(metric.key, names[0])] = score_interval(metric, base_result, base_langs)
+        cells = [fmt_score(metric, mean(base_vals, base_langs), cis[(metric.key, names[0])])]
         means = [mean(base_vals, base_langs)]
         for name in names[1:]:
             # each model against the base over the languages both have
@@ -254,7 +293,9 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                 cells.append("—")
                 continue
             note = "" if len(langs) == len(base_langs) else f" [{len(langs)} langs]"
-            cells.append(f"{fmt(metric, m)} ({fmt_delta(metric, deltas[(metric.key, name)][0])}){note}")
+            cis[(metric.key, name)] = score_interval(metric, files[name].get(metric.task + suffix), langs)
+            cells.append(f"{fmt_score(metric, m, cis[(metric.key, name)])} "
+                         f"({fmt_delta(metric, deltas[(metric.key, name)][0])}){note}")
         summary[metric.key] = means
         lines.append(f"| {metric.label} | {len(base_langs) or '—'} | " + " | ".join(cells) + " |")
     lines += _per_language_deltas(names, short, deltas)
@@ -273,7 +314,7 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
                       if (d := find_result(results, lookup[n], t)) is not None})
     lines += ["", "Result files:", ""] + [f"- `{p}`" for p in sources]
     return "\n".join(lines) + "\n", {"names": names, "short": short, "data": data, "summary": summary,
-                                     "deltas": deltas}
+                                     "deltas": deltas, "intervals": cis}
 
 
 def _per_language_deltas(names: list[str], short: list[str], deltas: dict) -> list[str]:
@@ -336,22 +377,28 @@ def picture(info: dict, path: Path) -> None:
         better = "↓ better" if metric.better == "lower" else "↑ better"
         ax.set_title(f"Δ {metric.label}{unit}, {better}", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].legend(fontsize=8, loc="best")
+    drawn = [ax for ax in axes.flat if ax.get_legend_handles_labels()[0]]
+    if drawn:  # the first panel with bars (the first may say "not evaluated")
+        drawn[0].legend(fontsize=8, loc="best")
     fig.suptitle(f"Change against {names[0]} (aligned − base), per language; error bars: paired 95% interval "
                  "where per-query data exist", fontsize=12)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def _report(args: argparse.Namespace) -> int:
-    results = args.results or [Path("results")]
-    markdown, info = build(args.base, args.aligned, results, args.task_suffix)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
+def write_report(base: str, aligned: list[str], results: list[Path], out: Path, suffix: str = "") -> str:
+    """Build the report, write OUT/report.md and OUT/report.png, return the Markdown."""
+    markdown, info = build(base, aligned, results, suffix)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown, encoding="utf-8")
     try:
-        picture(info, args.out / "report.png")
-        print(f"wrote {args.out / 'report.md'} and {args.out / 'report.png'}", file=sys.stderr)
+        picture(info, out / "report.png")
+        print(f"wrote {out / 'report.md'} and {out / 'report.png'}", file=sys.stderr)
     except ImportError:
-        print(f"wrote {args.out / 'report.md'} (no picture: matplotlib is not installed)", file=sys.stderr)
+        print(f"wrote {out / 'report.md'} (no picture: matplotlib is not installed)", file=sys.stderr)
+    return markdown
+
+
+def _report(args: argparse.Namespace) -> int:
+    print(write_report(args.base, args.aligned, args.results or [Path("results")], args.out, args.task_suffix))
     return 0
