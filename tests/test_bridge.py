@@ -60,9 +60,7 @@ def test_xalign_tasks_names_the_plugin(cli):
 
 
 def test_unsupported_mteb_version_fails_loudly(monkeypatch):
-    import importlib.metadata
-
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: "2.31.0")
+    monkeypatch.setattr(mteb_bridge.mteb_compat, "version", lambda name: "2.31.0")
     with pytest.raises(RuntimeError, match=r"supports mteb >=2\.26,<2\.27.*found mteb 2\.31\.0"):
         mteb_bridge.mteb_compat.check_version()
 

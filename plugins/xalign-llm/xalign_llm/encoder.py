@@ -15,13 +15,12 @@ import numpy as np
 
 from mteb_xalign.adapter import TextEncoder
 from mteb_xalign.errors import UserError
+from xalign_llm.names import model_id_of
 
 
 class LlmEmbeddingEncoder(TextEncoder):
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None, **kwargs: Any):
         import llm
-
-        from xalign_llm.models import model_id_of
 
         super().__init__(model_name, revision, device)
         model_id = model_id_of(model_name)

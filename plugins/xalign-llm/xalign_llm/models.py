@@ -19,18 +19,9 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-PREFIX = "llm/"
-REFERENCE = "https://llm.datasette.io/en/stable/embeddings/"
+from xalign_llm.names import PREFIX, REFERENCE, model_id_of, xalign_name
 
-
-def xalign_name(model_id: str) -> str:
-    return PREFIX + model_id
-
-
-def model_id_of(name: str) -> str:
-    if not name.startswith(PREFIX):
-        raise ValueError(f"{name!r} is not an llm model name ({PREFIX}MODEL_ID)")
-    return name[len(PREFIX):]
+__all__ = ["PREFIX", "REFERENCE", "model_id_of", "xalign_name"]  # re-exported: the names live in names.py
 
 
 def installed_models() -> dict[str, Any]:

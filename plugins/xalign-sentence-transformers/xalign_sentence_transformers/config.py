@@ -33,6 +33,7 @@ from typing import Any
 from mteb_xalign import models_file
 from mteb_xalign.errors import DataError
 from mteb_xalign.models_file import ModelEntry as Entry
+from xalign_sentence_transformers.meta import sentence_transformer_meta
 
 ADAPTER = "sentence-transformers"
 BUNDLED = Path(__file__).with_name("models.toml")
@@ -112,8 +113,6 @@ def weight_sources(fields: dict[str, Any]) -> list[str]:
 
 def entry_to_meta(entry: Entry):
     """The mteb.ModelMeta for an entry (loader: SentenceTransformerEncoder)."""
-    from xalign_sentence_transformers import sentence_transformer_meta
-
     fields = entry.fields
     try:
         return sentence_transformer_meta(

