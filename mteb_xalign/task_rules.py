@@ -92,6 +92,7 @@ class TaskRules(Protocol):
     - `leaderboard_columns`: the columns it contributes (the leaderboard, `xalign run`'s table);
     - `benchmarks`: the mteb Benchmarks it belongs to, opt-in (tasks.bundled.benchmark_tasks);
     - `report_scenario`: the retrieval scenario whose per-language series the report draws from it;
+    - `report_series`: the report's other per-language picture it feeds (lareqa, sa, sa_matrix);
     - `default_instruction`: the instruction an instruction-following model gets for its queries when
       nothing else names one (the decoder plugin reads it);
     - `score_shown_as_is`: the report shows its task score 0-1 with three decimals (SA, RA), not x100;
@@ -104,6 +105,7 @@ class TaskRules(Protocol):
     leaderboard_columns: ClassVar[tuple[Column, ...]]
     benchmarks: ClassVar[tuple[str, ...]]
     report_scenario: ClassVar[str | None]
+    report_series: ClassVar[str | None]
     default_instruction: ClassVar[str | None]
     score_shown_as_is: ClassVar[bool]
 

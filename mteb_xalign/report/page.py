@@ -11,10 +11,10 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mteb_xalign import mteb_bridge, plugins
+from mteb_xalign import mteb_bridge, per_query, plugins
 from mteb_xalign.report import charts
 from mteb_xalign.report.flags import CollapseReport, collapse_report, is_declared
-from mteb_xalign.report.results import ModelResults
+from mteb_xalign.report.results import ModelResults, TaskScores
 from mteb_xalign.report.series import LanguageSeries, language_series, sa_matrix
 from mteb_xalign.stats.file_intervals import task_interval_of
 from mteb_xalign.stats.resampling import METHOD, N_RESAMPLES, SEED
@@ -69,10 +69,22 @@ def _task_interval(task) -> tuple[float, float] | None:
     return None if ci is None else (ci.low, ci.high)
 
 
-def shown_as_is(task_name: str) -> bool:
+def shown_as_is(task: TaskScores) -> bool:
     """Whether the task declares its score is shown as stored (0-1, three decimals) rather than x100
-    (`score_shown_as_is`, task_rules.TaskRules): SA and RA tasks, and --data tasks of their kinds."""
-    return bool(getattr(mteb_bridge.task_class(task_name), "score_shown_as_is", False))
+    (`score_shown_as_is`, task_rules.TaskRules): SA and RA tasks, and --data tasks of their kinds.
+    A task registered nowhere here (a --data task of another run) is shown as the registered tasks
+    with its main score are: the per-query file's header names it; without one, the registered main
+    scores that equal `main_score` in every subset decide, if they agree."""
+    cls = mteb_bridge.task_class(task.name)
+    if cls is not None:
+        return bool(getattr(cls, "score_shown_as_is", False))
+    kinds = {c.metadata.main_score: bool(getattr(c, "score_shown_as_is", False)) for _, c in plugins.get_tasks()}
+    key = per_query.load_header(task.path).get("main_score") if per_query.has_file(task.path) else None
+    if key in kinds:
+        return kinds[key]
+    fits = {kinds[k] for k in kinds if task.subsets and all(
+        isinstance(s.get(k), (int, float)) and s.get(k) == s.get("main_score") for s in task.subsets.values())}
+    return fits == {True}
 
 
 def _task_names(models: list[ModelResults]) -> list[str]:
@@ -88,7 +100,7 @@ def _scores_table(models: list[ModelResults]) -> str:
     head = "".join(f"<th>{_e(t)}</th>" for t in tasks)
     rows = []
     for m in models:
-        cells = "".join(f"<td>{_fmt(m.tasks[t].score, shown_as_is(t), _task_interval(m.tasks[t]))}</td>"
+        cells = "".join(f"<td>{_fmt(m.tasks[t].score, shown_as_is(m.tasks[t]), _task_interval(m.tasks[t]))}</td>"
                         if t in m.tasks else "<td>—</td>" for t in tasks)
         short = m.revision if len(m.revision) <= 20 else m.revision[:12] + "…"  # a commit hash: its head
         rows.append(f"<tr><td class='name'>{_e(m.name)}</td><td class='name' title='{_e(m.revision)}'>{_e(short)}</td>"

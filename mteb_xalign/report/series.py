@@ -7,7 +7,9 @@ Series ids, each mapping a target language X to a value:
   pivot's own `monosame_en_q-en` under the pivot's code.
 - `preference:q-X` / `preference:q-en` and their `chance:` twins: `language_preference` of the
   Multi subsets (English preference on q-X, its mirror on q-en) and its random-model level.
-- `lareqa:q-X` (mAP of LAReQA's `q-X`), `sa` (SemanticAffinity `en-X`, with `sa_sem` in `sa_sem`).
+- `lareqa:q-X` (mAP of LAReQA's `q-X`), `sa` (SemanticAffinity `en-X`, with `sa_sem` in `sa_sem`):
+  from the task that declares `report_series` "lareqa" / "sa" (a --data variant of either, when the
+  bundled one was not run), as the retrieval series come from `report_scenario`.
 
 Each value has its 95% interval in `intervals` where the result has a per-query file that
 reproduces it (the subset's stored `main_score_ci95_low/high` for a main score, else the cluster
@@ -26,21 +28,30 @@ from mteb_xalign.stats.intervals import HIGH, LOW
 from mteb_xalign.tasks.multiref_subset import Subset
 
 
-def retrieval_tasks(model: ModelResults) -> dict[str, str]:
-    """{task name: scenario} of the model's tasks that declare a per-language series
-    (`report_scenario`, task_rules.TaskRules), in registration order; a scenario comes from the first
-    task that declares it (a --data variant inherits its bundled task's, and never displaces it)."""
+def _declaring(model: ModelResults, attribute: str) -> dict[str, str]:
+    """{task name: declared value} of the model's tasks that declare `attribute` (task_rules.TaskRules),
+    in registration order; each value comes from the first task that declares it (a --data variant
+    inherits its bundled task's declaration, and never displaces it)."""
     order = {task_cls.metadata.name: i for i, (_, task_cls) in enumerate(plugins.get_tasks())}
     out: dict[str, str] = {}
     for name in sorted(model.tasks, key=lambda n: (order.get(n, len(order)), n)):
-        scenario = getattr(mteb_bridge.task_class(name), "report_scenario", None)
-        if scenario is not None and scenario not in out.values():
-            out[name] = scenario
+        value = getattr(mteb_bridge.task_class(name), attribute, None)
+        if value is not None and value not in out.values():
+            out[name] = value
     return out
 
-LAREQA = "LAReQA"
-SEMANTIC_AFFINITY = "SemanticAffinity"
-SEMANTIC_AFFINITY_ALL = "SemanticAffinity-AllPairs"
+
+def retrieval_tasks(model: ModelResults) -> dict[str, str]:
+    """{task name: scenario} of the model's tasks that declare a retrieval series (`report_scenario`)."""
+    return _declaring(model, "report_scenario")
+
+
+def series_task(model: ModelResults, series: str) -> TaskScores | None:
+    """The model's task that feeds the report's `series` ("lareqa", "sa", "sa_matrix": `report_series`)."""
+    name = next((n for n, value in _declaring(model, "report_series").items() if value == series), None)
+    return None if name is None else model.tasks[name]
+
+
 MAX_AT_R_NORM = "max_at_r_norm"
 
 
@@ -122,12 +133,12 @@ def language_series(model: ModelResults) -> LanguageSeries:
                 out.put(f"preference:{direction}", target, scores.get("language_preference"),
                         subset_interval(task, name, "language_preference"))
                 out.put(f"chance:{direction}", target, scores.get("language_preference_chance"))
-    lareqa = model.tasks.get(LAREQA)
+    lareqa = series_task(model, "lareqa")
     if lareqa is not None:
         for name, scores in lareqa.subsets.items():
             if name.startswith("q-"):
                 out.put("lareqa:q-X", name[2:], scores.get("main_score"), subset_interval(lareqa, name, "map"))
-    sa = model.tasks.get(SEMANTIC_AFFINITY)
+    sa = series_task(model, "sa")
     if sa is not None:
         for name, scores in sa.subsets.items():
             pivot, _, target = name.partition("-")
@@ -138,10 +149,11 @@ def language_series(model: ModelResults) -> LanguageSeries:
 
 
 def sa_matrix(model: ModelResults) -> tuple[list[str], list[list[float | None]]] | None:
-    """(languages, SA of every pair) from SemanticAffinity-AllPairs' `all` subset, if stored."""
-    for task_name in (SEMANTIC_AFFINITY_ALL, SEMANTIC_AFFINITY):
-        entry = model.subset(task_name, "all")
-        if entry and isinstance(entry.get("sa_matrix"), dict):
-            matrix = entry["sa_matrix"]
-            return list(matrix["languages"]), [[_number(v) for v in row] for row in matrix["sa"]]
+    """(languages, SA of every pair) from the `all` subset of the task declaring "sa_matrix"
+    (SemanticAffinity-AllPairs), if stored."""
+    task = series_task(model, "sa_matrix")
+    entry = None if task is None else task.subsets.get("all")
+    if entry and isinstance(entry.get("sa_matrix"), dict):
+        matrix = entry["sa_matrix"]
+        return list(matrix["languages"]), [[_number(v) for v in row] for row in matrix["sa"]]
     return None

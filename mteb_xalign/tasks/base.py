@@ -73,6 +73,9 @@ class LocalDataTask(AbsTask):
     #: the retrieval scenario (multi, multi1, monosame, monocross) whose per-language series the report
     #: draws from this task's subsets; None: none (report/series.py)
     report_scenario: ClassVar[str | None] = None
+    #: the report's other per-language picture fed by this task: "lareqa" (mAP of each q-X subset),
+    #: "sa" (SA of each en-X subset) or "sa_matrix" (the all-pairs SA heatmap); None: none (report/series.py)
+    report_series: ClassVar[str | None] = None
     #: what an instruction-following model is told for this task's queries when neither its own
     #: configuration nor the task's `metadata.prompt` says (e.g. the decoder plugin); None: its generic one
     default_instruction: ClassVar[str | None] = None

@@ -52,6 +52,7 @@ class LAReQA(LanguageAgnosticRetrieval):
     sentences_folder = DATASETS / "xquad_r"
     questions_folder = DATASETS / "xquad"
     languages = LANGUAGES
+    report_series = "lareqa"
     leaderboard_columns = (
         Column(id="lareqa_map", task="LAReQA", key="map", selects=subset_regex(r"q-.+"), label="LAReQA mAP",
                scale=100.0, title="LAReQA mean average precision (x100, higher is better), mean over query "

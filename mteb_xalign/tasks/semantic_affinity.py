@@ -68,6 +68,7 @@ class SemanticAffinity(SemanticAffinityTask):
     data_path = SWADESH
     default_instruction = WORDS_INSTRUCTION
     languages = LANGUAGES
+    report_series = "sa"
     leaderboard_columns = (
         Column(id="semantic_affinity", task="SemanticAffinity", key="semantic_affinity",
                selects=subset_regex(r"en-.+"), label="SA", decimals=3,
@@ -90,6 +91,7 @@ class SemanticAffinityAllPairs(SemanticAffinityTask):
     default_instruction = WORDS_INSTRUCTION
     languages = LANGUAGES
     all_pairs = True
+    report_series = "sa_matrix"
     leaderboard_columns = (
         Column(id="semantic_affinity_all_pairs", task="SemanticAffinity-AllPairs", key="semantic_affinity",
                selects=subset_regex("all"), label="SA (N-way)", decimals=3,
