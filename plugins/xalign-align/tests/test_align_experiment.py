@@ -57,3 +57,23 @@ def test_experiment_ends_with_scores_and_deltas_with_their_intervals(tmp_path, r
     assert "## Δ SemanticAffinity (en-X) per language (95% interval; n.s. after Holm over its languages)" in out
     assert (results / "align-report" / "report.md").read_text(encoding="utf-8").strip() == out.strip()
     assert (results / "align-report" / "report.png").stat().st_size > 10_000
+
+
+def test_fit_with_evaluate_ends_with_the_same_report(tmp_path, registered_tiny, tiny_pairs, capsys):
+    """`xalign align fit/train --evaluate` ends as the experiment does: the report's table, printed and
+    written to OUT/align-report, equal to `xalign align report` on the same results."""
+    from xalign_align.report import write_report
+
+    from mteb_xalign.cli import main
+
+    out = tmp_path / "aligned"
+    rc = main(["align", "fit", "-m", registered_tiny, "--method", "center", "--train", str(tiny_pairs),
+               "-l", ",".join(LANGS), "--out", str(out), "--no-register", "--evaluate", "SemanticAffinity",
+               "--eval-languages", ",".join(LANGS)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| SemanticAffinity (en-X) | 2 |" in printed
+    written = (out / "align-report" / "report.md").read_text(encoding="utf-8")
+    assert written.strip() in printed
+    again = write_report(registered_tiny, [f"{registered_tiny}+center-pairs"], [out / "results"], tmp_path / "again")
+    assert again == written

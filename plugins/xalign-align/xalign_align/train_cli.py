@@ -60,20 +60,24 @@ def add_evaluate_options(p) -> None:
 
 
 def evaluate_after(args: argparse.Namespace, artifacts: list) -> None:
-    """`--evaluate`: the base model and each new model on the chosen tasks, into --results."""
+    """`--evaluate`: the base model and each new model on the chosen tasks, into --results; then
+    `xalign align report`'s before/after table (intervals, paired Δ, Holm), printed and written
+    with its picture to OUT/align-report, as `python -m xalign_align.experiment` ends."""
     if not args.evaluate or not artifacts:
         return
     from mteb_xalign import mteb_compat
 
     from xalign_align.evaluate import evaluate
+    from xalign_align.report import write_report  # deferred with the evaluation: scipy is slow to import
 
     for art in artifacts:
         mteb_compat.add_model(meta_for(art.name, art.folder))
     results = args.results or args.out / "results"
     evaluate([artifacts[0].card["base_model"], *[a.name for a in artifacts]], args.evaluate, results,
              languages=args.eval_languages, device=args.device)
-    names = " ".join(a.name for a in artifacts)
-    print(f"results in {results}; compare with: xalign align report {artifacts[0].card['base_model']} {names} "
+    base, names = artifacts[0].card["base_model"], [a.name for a in artifacts]
+    print(write_report(base, names, [results], args.out / "align-report"))
+    print(f"results in {results}; the same table again: xalign align report {base} {' '.join(names)} "
           f"--results {results}", file=sys.stderr)
 
 
