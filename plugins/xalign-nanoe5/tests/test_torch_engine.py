@@ -167,8 +167,8 @@ def test_a_text_does_not_depend_on_the_texts_beside_it(engine, monkeypatch):
 
 
 def _reference_vector(engine: TorchE5, text: str, is_query: bool) -> np.ndarray:
-    """The network written out plainly, one text and one window at a time (no batching, no tiles,
-    no fused products): what the engine's batched, tiled passes must reproduce."""
+    """The network written out plainly, one text and one window at a time (no batching, no fused
+    products): what the engine's batched passes must reproduce."""
     import torch
 
     F = torch.nn.functional
@@ -196,8 +196,8 @@ def _reference_vector(engine: TorchE5, text: str, is_query: bool) -> np.ndarray:
 
 
 def test_batched_passes_equal_the_plain_network_on_real_texts(engine):
-    """Texts sorted by length, equal-length attention batched, Q/K/V in one product, the FFN in
-    tiles: every vector within 1 - cosine 1e-6 of the plain per-text network (measured: ~1e-7, the
+    """Texts sorted by length, concatenated in passes of CHUNK_TOKENS, equal-length attention batched,
+    Q/K/V in one product: every vector within 1 - cosine 1e-6 of the plain per-text network (measured: ~1e-7, the
     float32 rounding of the products), on every kind of text a run encodes, long ones included."""
     with (DATA / "swadesh207" / "swadesh207.jsonl").open(encoding="utf-8") as f:
         words = [w for line in f for ws in json.loads(line)["words"].values() for w in ws][::40]

