@@ -154,9 +154,13 @@ FLOOR_KIND = {"xalign/use-multilingual-v3": "estimate (int8 ONNX matmuls from on
 # ----------------------------------------------------------------------------- the machine
 
 
-def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: int = 1536) -> dict[str, float]:
-    """Best single-thread fp32 GFLOP/s (CPU time) of numpy's BLAS and torch, on a transformer-FFN-shaped
-    product (rows×hidden @ hidden×ffn: a paragraph's tokens through e5/MiniLM's FFN), `seconds` each."""
+def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: int = 1536,
+                windows: int = 3) -> dict[str, float]:
+    """Single-thread fp32 GFLOP/s (CPU time) of numpy's BLAS and torch, on a transformer-FFN-shaped
+    product (rows×hidden @ hidden×ffn: a paragraph's tokens through e5/MiniLM's FFN), `seconds` each:
+    the best of `windows` windows, each window's rate its products over its whole CPU time. So the rate
+    is one the core sustains for a while, as the engines' figures (whole samples, seconds each) are,
+    not its best burst of a few products (this shared machine's speed wanders by 10% within seconds)."""
     import numpy as np
     import torch
     from threadpoolctl import threadpool_limits
@@ -170,13 +174,14 @@ def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: i
         # CPU time, as the engines' figures are: a loaded machine slows the wall clock, not this (and a
         # BLAS that used a second thread would show as a lower rate, not a faster one).
         fn()  # warm up
-        fastest, stop = float("inf"), time.perf_counter() + seconds
-        while time.perf_counter() < stop:
-            t0 = time.process_time()
-            for _ in range(4):  # the CPU clock's tick is coarser than one product on some systems
+        rate = 0.0
+        for _ in range(windows):
+            count, t0, stop = 0, time.process_time(), time.perf_counter() + seconds / windows
+            while time.perf_counter() < stop or count == 0:
                 fn()
-            fastest = min(fastest, (time.process_time() - t0) / 4)
-        return flops / fastest / 1e9
+                count += 1
+            rate = max(rate, count * flops / (time.process_time() - t0) / 1e9)
+        return rate
 
     rates = {}
     with threadpool_limits(1):

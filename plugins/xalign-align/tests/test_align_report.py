@@ -35,7 +35,8 @@ def test_report_deltas_per_language_and_mean(tmp_path):
     # Mono-Same only for the base: its own mean, and no made-up number for the aligned model
     assert "| Mono-Same Max@R_norm | 1 | 90.0 | — |" in markdown
     assert "| `+procrustes-tatoeba` | — | — | — | — |" in markdown.split("## Mono-Same Max@R_norm")[1]
-    picture(info, tmp_path / "report.png")
+    # a panel for each metric both models have, none for Mono-Same (the base's only) or unrun tasks
+    assert picture(info, tmp_path / "report.png") == ["multi_qx", "multi_qen", "en_pref"]
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 

@@ -339,26 +339,37 @@ def _short(name: str, base: str) -> str:
     return name if name == base else (name[len(base):] if name.startswith(base) else name)
 
 
-def picture(info: dict, path: Path) -> None:
+#: The metrics the picture draws (METRICS' keys, drawn in METRICS' order) where both sides have them.
+PICTURED = ("multi_qx", "multi_qen", "en_pref", "x_over_en", "multi1_ndcg", "monosame", "sa")
+
+
+def picture(info: dict, path: Path) -> list[str]:
+    """Draw the per-language Δ of each pictured metric both sides have to `path`; return their keys."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    shown = [m for m in METRICS if m.key in ("multi_qx", "multi_qen", "en_pref", "multi1_ndcg", "monosame", "sa")]
     names, short, data = info["names"], info["short"], info["data"]
-    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5), constrained_layout=True)
+    # One panel per metric both sides have (the first six the report knows), none for what was not run.
+    shown = [m for m in METRICS if m.key in PICTURED and data[names[0]].get(m.key)
+             and any(data[n].get(m.key) for n in names[1:])] or [None]
+    cols = min(3, len(shown))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, 4.3 * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.flat[len(shown):]:
+        ax.set_visible(False)
     for ax, metric in zip(axes.flat, shown):
+        if metric is None:
+            ax.text(0.5, 0.5, "no metric evaluated for both models", transform=ax.transAxes, ha="center",
+                    va="center", color="grey")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         langs = ["en", *LANGS] if "{l}" in metric.subset else list(LANGS)
         base_vals = data[names[0]].get(metric.key, {})
         width = 0.8 / max(1, len(names) - 1)
-        if not base_vals or not any(data[n].get(metric.key) for n in names[1:]):
-            ax.text(0.5, 0.5, "not evaluated", transform=ax.transAxes, ha="center", va="center", color="grey")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"Δ {metric.label}", fontsize=10, color="grey")
-            continue
         for i, name in enumerate(names[1:]):
             vals = data[name].get(metric.key, {})
             deltas = [(vals[l] - base_vals[l]) if l in vals and l in base_vals else np.nan for l in langs]
@@ -378,12 +389,13 @@ def picture(info: dict, path: Path) -> None:
         ax.set_title(f"Δ {metric.label}{unit}, {better}", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     drawn = [ax for ax in axes.flat if ax.get_legend_handles_labels()[0]]
-    if drawn:  # the first panel with bars (the first may say "not evaluated")
+    if drawn:
         drawn[0].legend(fontsize=8, loc="best")
     fig.suptitle(f"Change against {names[0]} (aligned − base), per language; error bars: paired 95% interval "
                  "where per-query data exist", fontsize=12)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return [m.key for m in shown if m is not None]
 
 
 def write_report(base: str, aligned: list[str], results: list[Path], out: Path, suffix: str = "") -> str:
