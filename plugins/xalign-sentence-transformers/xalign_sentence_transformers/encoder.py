@@ -40,10 +40,10 @@ DEFAULT_PROMPT_KEY = "default"
 #: Padded tokens (rows x the longest row) per forward pass on an accelerator: 32 texts of MiniLM's
 #: 256-token limit, the batch that paragraphs always had; shorter texts get proportionally more rows.
 TOKEN_BUDGET = 8192
-#: The same on a CPU: a pass's activations stay in the caches between a layer's products. MiniLM,
-#: one thread, quiet Intel Xeon (AVX-512), 2026-12-07, in alternation on the same texts: paragraphs
-#: 10% less CPU than at 8192 (2048 and 1024 alike, 4096 half-way); sentences and questions, whose
-#: batches of 32 stay under 2048 tokens anyway, unchanged.
+#: The same on a CPU, where a smaller pass's activations can stay in the caches. MiniLM, one thread,
+#: quiet Intel Xeon (AVX-512), 2026-12-07, in alternation on the same texts: paragraphs 10% less CPU
+#: than at 8192 in one run, equal in another an hour later; sentences and questions (batches of 32
+#: under 2048 tokens anyway) unchanged. Kept as never slower, no gain claimed.
 CPU_TOKEN_BUDGET = 2048
 #: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a
 #: pass of one 6-token text took ~13 ms, about what 30 tokens of a long pass cost (~0.4 ms each; most
