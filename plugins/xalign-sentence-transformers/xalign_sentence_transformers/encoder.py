@@ -10,8 +10,7 @@ buys nothing measurable here. What was slow was padding, which the batching belo
 
 Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
 batch holds texts of one cost whatever their script), and `embed` sorts whatever it receives by token
-count and cuts it into forward passes of at most TOKEN_BUDGET padded tokens (CPU_TOKEN_BUDGET on a
-CPU), where padding costs more
+count and cuts it into forward passes of at most TOKEN_BUDGET padded tokens, where padding costs more
 than another pass (CALL_TOKENS), so a short text is not padded to a paragraph's length. Vectors are
 returned in input order. The batch a text is encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
 texts), as any batch size always did: the embedding cache (keyed by model name and revision, not by
@@ -37,14 +36,9 @@ logger = logging.getLogger(__name__)
 
 #: The prompt used when a task gives no role (mteb passes prompt_type=None, e.g. STS).
 DEFAULT_PROMPT_KEY = "default"
-#: Padded tokens (rows x the longest row) per forward pass on an accelerator: 32 texts of MiniLM's
-#: 256-token limit, the batch that paragraphs always had; shorter texts get proportionally more rows.
+#: Padded tokens (rows x the longest row) per forward pass: 32 texts of MiniLM's 256-token limit,
+#: the batch that paragraphs always had; shorter texts get proportionally more rows.
 TOKEN_BUDGET = 8192
-#: The same on a CPU, where a smaller pass's activations can stay in the caches. MiniLM, one thread,
-#: quiet Intel Xeon (AVX-512), 2026-12-07, in alternation on the same texts: paragraphs 10% less CPU
-#: than at 8192 in one run, equal in another an hour later; sentences and questions (batches of 32
-#: under 2048 tokens anyway) unchanged. Kept as never slower, no gain claimed.
-CPU_TOKEN_BUDGET = 2048
 #: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a
 #: pass of one 6-token text took ~13 ms, about what 30 tokens of a long pass cost (~0.4 ms each; most
 #: of the fixed part is in the matmuls, which touch every weight whatever the rows). Batches are cut
@@ -63,8 +57,9 @@ class SentenceTransformerEncoder(TextEncoder):
     """
 
     #: On a CPU, mteb_xalign.encode_workers may send whole DataLoader batches to one-thread worker
-    #: processes: the same batches give bitwise the same vectors (padding kept; torch's CPU kernels
-    #: gave equal rows at 1, 2 and 4 threads, tests/test_encode_workers.py).
+    #: processes: the same batches give the same vectors (padding kept), bit for bit where torch's CPU
+    #: kernels give equal rows at 1 and 2 threads (AVX2 here) and within float32 rounding where they do
+    #: not (MKL's AVX-512 kernels: 1.6e-7), tests/test_encode_workers.py; the cache keeps one per text.
     encode_sharding = "whole_batches"
 
     def __init__(
@@ -141,7 +136,7 @@ class SentenceTransformerEncoder(TextEncoder):
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: Sequence[str] | None = None) -> np.ndarray:
         """One MTEB batch, with the prompt for this task and role (task prompts included), encoded in
-        forward passes of at most TOKEN_BUDGET padded tokens (CPU_TOKEN_BUDGET on a CPU); rows in input order."""
+        forward passes of at most TOKEN_BUDGET padded tokens; rows in input order."""
         prompt = self.prompt_for(task_metadata, prompt_type)
         if prompt_type == PromptType.query:
             fn = self.model.encode_query
@@ -155,7 +150,7 @@ class SentenceTransformerEncoder(TextEncoder):
         # Ties by text: the batches depend only on which texts came, so any order gives the same rows.
         order = sorted(range(len(texts)), key=lambda i: (-lengths[i], texts[i]))
         parts = []
-        for rows in token_batches([lengths[i] for i in order], self.token_budget()):
+        for rows in token_batches([lengths[i] for i in order], TOKEN_BUDGET):
             # Unit rows in torch for cosine models (as sentence-transformers users get them).
             vectors = fn([texts[i] for i in order[rows]], prompt=prompt, batch_size=rows.stop - rows.start,
                          convert_to_tensor=True, normalize_embeddings=not declares_dot(self), show_progress_bar=False)
@@ -164,9 +159,6 @@ class SentenceTransformerEncoder(TextEncoder):
         out = np.empty_like(sorted_rows)
         out[order] = sorted_rows  # back in input order
         return out
-
-    def token_budget(self) -> int:
-        return CPU_TOKEN_BUDGET if str(self.device).split(":")[0] == "cpu" else TOKEN_BUDGET
 
     def token_lengths(self, texts: Sequence[str], prompt: str = "") -> list[int]:
         """Tokens each text runs as (prompt, special tokens, truncation included); characters for a
