@@ -77,3 +77,22 @@ def test_fit_with_evaluate_ends_with_the_same_report(tmp_path, registered_tiny, 
     assert written.strip() in printed
     again = write_report(registered_tiny, [f"{registered_tiny}+center-pairs"], [out / "results"], tmp_path / "again")
     assert again == written
+
+
+def test_fit_with_folds_evaluates_each_held_out_half_and_reports_it(tmp_path, registered_tiny, capsys):
+    """`--train xquad --folds 2`: each fold's map is built on one half of XQuAD's articles and evaluated
+    on the other (a --data task whose card the card rules accept), and each fold ends with its report."""
+    from mteb_xalign.cli import main
+
+    out = tmp_path / "folds"
+    assert main(["align", "fit", "-m", registered_tiny, "--method", "center", "--train", "xquad", "--folds", "2",
+                 "-l", "de", "--out", str(out), "--no-register"]) == 0
+    printed = capsys.readouterr().out
+    for k in (1, 2):
+        written = (out / f"fold{k}" / "align-report" / "report.md").read_text(encoding="utf-8")
+        assert written.strip() in printed
+        assert "| Multi Max@R_norm, q-X | 1 |" in written  # de only (-l de), on the held-out half
+        assert sorted(p.name for p in (out / f"fold{k}-eval-data").glob("*.contexts.jsonl")) == \
+            ["de.contexts.jsonl", "en.contexts.jsonl"]
+        [result] = (out / "results").glob(f"results/*+center-xquad-fold{k}of2-train/*/MultiRefCLIR-XQuAD-fold{k}of2.json")
+        assert result.with_name(f"MultiRefCLIR-XQuAD-fold{k}of2.per_query.npz").is_file()

@@ -95,5 +95,8 @@ def test_a_fold_never_trains_on_its_evaluation_paragraphs_or_questions(tmp_path)
             assert {r["id"] for r in folds._read(written, lang, "contexts")} == set(fold.eval_contexts)
             assert all(r["context_id"] in fold.eval_contexts for r in folds._read(written, lang, "questions"))
         card = json.loads((written / "card.json").read_text())
-        assert card["cross_fitting"] == {"fold": fold.index, "of": 2, "eval_paragraphs": sorted(fold.eval_contexts)}
-        assert f"fold {fold.index} of 2" in card["name"]
+        assert f"fold {fold.index} of 2" in card["name"] and f"fold {fold.index} of 2" in card["changes"]
+        # the folder is a valid --data folder: its task is built (card checked, data read)
+        task = folds.eval_task(written, fold)
+        task.load_data()
+        assert task.metadata.name == fold.task_name

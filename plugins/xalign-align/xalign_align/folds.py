@@ -77,10 +77,15 @@ def training_set(folder: Path, fold: Fold, languages: list[str] | None = None) -
     return TrainingSet(name=name, examples=tuple(examples), digest=_digest(examples), kind="triples")
 
 
-def write_eval_folder(folder: Path, fold: Fold, out: Path) -> Path:
-    """The fold's evaluation half in the XQuAD layout, with a card naming the fold."""
+def write_eval_folder(folder: Path, fold: Fold, out: Path, languages: list[str] | None = None) -> Path:
+    """The fold's evaluation half in the XQuAD layout, with a card naming the fold: the pivot and
+    `languages` (all when None), the languages the fold's repair was built for."""
     out.mkdir(parents=True, exist_ok=True)
+    written = []
     for lang in languages_of(folder):
+        if languages is not None and lang != PIVOT and lang not in languages:
+            continue
+        written.append(lang)
         for kind, key in (("contexts", "id"), ("questions", "context_id")):
             rows = [r for r in _read(folder, lang, kind) if r[key] in fold.eval_contexts]
             (out / f"{lang}.{kind}.jsonl").write_text(
@@ -89,8 +94,14 @@ def write_eval_folder(folder: Path, fold: Fold, out: Path) -> Path:
     card["name"] = (f"XQuAD cross-fitting fold {fold.index} of {fold.of}: the {len(fold.eval_contexts)} paragraphs "
                     f"held out from the repair's training (it was fitted on the other "
                     f"{len(fold.train_contexts)} paragraphs and their questions; split by article)")
-    card["cross_fitting"] = {"fold": fold.index, "of": fold.of, "eval_paragraphs": sorted(fold.eval_contexts)}
+    # Within the card's keys (tasks/card.py refuses others): the fold in words; which paragraphs are
+    # the files themselves, and the artifact's own card records the split (train_paragraphs).
+    card["changes"] = (f"{card['changes'].rstrip('. ')}. " if card.get("changes") else "") + (
+        f"Cross-fitting fold {fold.index} of {fold.of}: only the {len(fold.eval_contexts)} paragraphs of the "
+        f"articles held out from the repair's training, and their questions.")
     card.pop("revision", None)
+    if isinstance(card.get("languages"), list):  # the card names the languages the folder holds
+        card["languages"] = [lang for lang in card["languages"] if lang in written]
     (out / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
 

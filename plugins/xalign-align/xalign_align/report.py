@@ -72,7 +72,8 @@ def add_parser(cmds) -> None:
     p.add_argument("--results", type=Path, action="append", default=[],
                    help="MTEB results folder (repeatable; default ./results)")
     p.add_argument("--out", type=Path, default=Path("align-report"), help="folder for report.md and report.png")
-    p.add_argument("--task-suffix", default="", help="read tasks named TASK+SUFFIX (e.g. a cross-fitting fold)")
+    p.add_argument("--task-suffix", default="", help="read tasks named TASK+SUFFIX, e.g. a cross-fitting fold: "
+                   "--task-suffix=-XQuAD-fold1of2 (with '=': the value starts with '-')")
     p.set_defaults(func=_report)
 
 
@@ -238,7 +239,8 @@ def build(base: str, aligned: list[str], results: list[Path], suffix: str = "") 
     if not any(data[names[0]].values()):
         raise UserError(f"no results for {names[0]} in {', '.join(map(str, results))}")
     short = [_short(n, names[0]) for n in names]
-    lines = [f"# Alignment repair: before/after for `{names[0]}`", "",
+    on = f" (tasks named TASK{suffix})" if suffix else ""
+    lines = [f"# Alignment repair: before/after for `{names[0]}`{on}", "",
              "Scores ×100 (SemanticAffinity on 0-1); Δ = aligned − base. English/X preference: lower is better. "
              "Averages are over the target languages (Mono-Same: also English) with results; `langs` counts the "
              "base model's, and an aligned model's Δ is taken over the languages both have (noted when fewer).",

@@ -121,27 +121,32 @@ def _fold_name(name: str | None, what: str, extra: dict) -> str | None:
 
 
 def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
-    """Per fold: build (fit or train) on the fold's training half, evaluate on its held-out half."""
+    """Per fold: build (fit or train) on the fold's training half, evaluate on its held-out half; then
+    each fold's before/after report (as `--evaluate` ends), written to OUT/foldK/align-report."""
     from mteb_xalign import mteb_compat
     from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     from xalign_align import folds as folds_mod
+    from xalign_align.report import write_report  # deferred with the evaluation: scipy is slow to import
 
     if args.train != "xquad":
         raise UserError("--folds is the XQuAD cross-fitting protocol: use it with --train xquad")
     folder = folds_mod.xquad_folder()
     languages = args.languages
     results = args.results or args.out / "results"
+    made: list[tuple[str, str, list[str]]] = []  # (fold folder, evaluation task, models built)
     for fold in folds_mod.make_folds(folder, args.folds):
         data = folds_mod.training_set(folder, fold, languages)
-        eval_folder = folds_mod.write_eval_folder(folder, fold, args.out / f"fold{fold.index}-eval-data")
+        eval_folder = folds_mod.write_eval_folder(folder, fold, args.out / f"fold{fold.index}-eval-data", languages)
         task = folds_mod.eval_task(eval_folder, fold)
         extra = {"cross_fitting": {"fold": fold.index, "of": fold.of, "eval_task": task.metadata.name,
                                    "eval_data": str(eval_folder.resolve()),
                                    "train_paragraphs": sorted(fold.train_contexts)}}
+        made.append((f"fold{fold.index}", task.metadata.name, []))
         for variant in variants:
             out = args.out / f"fold{fold.index}" / variant if len(variants) > 1 else args.out / f"fold{fold.index}"
             art = build(data, out, extra, variant)
+            made[-1][2].append(art.name)
             register_made(art, args.no_register)
             mteb_compat.add_model(meta_for(art.name, art.folder))
             for name in (art.card["base_model"], art.name):
@@ -149,5 +154,10 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
                 evaluate_pair(name, [task], results, RunOptions(device=args.device))
             print(f"fold {fold.index}/{fold.of}: {art.name} evaluated on {task.metadata.name} -> {results}",
                   file=sys.stderr)
+    for fold_folder, task_name, names in made:
+        suffix = task_name.removeprefix("MultiRefCLIR")  # the report reads MultiRefCLIR + suffix
+        print(write_report(art.card["base_model"], names, [results], args.out / fold_folder / "align-report", suffix))
+        print(f"the same table again: xalign align report {art.card['base_model']} {' '.join(names)} "
+              f"--results {results} --task-suffix={suffix}", file=sys.stderr)
     print(results)
     return 0
