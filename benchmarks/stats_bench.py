@@ -25,7 +25,7 @@ import numpy as np
 
 from mteb_xalign import per_query
 from mteb_xalign.per_query import SubsetOutcomes
-from mteb_xalign.stats import compare, intervals
+from mteb_xalign.stats import compare, file_intervals
 from mteb_xalign.stats.resampling import N_RESAMPLES
 
 #: task -> (number of subsets, rows per subset, rows per cluster, main score)
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         a, b = write_model(Path(tmp), "a", 1), write_model(Path(tmp), "b", 2)
         size = sum(per_query.per_query_path(path).stat().st_size for path in a.values())
         print(f"stats_per_query_mb={size / 2**20:.2f}")
-        t_int = best_of(lambda: [intervals.task_interval_of(path, n_resamples=args.resamples) for path in a.values()])
+        t_int = best_of(lambda: [file_intervals.task_interval_of(path, n_resamples=args.resamples) for path in a.values()])
         t_cmp = best_of(lambda: compare.compare(a, b, n_resamples=args.resamples))
         print(f"stats_resamples={args.resamples}")
         print(f"stats_intervals_s={t_int:.2f}")
