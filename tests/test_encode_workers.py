@@ -118,8 +118,8 @@ def test_workers_give_the_single_process_vectors(name, monkeypatch):
     """The workers (one thread each) and one process agree within float32 rounding, on any BLAS.
     Bit for bit is not a property of the code but of the kernels: MiniLM's workers run the same whole
     batches, equal bit for bit where torch's CPU kernels give the same rows at 1 and 2 threads (the
-    project's AMD EPYC, AVX2) and not where they do not (its Intel Xeon's MKL AVX-512 kernels, 1.6e-7
-    per coordinate); e5's engine puts several texts into one product, whose rows' last bits depend on
+    project's AMD EPYC, AVX2) and not where they do not (its Intel Xeon with AVX-512: 1.6e-7 per
+    coordinate between 1 and 2 threads, measured); e5's engine puts several texts into one product, whose rows' last bits depend on
     the product's size on the Intel machine (at most 1.04e-7). Either way the cache stores one vector
     per text, so a run's scores come from one set of vectors."""
     sharded, single, reported = _both_ways(name, monkeypatch)

@@ -354,7 +354,7 @@ def picture(info: dict, path: Path) -> list[str]:
     import numpy as np
 
     names, short, data = info["names"], info["short"], info["data"]
-    # One panel per metric both sides have (the first six the report knows), none for what was not run.
+    # One panel per pictured metric both sides have, none for what was not run.
     shown = [m for m in METRICS if m.key in PICTURED and data[names[0]].get(m.key)
              and any(data[n].get(m.key) for n in names[1:])] or [None]
     cols = min(3, len(shown))

