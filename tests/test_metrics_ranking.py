@@ -320,11 +320,13 @@ def test_bad_input_is_named(kwargs, message):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_first_bad_document_is_named_when_norms_are_taken_block_by_block(monkeypatch, workers):
-    """Block norms are taken as the blocks are reached, by whichever worker thread comes first:
-    the pool's first bad row is still the one named, and one bad row anywhere refuses the whole."""
-    from mteb_xalign.metrics.ranking import backends
+    """Block norms are taken as the blocks are reached, each thread on its own part of the pool:
+    the pool's first bad row is still the one named (here in the second part, the first part
+    clean), and one bad row anywhere refuses the whole."""
+    from mteb_xalign.metrics.ranking import backends, ranker
 
     monkeypatch.setattr(backends, "SMALL_WORK", 0)
+    monkeypatch.setattr(ranker, "MIN_PART_DOCS", 1)
     monkeypatch.setattr(backends, "blas_threads", lambda: workers)
     rng = np.random.default_rng(0)
     Q, D = rng.standard_normal((8, 4), dtype=np.float32), rng.standard_normal((50, 4), dtype=np.float32)
@@ -403,11 +405,14 @@ def test_row_counts_by_words_equal_a_plain_count(rows, cols, density, seed):
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_reductions_shared_over_threads_equal_the_definition(workers, monkeypatch):
-    """Large-pool settings forced on a small pool: query batches cut into parts ranked by several
-    threads, tiles of 8 rows, with masks (BLAS counts), exclusions, gold copies, dense and sparse
-    blocks, golds all over the pool; band pairs scored a few at a time (the pending limit) as well
-    as all at the end of a batch; an odd batch that leaves a thread fewer rows."""
+    """Large-pool settings forced on a small pool: the pool cut into parts ranked by several
+    threads (3 does not divide 300 documents' blocks evenly), tiles of 8 rows, with masks (BLAS
+    counts), exclusions, gold copies, dense and sparse blocks, golds all over the pool, top-k
+    lists merged over the parts; band pairs scored a few at a time (the pending limit) as well as
+    all at the end of a batch; blocks of one document per thread (chunk_size < workers)."""
     from mteb_xalign.metrics.ranking import backends, ranker
+
+    monkeypatch.setattr(ranker, "MIN_PART_DOCS", 1)
 
     pools = []
     real_pool = ranker.ThreadPoolExecutor
@@ -428,7 +433,7 @@ def test_reductions_shared_over_threads_equal_the_definition(workers, monkeypatc
     for pending in (3, ranker.PENDING_PAIRS):
         monkeypatch.setattr(ranker, "PENDING_PAIRS", pending)
         for kw in ({"chunk_size": 64, "query_batch": 40}, {"chunk_size": 300, "query_batch": 45},
-                   {"chunk_size": 7, "query_batch": 2}):
+                   {"chunk_size": 7, "query_batch": 2}, {"chunk_size": 1, "query_batch": 45}):
             assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, top_k=4, **kw), ref, 4, masks)
     assert pools and set(pools) == {workers}  # the threads did run
 
@@ -454,6 +459,26 @@ def test_fused_block_reduction_equals_the_definition(rows, cols, slots, seed):
     want = {(i, x, k) for i in range(rows) for k in range(slots) for x in range(cols) if lo[i, k] <= S[i, x] <= hi[i, k]}
     got = list(zip(r.tolist(), c.tolist(), j.tolist()))
     assert len(got) == len(set(got)) and set(got) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 400), st.floats(-30, 30), st.integers(0, 2**32 - 1))
+def test_block_norm_bound_holds_and_bad_rows_are_seen(rows, dim, log_scale, seed):
+    """The compiled largest squared norm (fused.py), through norm_bound, bounds every row's exact
+    norm (float64 of float32 values) at any scale and length; a NaN, inf or overflowing row makes it
+    inf, so the ranker looks for the row to name."""
+    from mteb_xalign.metrics.ranking import fused
+    from mteb_xalign.metrics.ranking.exact import norm_bound
+
+    rng = np.random.default_rng(seed)
+    D = (rng.standard_normal((rows, dim)) * 2.0**log_scale).astype(np.float32)
+    exact = max((math.sqrt(math.fsum(x * x for x in r)) for r in D.astype(np.float64).tolist()), default=0.0)
+    assert norm_bound(fused.max_squared_norm(D), dim) >= exact
+    if rows:
+        for bad in (np.nan, np.inf, -np.inf, np.float32(3e19)):
+            E = D.copy()
+            E[rng.integers(rows), rng.integers(dim)] = bad
+            assert fused.max_squared_norm(E) == np.inf
 
 
 @pytest.mark.parametrize("capacity", [1, 2, 3, 4, 5])

@@ -27,9 +27,9 @@ FUSED = True
 class NumpyBackend:
     """BLAS sgemm into one reused buffer; uint8/uint64 reductions over boolean buffers.
 
-    One instance per thread: the ranker runs `workers` of them side by side on parts of a query
-    batch, each with one BLAS thread, so the reductions of a score block run while it is still in
-    its core's cache and never on one core while the others wait."""
+    One instance per thread: the ranker runs `workers` of them side by side on parts of the pool,
+    each with one BLAS thread, so the reductions of a score block run while it is still in its
+    core's cache and never on one core while the others wait."""
 
     name = "numpy"
     input_rounding = 0.0  # numpy's float32 matmul rounds nothing on input

@@ -89,9 +89,11 @@ def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, 
     """
     query_rows = np.asarray(query_rows, np.int64)
     doc_rows = np.asarray(doc_rows, np.int64)
-    # Grouped by query, so that a query's pairs are one float64 matrix-vector product (BLAS) and
-    # only the documents are gathered; the result does not depend on the grouping (see above).
-    order = np.argsort(query_rows, kind="stable")
+    # The numpy path groups pairs by query, so that a query's pairs are one float64 matrix-vector
+    # product (BLAS) and only the documents are gathered. The compiled one keeps the callers' order:
+    # the ranker's pairs come block by block, so the documents are read nearly in pool order, not
+    # swept over the whole pool once per query. The result does not depend on the order (see above).
+    order = np.arange(len(query_rows)) if FUSED_DOTS else np.argsort(query_rows, kind="stable")
     rows_sorted, cols_sorted = query_rows[order], doc_rows[order]
     approx = _float64_dots(queries, docs, rows_sorted, cols_sorted)
     if query_norms is None:

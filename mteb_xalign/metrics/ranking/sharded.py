@@ -30,7 +30,7 @@ import numpy as np
 from mteb_xalign.metrics.ranking import checks
 from mteb_xalign.metrics.ranking.backends import make_backend
 from mteb_xalign.metrics.ranking.plan import RankPlan, plan_ranking
-from mteb_xalign.metrics.ranking.ranker import ShardPartial, rank_block_loop
+from mteb_xalign.metrics.ranking.ranker import ShardPartial, merge_top, rank_block_loop
 from mteb_xalign.metrics.ranking.result import RankResult
 
 __all__ = ["RankPlan", "ShardPartial", "plan_ranking", "rank_shard", "merge_partials"]
@@ -67,7 +67,7 @@ def merge_partials(plan: RankPlan, partials: Sequence[ShardPartial]) -> RankResu
     mask_counts = counts[:, 1:] - _own_golds_in_masks(plan)
     top_i = top_s = None
     if plan.top_k:
-        top_i, top_s = _merge_top(plan.top_k, [p.top_indices for p in partials], [p.top_scores for p in partials])
+        top_i, top_s = merge_top(plan.top_k, [p.top_indices for p in partials], [p.top_scores for p in partials])
     return RankResult(
         ranks=plan.gold.per_query(counts[:, 0].copy()),
         pool_sizes=(plan.n_docs - plan.exclude.lengths).astype(np.int64),
@@ -119,13 +119,3 @@ def _mask_sizes(plan: RankPlan) -> np.ndarray:
 
     sizes = plan.masks.sum(axis=0)[None, :] - per_query(plan.exclude) - per_query(plan.gold)
     return np.rint(sizes).astype(np.int64)
-
-
-def _merge_top(k: int, indices: list[np.ndarray], scores: list[np.ndarray]):
-    """The k best per query over all shards, by (score desc, index asc), as one machine orders them."""
-    idx, sc = np.concatenate(indices, axis=1), np.concatenate(scores, axis=1)
-    rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
-    empty_last = np.where(idx < 0, np.iinfo(np.int64).max, idx).ravel()
-    # Row is the primary key and every row has the same width, so the order reshapes per row.
-    order = np.lexsort((empty_last, -sc.astype(np.float64).ravel(), rows)).reshape(idx.shape)[:, :k]
-    return idx.ravel()[order], sc.ravel()[order]
