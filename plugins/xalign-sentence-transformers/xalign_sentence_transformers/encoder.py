@@ -5,7 +5,7 @@ Imported only when a model is loaded (it pulls in torch and sentence-transformer
 Engine: sentence-transformers' own torch backend, on CPU and GPU. ONNX Runtime and OpenVINO were
 measured against it on this project's texts (benchmarks/st_backends.py, the plugin's README): their
 vectors equal torch's within 1 - cos <= 1e-6, but neither was clearly faster on paragraphs, the
-largest share of the work, so a second engine (an export step, its cache, its own failure modes)
+largest share of the work (on a quiet AVX-512 Intel Xeon both were slower), so a second engine (an export step, its cache, its own failure modes)
 buys nothing measurable here. What was slow was padding, which the batching below removes.
 
 Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
