@@ -115,9 +115,10 @@ def exact_scores(queries: np.ndarray, docs: np.ndarray, query_rows: np.ndarray, 
 
 
 def _float64_dots(left: np.ndarray, right: np.ndarray, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
-    """left[left_rows[i]] . right[right_rows[i]] in float64, for left_rows sorted. Products of float32
-    values are exact in float64; the sums, in whatever order BLAS or einsum takes, are within
-    gamma_n(float64) of the exact value. Memory: at most _PAIRS_PER_PIECE gathered rows at a time."""
+    """left[left_rows[i]] . right[right_rows[i]] in float64 (left_rows sorted, for the numpy path).
+    Products of float32 values are exact in float64; the sums, in whatever order BLAS or einsum
+    takes, are within gamma_n(float64) of the exact value. Memory: at most _PAIRS_PER_PIECE
+    gathered rows at a time."""
     if FUSED_DOTS:
         return fused.float64_dots(left, right, left_rows, right_rows)
     out = np.empty(len(left_rows), np.float64)
