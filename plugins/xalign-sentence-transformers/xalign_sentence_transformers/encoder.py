@@ -2,7 +2,9 @@
 
 Imported only when a model is loaded (it pulls in torch and sentence-transformers).
 
-Engine: sentence-transformers' own torch backend, on CPU and GPU. ONNX Runtime and OpenVINO were
+Engine: on a CPU, a BERT model with mean pooling runs packed (packed_bert.py: its own weights
+through mteb_xalign.packed_transformer, no padding); every other model, and any on a GPU, runs on
+sentence-transformers' own torch backend. ONNX Runtime and OpenVINO were
 measured against it on this project's texts (benchmarks/st_backends.py, the plugin's README): their
 vectors equal torch's within 1 - cos <= 1e-6, but neither was clearly faster on paragraphs, the
 largest share of the work (on a quiet AVX-512 Intel Xeon both were slower), so a second engine (an export step, its cache, its own failure modes)
@@ -32,6 +34,7 @@ from mteb.types import PromptType
 from mteb_xalign import weights
 from mteb_xalign.device import resolve_device, resolve_dtype
 from mteb_xalign.adapter import TextEncoder, declares_dot
+from xalign_sentence_transformers.packed_bert import PackedBert
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +119,8 @@ class SentenceTransformerEncoder(TextEncoder):
         if max_seq_length:
             self.model.max_seq_length = int(max_seq_length)
         self.prompts = _merge_prompts(self.model, prompts)
+        # A BERT model on a CPU runs packed (no padding); anything else, or on a GPU, as loaded.
+        self._packed = PackedBert.of(self.model) if str(self.device).startswith("cpu") else None
         logger.info("%s: weights from %s on %s (%s); prompts %s",
                     model_name, self.weights.source, self.device, self.dtype, self.prompts)
 
@@ -154,6 +159,8 @@ class SentenceTransformerEncoder(TextEncoder):
             fn = self.model.encode
         if not texts:
             return np.zeros((0, self.model.get_embedding_dimension() or 0), dtype=np.float32)
+        if self._packed is not None:
+            return self._packed.embed(texts, prompt, self.token_budget, normalize=not declares_dot(self))
         lengths = self.token_lengths(texts, prompt)
         # Ties by text: the batches depend only on which texts came, so any order gives the same rows.
         order = sorted(range(len(texts)), key=lambda i: (-lengths[i], texts[i]))

