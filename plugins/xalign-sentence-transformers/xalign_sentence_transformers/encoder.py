@@ -67,7 +67,7 @@ class SentenceTransformerEncoder(TextEncoder):
     """
 
     #: On a CPU, mteb_xalign.encode_workers may send whole DataLoader batches to one-thread worker
-    #: processes: the same batches give the same vectors (padding kept), bit for bit where torch's CPU
+    #: processes: the same batches give the same passes (packed or padded), so the same vectors, bit for bit where torch's CPU
     #: kernels give equal rows at 1 and 2 threads (AVX2 here) and within float32 rounding where they do
     #: not (an AVX-512 Intel Xeon: 1.6e-7), tests/test_encode_workers.py; the cache keeps one per text.
     encode_sharding = "whole_batches"
