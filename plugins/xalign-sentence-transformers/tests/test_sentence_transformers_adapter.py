@@ -510,3 +510,34 @@ def test_sort_lengths_are_the_token_counts_the_model_runs(bundled):
     assert counts[:3] == [len(tokenizer(t)["input_ids"]) for t in (zh, en, th)] == [14, 11, 3]
     assert counts[3] == bundled.model.max_seq_length  # truncated, as it runs
     assert bundled.token_lengths([en], "query: ")[0] > counts[1]
+
+
+@pytest.mark.parametrize("decoder", [False, True])
+def test_packed_engine_on_another_bert_shape(minilm_dir, tmp_path, decoder):
+    """A BERT of other shapes than MiniLM's (64 wide, 4 heads of 16, 3 layers, its own layer-norm
+    eps, random weights) gives sentence-transformers' vectors through the packed engine (1 - cos
+    <= 1e-6, prompts included); the same BERT configured as a decoder is left to
+    sentence-transformers (its attention is not the packed engine's)."""
+    import torch
+    from mteb.types import PromptType
+    from transformers import BertConfig, BertModel
+    from xalign_sentence_transformers import sentence_transformer_meta
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path / "tiny-bert"
+    shutil.copytree(minilm_dir, folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_attention_heads=4, num_hidden_layers=3,
+                        intermediate_size=96, layer_norm_eps=1e-7, is_decoder=decoder)
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    pooling = json.loads((folder / "1_Pooling" / "config.json").read_text()) | {"word_embedding_dimension": 64}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    model = _load(sentence_transformer_meta(f"test-lab/tiny-bert-{decoder}", sources=[f"path:{folder}"],
+                                            prompts={"query": "q: "}))
+    assert (model._packed is None) == decoder
+    texts = TEXTS + ["x " * 300, "Ein längerer deutscher Satz, der mehr Wörter hat als die anderen.", "猫"]
+    got = model.embed(texts, prompt_type=PromptType.query).astype(np.float64)
+    want = SentenceTransformer(str(folder), device="cpu").encode(["q: " + t for t in texts],
+                                                                 normalize_embeddings=True).astype(np.float64)
+    cos = np.einsum("ij,ij->i", got, want) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert got.shape == (len(texts), 64) and (1 - cos).max() <= 1e-6

@@ -68,6 +68,7 @@ class PackedBert:
         config = getattr(bert, "config", None)
         pooling = modules[1].get_config_dict()
         if (type(bert).__name__ != "BertModel" or config.model_type != "bert" or config.hidden_act != "gelu"
+                or getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False)
                 or getattr(config, "position_embedding_type", "absolute") != "absolute"
                 or pooling.get("pooling_mode") != "mean" or not pooling.get("include_prompt", True)
                 or any(p.dtype != torch.float32 or p.device.type != "cpu" for p in bert.parameters())):
