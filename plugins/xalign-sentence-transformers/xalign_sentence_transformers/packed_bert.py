@@ -9,8 +9,8 @@ max pooling, a prompt left out of the mean, bf16, a GPU) gets None, and sentence
 the model as before.
 
 Why: on the bench's texts (one thread, quiet Intel Xeon, 2026-12-07, alternating in one process)
-all-MiniLM-L6-v2 took 10% less CPU per paragraph, 13% per sentence and 23% per question than
-sentence-transformers' padded passes of the same budget, with vectors within 1 - cos 1e-12 of
+all-MiniLM-L6-v2 took 9-13% less CPU per paragraph, 13-14% per sentence and 22-24% per question
+(4 rounds) than sentence-transformers' padded passes of the same budget, with vectors within 1 - cos 1e-12 of
 sentence-transformers' (a test holds 1e-6 on real texts of every kind). Tokens come from the
 model's own `preprocess` (prompt, stripping, lower-casing and truncation as sentence-transformers
 does them), unpadded by its attention mask.
