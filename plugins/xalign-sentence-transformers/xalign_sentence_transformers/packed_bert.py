@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mteb_xalign.packed_transformer import mean_pooled, packs
+from mteb_xalign.packed_transformer import attention_weights, mean_pooled, packs
 
 
 class PackedBert:
@@ -43,10 +43,11 @@ class PackedBert:
             def w(name: str) -> torch.Tensor:
                 return state[f"encoder.layer.{i}.{name}"]
 
+            attention = [t for n in ("query", "key", "value")
+                         for t in (w(f"attention.self.{n}.weight").T, w(f"attention.self.{n}.bias"))]
             self._layers.append({
+                **attention_weights(*attention, heads=self.heads),
                 # Stored (out, in) by torch.nn.Linear; kept transposed: each product is one addmm.
-                "qkv": torch.cat([w(f"attention.self.{n}.weight") for n in ("query", "key", "value")]).T.contiguous(),
-                "qkv.b": torch.cat([w(f"attention.self.{n}.bias") for n in ("query", "key", "value")]),
                 "ao": w("attention.output.dense.weight").T.contiguous(), "ao.b": w("attention.output.dense.bias"),
                 "aln": (w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias")),
                 "fi": w("intermediate.dense.weight").T.contiguous(), "fi.b": w("intermediate.dense.bias"),
