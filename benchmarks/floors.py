@@ -19,6 +19,7 @@ rate: an estimate of the floor, not a bound (int8 kernels can beat fp32 sgemm).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -154,21 +155,45 @@ FLOOR_KIND = {"xalign/use-multilingual-v3": "estimate (int8 ONNX matmuls from on
 # ----------------------------------------------------------------------------- the machine
 
 
-def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: int = 1536,
-                windows: int = 3) -> dict[str, float]:
-    """Single-thread fp32 GFLOP/s (CPU time) of numpy's BLAS and torch, on a transformer-FFN-shaped
-    product (rows×hidden @ hidden×ffn: a paragraph's tokens through e5/MiniLM's FFN), `seconds` each:
-    the best of `windows` windows, each window's rate its products over its whole CPU time. So the rate
-    is one the core sustains for a while, as the engines' figures (whole samples, seconds each) are,
-    not its best burst of a few products (this shared machine's speed wanders by 10% within seconds)."""
+def _products(rows: int, hidden: int, ffn: int):
+    """numpy's and torch's single-thread product on a transformer-FFN shape (rows x hidden @ hidden x
+    ffn: a paragraph's tokens through e5/MiniLM's FFN), and its FLOPs."""
     import numpy as np
     import torch
-    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, hidden), dtype=np.float32)
     b = rng.standard_normal((hidden, ffn), dtype=np.float32)
-    flops = 2 * rows * hidden * ffn
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+
+    def torch_product():
+        with torch.inference_mode():
+            ta @ tb
+
+    return {"numpy": lambda: a @ b, "torch": torch_product}, 2 * rows * hidden * ffn
+
+
+@contextlib.contextmanager
+def _one_thread():
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(threads)  # the rest of the bench keeps its own setting
+
+
+def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: int = 1536,
+                windows: int = 3) -> dict[str, float]:
+    """Single-thread fp32 GFLOP/s (CPU time) of numpy's BLAS and torch on `_products`' shape,
+    `seconds` each: the best of `windows` windows, each window's rate its products over its whole CPU
+    time. So the rate is one the core sustains for a while, not its best burst of a few products
+    (this shared machine's speed wanders by 10% within seconds)."""
+    products, flops = _products(rows, hidden, ffn)
 
     def best(fn) -> float:
         # CPU time, as the engines' figures are: a loaded machine slows the wall clock, not this (and a
@@ -183,18 +208,42 @@ def sgemm_rates(seconds: float = 1.5, rows: int = 512, hidden: int = 384, ffn: i
             rate = max(rate, count * flops / (time.process_time() - t0) / 1e9)
         return rate
 
-    rates = {}
-    with threadpool_limits(1):
-        rates["numpy"] = best(lambda: a @ b)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        with torch.inference_mode():
-            rates["torch"] = best(lambda: ta @ tb)
-    finally:
-        torch.set_num_threads(threads)  # the rest of the bench keeps its own setting
-    return rates
+    with _one_thread():
+        return {lib: best(fn) for lib, fn in products.items()}
+
+
+class InterleavedSgemm:
+    """The single-thread sgemm rate over the same stretch of time as an engine's run: `between(s)`
+    runs each library's product for about s seconds between two of the engine's batches, and `rate()`
+    is the faster library's products over their whole CPU time since `reset()`. This shared
+    machine's speed wanders (sgemm 155-220 GFLOP/s within an hour, and by 10% within seconds): a
+    rate taken minutes before the engine ran, or the best of a few short windows, would be the speed
+    of another moment, and engine / floor would measure the machine, not the engine."""
+
+    def __init__(self, rows: int = 512, hidden: int = 384, ffn: int = 1536):
+        self.products, self.flops = _products(rows, hidden, ffn)
+        with _one_thread():
+            for fn in self.products.values():
+                fn()  # warm up
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = dict.fromkeys(self.products, 0)
+        self.cpu = dict.fromkeys(self.products, 0.0)
+
+    def between(self, seconds: float) -> None:
+        with _one_thread():
+            for lib, fn in self.products.items():
+                count, t0, stop = 0, time.process_time(), time.perf_counter() + seconds
+                while time.perf_counter() < stop or count == 0:
+                    fn()
+                    count += 1
+                self.count[lib] += count
+                self.cpu[lib] += time.process_time() - t0
+
+    def rate(self) -> float:
+        """GFLOP/s of the faster library since reset() (the floor's rate, as `floor_rate`)."""
+        return max(self.count[lib] * self.flops / self.cpu[lib] / 1e9 for lib in self.products)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -212,12 +261,18 @@ def sgemm_figures(rates: dict[str, float]):
 
 
 def kind_figures(model_name: str, kind: str, figures: dict, rates: dict[str, float]):
-    """(name, value) per text kind of one model, from encode_rate.py's single-thread figures."""
+    """(name, value) per text kind of one model, from encode_rate.py's single-thread figures. Where
+    encode_rate.py paired each engine time with the sgemm rate measured between its batches, engine /
+    floor is the best of those pairs (the floor at that pair's rate, printed as `..._sgemm_gflops`);
+    else the best engine time over the floor at the run's own `rates`."""
     short = model_name.split("/")[-1]
-    floor = figures["flops_per_text"] / (floor_rate(rates) * 1e9)
+    pairs = figures.get("engine_sgemm_pairs") or [(figures["engine_cpu_per_text"], floor_rate(rates))]
+    engine, rate = min(pairs, key=lambda pair: pair[0] * pair[1])
+    floor = figures["flops_per_text"] / (rate * 1e9)
     yield f"encode_{short}_{kind}_gflop_per_text", figures["flops_per_text"] / 1e9
+    yield f"encode_{short}_{kind}_sgemm_gflops", rate
     yield f"encode_{short}_{kind}_floor_ms", floor * 1e3
-    yield f"encode_{short}_{kind}_engine_vs_floor", figures["engine_cpu_per_text"] / floor
+    yield f"encode_{short}_{kind}_engine_vs_floor", engine / floor
 
 
 def floor_seconds(kinds: dict, figures: dict, rates: dict[str, float]) -> float:

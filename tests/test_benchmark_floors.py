@@ -131,12 +131,35 @@ def test_sgemm_rates_single_thread_and_threads_restored():
     assert dict(floors.sgemm_figures(rates))["sgemm_floor_gflops"] == max(rates.values())
 
 
+def test_interleaved_sgemm_rate_is_over_its_own_windows_only():
+    import torch
+
+    before = torch.get_num_threads()
+    sgemm = floors.InterleavedSgemm(rows=64, hidden=64, ffn=128)
+    for _ in range(3):
+        sgemm.between(0.02)
+    assert torch.get_num_threads() == before
+    assert all(n >= 3 for n in sgemm.count.values()) and 0.1 < sgemm.rate() < 1e4
+    sgemm.reset()
+    assert sgemm.count == {"numpy": 0, "torch": 0}
+    sgemm.between(0.0)  # at least one product each, whatever the window
+    assert sgemm.count == {"numpy": 1, "torch": 1}
+    rates = {lib: sgemm.count[lib] * sgemm.flops / sgemm.cpu[lib] / 1e9 for lib in sgemm.count}
+    assert sgemm.rate() == max(rates.values())
+
+
 def test_kind_figures_and_floor_seconds():
     rates = {"numpy": 100.0, "torch": 50.0}  # floor at 100 GFLOP/s
     fig = {"flops_per_text": 2e9, "engine_cpu_per_text": 0.05}  # 2 GFLOP: 20 ms at the floor
     out = dict(floors.kind_figures("org/m", "paragraph", fig, rates))
     assert out["encode_m_paragraph_floor_ms"] == pytest.approx(20.0)
     assert out["encode_m_paragraph_engine_vs_floor"] == pytest.approx(2.5)
+    # Each engine time with the sgemm rate around it: the best pair, not the best time over the best rate
+    paired = {**fig, "engine_sgemm_pairs": [[0.05, 200.0], [0.06, 150.0], [0.04, 300.0]]}  # ratios 5.0, 4.5, 6.0
+    out = dict(floors.kind_figures("org/m", "paragraph", paired, rates))
+    assert out["encode_m_paragraph_engine_vs_floor"] == pytest.approx(0.06 * 150 / 2)  # 4.5 < 5.0 < 6.0
+    assert out["encode_m_paragraph_sgemm_gflops"] == 150.0
+    assert out["encode_m_paragraph_floor_ms"] == pytest.approx(2e9 / 150e9 * 1e3)
     kinds = {"paragraph": ("document", ["a"] * 10), "word": (None, ["b"] * 4)}
     figures = {"paragraph": fig, "word": {"flops_per_text": 1e8}}
     assert floors.floor_seconds(kinds, figures, rates) == pytest.approx((10 * 2e9 + 4 * 1e8) / 1e11)
