@@ -2,9 +2,10 @@
 
 The packed engine (packed_transformer.py) runs each text's attention without padding. torch's
 fused attention does that for a batch of equal-length texts, but for the short heads of small
-encoders (32 wide) it runs far below the products around it: 28-31 GFLOP/s on sentences and 88-95
-on paragraphs, against 220 for sgemm (one thread, quiet Intel Xeon, AVX-512, 2026-12-07). Its
-exponentials take as long as its products there, and it calls BLAS for blocks of 32 query rows.
+encoders (32 wide) it runs far below the products around it: 28-31 GFLOP/s at sentence lengths
+(16-40 tokens) and 81-95 at paragraph lengths (180-300), against 220 for sgemm (one thread, quiet
+Intel Xeon, AVX-512, 2026-12-07). Softmax is part of the cost: on those shapes torch's own softmax
+took about as long as either of attention's two products.
 
 This kernel takes every sequence of a pass in one call, eight query rows at a time, with the
 scores of those rows against 32 keys held in registers (simd.py), 2**x on the shifted scores (the
@@ -12,7 +13,7 @@ scale folded with log2(e) into the scores), and the weighted sum of V rows in re
 comes transposed (a pass's K for all heads as one (H, T) product), so each step loads 16 keys'
 values for one dimension with a single vector load, with no transposing copy. Against torch's
 fused attention on the same inputs (12 heads of 32, one thread, alternating): 1.3-2.1x as fast at
-5-64 tokens, 1.2-1.3x at 100-300, 1.0-1.1x at 512; 2-7% less CPU for a whole e5 or MiniLM
+5-64 tokens, 1.2-1.4x at 100-300, 1.0-1.1x at 512; 2-7% less CPU for a whole e5 or MiniLM
 (README, "An attention kernel"). Results within float32 rounding of each other and of a float64
 reference (the test holds the kernel to a float32 error bound).
 
