@@ -6,9 +6,8 @@ into passes of about `budget` tokens (`packs`): the token-wise products run once
 attention runs per text, with no padding and no mask. On a CPU with AVX-512 (float32, heads a
 multiple of 32 wide) attention is attention_kernel.py's compiled pass over every text of the pass,
 fed Q and V by one product and K, transposed, by another; elsewhere (a GPU, an AVX2 CPU) it is
-torch's fused attention over
-texts of equal length batched together, fed Q, K and V by one product (`attention_weights` lays a
-layer's weights out for the one its device takes). Each text's vector depends on that text alone
+torch's fused attention over texts of equal length batched together, fed Q, K and V by one product
+(`attention_weights` lays a layer's weights out for the one its device takes). Each text's vector depends on that text alone
 in exact arithmetic; in floating point only by the rounding a BLAS kernel's choice may bring
 (tested in each engine).
 
@@ -73,12 +72,14 @@ def mean_pooled(x: torch.Tensor, layers: Sequence[Layer], lengths: Sequence[int]
     F = torch.nn.functional
     tokens, H = x.shape
     bounds = np.cumsum([0, *lengths]).tolist()
-    runs = equal_length_runs(lengths, bounds)
-    hidden = x.new_empty((tokens, layers[0]["fi"].shape[1])) if layers else None
-    if layers and "k.T" in layers[0]:  # attention_kernel's layout (a CPU)
+    kernel = bool(layers) and "k.T" in layers[0]  # attention_kernel's layout (every layer alike)
+    if kernel:
         qv, kt = x.new_empty((tokens, 2 * H)), x.new_empty((H, tokens))
+    else:
+        runs = equal_length_runs(lengths, bounds)  # torch's fused attention batches by them
+    hidden = x.new_empty((tokens, layers[0]["fi"].shape[1])) if layers else None
     for w in layers:
-        if "k.T" in w:
+        if kernel:
             torch.addmm(w["qv.b"], x, w["qv"], out=qv)
             context = attention_kernel.attention(qv, torch.mm(w["k.T"], x.T, out=kt), lengths, heads)
         else:

@@ -14,9 +14,10 @@ are the C engine's:
   as <s> window </s>; its vector is the windows' mean-pooled vectors weighted by their content
   token counts, then L2-normalised;
 - the texts of one call are sorted by length and concatenated, up to CHUNK_TOKENS tokens per
-  forward pass, so the token-wise matmuls stream each weight once for several texts (Q, K and V in
-  one product); attention is per text, texts of equal length batched together (no padding, no mask):
-  mteb_xalign.packed_transformer, which xalign-sentence-transformers' BERT models share on a CPU.
+  forward pass, so the token-wise matmuls stream each weight once for several texts; attention is
+  per text, with no padding and no mask (on an AVX-512 CPU by mteb_xalign's compiled kernel, else by
+  torch's fused attention): mteb_xalign.packed_transformer, which xalign-sentence-transformers' BERT
+  models share on a CPU.
 
 Measured before these passes were batched (one attention call per text, three Q/K/V products):
 equal bit for bit on XQuAD paragraphs, questions and XQuAD-R sentences,

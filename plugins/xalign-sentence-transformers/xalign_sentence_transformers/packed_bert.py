@@ -1,4 +1,4 @@
-"""A sentence-transformers BERT model run packed on a CPU: no padding, Q/K/V in one product.
+"""A sentence-transformers BERT model run packed on a CPU: no padding, no mask.
 
 `PackedBert.of(model)` takes the weights of a SentenceTransformer made of exactly Transformer
 (transformers' BertModel: absolute positions, erf GELU, float32), Pooling (mean over every token,
