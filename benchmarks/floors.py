@@ -88,7 +88,7 @@ def sentence_transformer_counter(encoder: Any, task_metadata: Any = None) -> Cal
     return flops
 
 
-def onnx_profile_flops(model_path: str, texts: Sequence[str], session_options: Callable[[], Any]) -> list[int]:
+def onnx_profile_flops(model: str | bytes, texts: Sequence[str], session_options: Callable[[], Any]) -> list[int]:
     """Per text: sum of 2·M·K·N over the graph's matmul nodes, shapes from onnxruntime's profile."""
     import numpy as np
     import onnxruntime as ort
@@ -97,7 +97,7 @@ def onnx_profile_flops(model_path: str, texts: Sequence[str], session_options: C
         options = session_options()
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(tmp, "floor")
-        session = ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
         for text in texts:
             session.run(None, {session.get_inputs()[0].name: np.array([text], dtype=object)})
         with open(session.end_profiling()) as fh:
@@ -118,18 +118,21 @@ def onnx_profile_flops(model_path: str, texts: Sequence[str], session_options: C
     return totals
 
 
-def use_flops(encoder: Any, texts: Sequence[str]) -> list[int]:
-    """xalign/use-multilingual-v3: the profile of its ONNX graph, one text per run as the encoder does."""
+def use_session_options():
+    """USE's session options, as its encoder sets them: the custom-op library, one thread."""
     import onnxruntime as ort
     from onnxruntime_extensions import get_library_path
 
-    def options():
-        o = ort.SessionOptions()
-        o.register_custom_ops_library(get_library_path())
-        o.intra_op_num_threads = o.inter_op_num_threads = 1
-        return o
+    o = ort.SessionOptions()
+    o.register_custom_ops_library(get_library_path())
+    o.intra_op_num_threads = o.inter_op_num_threads = 1
+    return o
 
-    return onnx_profile_flops(encoder.weights.location, texts, options)
+
+def use_flops(encoder: Any, texts: Sequence[str]) -> list[int]:
+    """xalign/use-multilingual-v3: the profile of the ONNX graph the encoder runs, one text per run as
+    it does (the one-text rewrite of the file's graph: the same matmuls, so the same FLOPs)."""
+    return onnx_profile_flops(encoder.graph, texts, use_session_options)
 
 
 def flops_per_text(model_name: str, encoder: Any, texts: Sequence[str], role: str | None,

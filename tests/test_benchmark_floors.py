@@ -118,6 +118,9 @@ def test_use_profile_splits_flops_by_text():
     alone = [floors.flops_per_text("xalign/use-multilingual-v3", encoder, [t], None)[0] for t in texts]
     assert together == alone  # every run's nodes land in that run
     assert together[0] == together[2] and 0 < together[0] < together[1]
+    # The encoder runs the one-text rewrite of the file's graph: the same products, so the same count.
+    assert isinstance(encoder.graph, bytes)
+    assert together == floors.onnx_profile_flops(encoder.weights.location, texts, floors.use_session_options)
 
 
 def test_sgemm_rates_single_thread_and_threads_restored():

@@ -29,7 +29,7 @@ import pytest
 HEAVY = frozenset({"mteb", "torch", "ray", "datasets", "transformers", "sentence_transformers", "pandas", "scipy",
                    "sklearn", "plotly", "matplotlib", "numba", "pyarrow", "huggingface_hub", "tqdm", "pydantic",
                    "llm", "openai", "tiktoken", "tensorflow", "tensorflow_hub", "tensorflow_text", "onnxruntime",
-                   "tokenizers", "safetensors", "confusable_homoglyphs"})
+                   "onnx", "tokenizers", "safetensors", "confusable_homoglyphs"})
 #: Packages of an extra (`.[plot]`, `ray[client]`) that may be missing: imported where used, to say so.
 OPTIONAL = frozenset({"phate", "umap", "pacmap", "trimap", "fontTools", "grpc", "playwright"})
 
