@@ -120,25 +120,49 @@ def test_the_table_rows_are_the_shards_rows_with_their_own_scale(graphs, path):
         assert mine["one_text/row_zero"][token, 0] == shard(token, "zero_point")
 
 
-def test_another_graph_is_refused_and_the_encoder_runs_it_as_it_is(tmp_path, path):
-    """A file the rewrite was not written for: build refuses it by name; the encoder warns and runs
-    the file's own graph (here the USE file with one tensor renamed, so its vectors are USE's)."""
-    model = onnx.load(path)
+def _renamed(model, old: str, new: str):
     for node in model.graph.node:
-        for i, name in enumerate(node.output):
-            if name == one_text_graph.COMBINED:
-                node.output[i] = "renamed"
-        for i, name in enumerate(node.input):
-            if name == one_text_graph.COMBINED:
-                node.input[i] = "renamed"
-    with pytest.raises(ValueError, match="not the USE multilingual v3 graph"):
-        one_text_graph.build(model)
+        for names in (node.input, node.output):
+            for i, name in enumerate(names):
+                if name == old:
+                    names[i] = new
+    return model
+
+
+def _unpadded(model):
+    for node in model.graph.node:
+        if node.output[0] == one_text_graph._conv(3, "") + "concat_1:0":
+            node.input.pop(0)  # the zero row before the text
+    return model
+
+
+def _one_shard_fewer(model):
+    name = one_text_graph.TABLE.format(17, "scale")
+    model.graph.initializer.remove(next(i for i in model.graph.initializer if i.name == name))
+    return model
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: _renamed(m, one_text_graph.COMBINED, "renamed"), "not the USE multilingual v3 graph"),
+    (_unpadded, "3-gram layer does not pad its input with 2 zero rows"),
+    (_one_shard_fewer, "not the USE multilingual v3 graph"),
+])
+def test_a_graph_it_was_not_written_for_is_refused_by_name(path, change, message):
+    with pytest.raises(ValueError, match=message):
+        one_text_graph.build(change(onnx.load(path)))
+
+
+def test_the_encoder_runs_a_file_it_cannot_rewrite_as_it_is(tmp_path, path):
+    """The encoder warns and runs the file's own graph (here the USE file with one tensor renamed,
+    so its vectors are USE's)."""
     other = tmp_path / "other.onnx"
-    onnx.save(model, other)
+    onnx.save(_renamed(onnx.load(path), one_text_graph.COMBINED, "renamed"), other)
     with pytest.warns(UserWarning, match="running the file's own graph"):
         encoder = UseOnnxEncoder("xalign/use-multilingual-v3", sources=[str(other)])
+    assert encoder.graph == str(other)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reference = UseOnnxEncoder("xalign/use-multilingual-v3")
+    assert isinstance(reference.graph, bytes)
     texts = ["The cat sat on the mat.", "Die Katze saß auf der Matte."]
     np.testing.assert_array_equal(encoder.embed(texts, prompt_type=None), reference.embed(texts, prompt_type=None))

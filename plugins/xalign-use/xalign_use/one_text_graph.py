@@ -56,9 +56,12 @@ def build(model: onnx.ModelProto) -> onnx.ModelProto:
     inits = {i.name: i for i in g.initializer}
     expected = [EMBEDDINGS, TOKEN_VECTORS, COMBINED] + [
         _conv(k, layer) + name for k in NGRAM_ORDERS for layer in ("", "_1") for name in ("concat_1:0", "concat_2:0")]
-    missing = [name for name in expected if name not in producer]
+    tables = [TABLE.format(i + 1, what) for i in range(SHARDS) for what in ("quantized", "scale", "zero_point")]
+    missing = [name for name in expected if name not in producer] + [name for name in tables if name not in inits]
     if missing or [o.name for o in g.output] != ["outputs"] or g.node[0].op_type != "SentencepieceTokenizer":
         raise ValueError(f"not the USE multilingual v3 graph this rewrite was written for (missing {missing[:3]})")
+    _check_partitioning(producer, inits)
+    _check_padding(producer, inits)
 
     new_nodes: list[onnx.NodeProto] = []
     new_inits: list[TensorProto] = []
@@ -82,7 +85,6 @@ def build(model: onnx.ModelProto) -> onnx.ModelProto:
     rows = shards[0].shape[0]
     if any(s.shape != shards[0].shape or s.dtype != np.uint8 for s in shards):
         raise ValueError("USE's token table shards differ in shape or type")
-    _check_partitioning(g, producer)
     table = const("one_text/table", np.stack(shards, axis=1).reshape(rows * SHARDS, -1))
     row_scale = const("one_text/row_scale", np.tile(scales, rows).reshape(-1, 1))
     row_zero = const("one_text/row_zero", np.tile(zeros, rows).reshape(-1, 1))
@@ -124,13 +126,29 @@ def build(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def _check_partitioning(g: onnx.GraphProto, producer: dict) -> None:
+def _check_partitioning(producer: dict, inits: dict) -> None:
     """The lookup is TF's "mod" partitioning: shard `id % 17`, row `id // 17`."""
     lookup = _ENC + "EmbeddingLookup/EmbeddingLookupUnique/embedding_lookup/"
-    div, mod = producer.get(lookup + "floordiv:0"), producer.get(lookup + "mod:0")
-    divisor = {i.name: numpy_helper.to_array(i) for i in g.initializer}.get(lookup + "mod/y:0")
-    if div is None or mod is None or div.op_type != "Div" or divisor is None or int(divisor) != SHARDS:
+    div, divisor = producer.get(lookup + "floordiv:0"), inits.get(lookup + "mod/y:0")
+    if div is None or div.op_type != "Div" or divisor is None or int(numpy_helper.to_array(divisor)) != SHARDS:
         raise ValueError("USE's token table is not partitioned as id % 17, id // 17")
+
+
+def _check_padding(producer: dict, inits: dict) -> None:
+    """Each n-gram layer pads its input as the windows assume: (k-1)//2 zero rows before, k//2 after."""
+    for k in NGRAM_ORDERS:
+        for layer in ("", "_1"):
+            concat = producer[_conv(k, layer) + "concat_1:0"]
+            axis = next((a.i for a in concat.attribute if a.name == "axis"), None)
+            parts = [numpy_helper.to_array(inits[i]) if i in inits else None for i in concat.input]
+            body = [i for i, part in enumerate(parts) if part is None]  # the layer's input itself
+            ok = concat.op_type == "Concat" and axis == 0 and len(body) == 1
+            if ok:
+                before, after = parts[:body[0]], parts[body[0] + 1:]
+                ok = (sum(map(len, before)), sum(map(len, after))) == ((k - 1) // 2, k // 2) \
+                    and not any(part.any() for part in before + after)
+            if not ok:
+                raise ValueError(f"USE's {k}-gram layer{layer} does not pad its input with {k - 1} zero rows")
 
 
 def _ancestors(targets: Iterable[str], producer: dict, stop: set[str]) -> set[int]:
