@@ -89,8 +89,10 @@ def test_an_interrupt_while_a_result_is_written_waits_for_its_record(tmp_path, m
         os.kill(os.getpid(), number)  # arrives after the result file, before model_meta and the record
 
     monkeypatch.setattr(per_query, "save_beside", interrupted_save_beside)
-    # SIGTERM as the Ray driver handles it (grid.interrupt_on_sigterm): an interrupt.
+    # SIGTERM as the Ray driver handles it (grid.interrupt_on_sigterm): an interrupt. SIGINT as Python
+    # sets it, whatever this process inherited (started in the background, it may be ignored).
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         store, meta = ResultStore(tmp_path), fake_meta()
         with pytest.raises(KeyboardInterrupt):
@@ -100,6 +102,7 @@ def test_an_interrupt_while_a_result_is_written_waits_for_its_record(tmp_path, m
         assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     path = store.get_task_result_path(task_name="Tiny", model_name=meta)
     assert (path.parent / "model_meta.json").exists()
     row = run_settings.row_of(path.parent / run_settings.FILE, "Tiny")
