@@ -17,11 +17,14 @@ Per pool size N (1,000 queries, 2 gold documents each):
                                               the machine's CPUs other processes used during them
   rank_{N}_under_load                         1 when others used more than UNDER_LOAD of the CPUs: the
                                               figure is then not a quiet-machine figure
-The tasks' own shapes (rank_multirefclir_*: 1,190 queries x 480 paragraphs, 2 golds, a language
-mask; rank_lareqa_*: 1,190 x 12,932 sentences, 11 golds) get the same figures, with gold documents
-placed near their query as a working model places them (the random pools above are the worst case
-for the ranking: random golds sit mid-pool, where most documents score near them). At the largest
-size, rank_sharded_{N}_*: the map-reduce over 4 shards (plan, 4 workers run one after the other
+Random golds sit mid-pool, where many documents score near them: every block after a query batch's
+first takes the dense reduction (fused.count_and_band). At the largest size the same pool is ranked
+again with each query's golds moved near it, as a working model places them (rank_near_{N}_*: the
+sparse path, fused.at_least, which selects the few scores that reach a gold's band; until
+2026-12-07 this path took 1.6 x the product at 1M, its numpy passes over every block). The tasks'
+own shapes (rank_multirefclir_*: 1,190 queries x 480 paragraphs, 2 golds, a language mask;
+rank_lareqa_*: 1,190 x 12,932 sentences, 11 golds) get the same figures, with golds near their
+query too. At the largest size, rank_sharded_{N}_*: the map-reduce over 4 shards (plan, 4 workers run one after the other
 here, merge) against the single-process ranking in the same run, whether it is equal bit for bit,
 and the driver's peak memory (plan + merging the 4 partials). Thread counts are printed once
 (rank_blas_threads, rank_torch_threads, rank_cpus).
@@ -245,6 +248,8 @@ def run_rank_bench(sizes=(10_000, 100_000, 1_000_000), n_queries: int = 1000, di
         out += figures
         if n == max(sizes):
             out += measure_sharded(f"rank_sharded_{n}", Q, D, gold, exclude, seconds, res)
+            near_golds(Q, D, gold, seed=4)  # the same pool, golds where a working model puts them
+            out += measure(f"rank_near_{n}", Q, D, gold, exclude, repeats=2, sample_size=20)[0]
         del D
     if tasks:
         out += task_shapes(dim)

@@ -461,6 +461,58 @@ def test_fused_block_reduction_equals_the_definition(rows, cols, slots, seed):
     assert len(got) == len(set(got)) and set(got) == want
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 300), st.integers(0, 3000), st.integers(0, 2**32 - 1))
+def test_fused_selection_equals_the_definition_or_refuses_past_its_limit(rows, cols, limit, seed):
+    """The compiled selection (fused.at_least) against plain comparisons: every entry >= its row's
+    cut, row-major, with its score, on blocks of ties, -inf (excluded) entries, NaN and +inf, cuts of
+    -inf and +inf, widths across its 64-column segments; None exactly when there are more than
+    `limit` (also when the limit falls inside a segment or the count equals it)."""
+    from mteb_xalign.metrics.ranking import fused
+
+    rng = np.random.default_rng(seed)
+    S = rng.integers(-4, 5, (rows, cols)).astype(np.float32) / 4
+    S[rng.random((rows, cols)) < 0.05] = -np.inf
+    S[rng.random((rows, cols)) < 0.02] = np.nan
+    S[rng.random((rows, cols)) < 0.02] = np.inf
+    cut = rng.integers(-5, 6, rows).astype(np.float32) / 4
+    cut[rng.random(rows) < 0.1] = -np.inf
+    cut[rng.random(rows) < 0.1] = np.inf
+    r, c = np.nonzero(S >= cut[:, None])
+    for lim in (limit, len(r), max(len(r) - 1, 0)):
+        got = fused.at_least(S, cut, lim)
+        if len(r) > lim:
+            assert got is None
+        else:
+            assert got[0].tolist() == r.tolist() and got[1].tolist() == c.tolist()
+            np.testing.assert_array_equal(got[2], S[r, c])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_sparse_blocks_by_either_selection(fused, monkeypatch):
+    """Golds near the top of the pool (every block sparse, the path a working model takes), masks
+    and exclusions: the compiled selection and numpy's, against the definition."""
+    from mteb_xalign.metrics.ranking import backends
+    from mteb_xalign.metrics.ranking import fused as compiled
+
+    calls = []
+    real = compiled.at_least
+    monkeypatch.setattr(compiled, "at_least", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(backends, "FUSED", fused)
+    rng = np.random.default_rng(11)
+    D = unit(rng.standard_normal((600, 16)))
+    Q = unit(rng.standard_normal((30, 16)))
+    order = np.argsort(-(Q @ D.T), axis=1)  # descending: golds near the top
+    gold = [order[q, [0, 2 + q % 5]] for q in range(30)]
+    D[order[:, 3]] = D[order[:, 0]]  # a tie with each query's first gold
+    exclude = [order[q, 1:2] for q in range(30)]
+    masks = {"even": np.arange(600) % 2 == 0}
+    ref, _ = brute_force(Q, D, gold, exclude=exclude, masks=masks, top_k=2)
+    for kw in ({"chunk_size": 64, "query_batch": 16}, {"chunk_size": 600, "query_batch": 30}):
+        assert_matches(gold_ranks(Q, D, gold, exclude=exclude, masks=masks, top_k=2, **kw), ref, 2, masks)
+    assert bool(calls) == fused
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 40), st.integers(1, 400), st.floats(-30, 30), st.integers(0, 2**32 - 1))
 def test_block_norm_bound_holds_and_bad_rows_are_seen(rows, dim, log_scale, seed):

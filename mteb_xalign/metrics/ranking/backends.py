@@ -112,6 +112,8 @@ class NumpyBackend:
 
     def at_least(self, S, cut: np.ndarray, limit: int | None = None):
         """(rows, columns, scores) of the entries >= their row's cut; None if more than `limit`."""
+        if limit is not None and FUSED:  # one pass, stopping once past the limit
+            return fused.at_least(S, cut, limit)
         _, flags = self._buffers(S.shape)
         np.greater_equal(S, cut[:, None], out=flags)
         if limit is not None and np.count_nonzero(flags) > limit:

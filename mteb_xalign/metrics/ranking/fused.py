@@ -1,6 +1,7 @@
 """The ranking's compiled kernels (numba): the dense reduction of a score block in one pass per
-row (NumpyBackend.count_and_band), the float64 dot products of exact.py's band pairs, and a
-block's largest squared norm (the ranker's error bound).
+row (NumpyBackend.count_and_band), the selection of a block's entries at or above a cut per row
+(NumpyBackend.at_least with a limit: the sparse path, golds near the top), the float64 dot products
+of exact.py's band pairs, and a block's largest squared norm (the ranker's error bound).
 
 numpy needs five passes over a block per gold slot (compare, count, compare, combine, scan for
 band flags); compiled, one pass per row and slot counts, 64 columns at a time (vectorised), the
@@ -90,7 +91,32 @@ def _compile():
             top = max(top, acc)
         return top if finite else np.inf
 
-    return reduce_block, dots, max_squared_norm
+    # reassoc: as in reduce_block (whole-number segment sums, exact in any order).
+    @numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+    def select_block(S, cut, limit, rows, cols, values):
+        """The entries S[r, k] >= cut[r], in row-major order, into rows/cols/values (which hold limit
+        entries and a scratch place); returns how many, stopping once there are more than `limit`."""
+        n_rows, n_cols = S.shape
+        n = 0
+        for r in range(n_rows):
+            row, c = S[r], cut[r]
+            for k0 in range(0, n_cols, SEGMENT):
+                k1 = min(k0 + SEGMENT, n_cols)
+                seg = np.float32(0.0)
+                for k in range(np.uint64(k0), np.uint64(k1)):  # unsigned: vector loads (see reduce_block)
+                    seg += np.float32(1.0) if row[k] >= c else np.float32(0.0)
+                if seg > 0:
+                    if n + int(seg) > limit:
+                        return n + int(seg)
+                    for k in range(k0, k1):  # branchless, as reduce_block records its band entries
+                        s = row[k]
+                        rows[n] = r
+                        cols[n] = k
+                        values[n] = s
+                        n += 1 if s >= c else 0
+        return n
+
+    return reduce_block, dots, max_squared_norm, select_block
 
 
 def _kernels():
@@ -114,6 +140,17 @@ def max_squared_norm(D: np.ndarray) -> float:
     """The largest float32 squared norm of D's rows (one pass, no per-row array), inf when a row's
     is NaN or inf."""
     return float(_kernels()[2](np.ascontiguousarray(D))) if len(D) else 0.0
+
+
+def at_least(S: np.ndarray, cut: np.ndarray, limit: int):
+    """NumpyBackend.at_least with a limit, in one pass that stops early: (rows, columns, scores) of
+    the entries >= their row's cut, row-major, or None when there are more than `limit`."""
+    S = np.ascontiguousarray(S)
+    cut = np.ascontiguousarray(cut, np.float32)
+    rows, cols = np.empty(limit + 1, np.int64), np.empty(limit + 1, np.int64)
+    values = np.empty(limit + 1, np.float32)
+    n = _kernels()[3](S, cut, limit, rows, cols, values)
+    return None if n > limit else (rows[:n], cols[:n], values[:n])
 
 
 def count_and_band(S: np.ndarray, lo: np.ndarray, hi: np.ndarray):
