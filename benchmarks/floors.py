@@ -132,7 +132,11 @@ def use_session_options():
 def use_flops(encoder: Any, texts: Sequence[str]) -> list[int]:
     """xalign/use-multilingual-v3: the profile of the ONNX graph the encoder runs, one text per run as
     it does (the one-text rewrite of the file's graph: the same matmuls, so the same FLOPs)."""
-    return onnx_profile_flops(encoder.graph, texts, use_session_options)
+    from xalign_use import one_text_graph
+
+    path = encoder.weights.location
+    graph = one_text_graph.serialized(path) if encoder.rewritten else path
+    return onnx_profile_flops(graph, texts, use_session_options)
 
 
 def flops_per_text(model_name: str, encoder: Any, texts: Sequence[str], role: str | None,

@@ -159,10 +159,10 @@ def test_the_encoder_runs_a_file_it_cannot_rewrite_as_it_is(tmp_path, path):
     onnx.save(_renamed(onnx.load(path), one_text_graph.COMBINED, "renamed"), other)
     with pytest.warns(UserWarning, match="running the file's own graph"):
         encoder = UseOnnxEncoder("xalign/use-multilingual-v3", sources=[str(other)])
-    assert encoder.graph == str(other)
+    assert not encoder.rewritten
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reference = UseOnnxEncoder("xalign/use-multilingual-v3")
-    assert isinstance(reference.graph, bytes)
+    assert reference.rewritten
     texts = ["The cat sat on the mat.", "Die Katze saß auf der Matte."]
     np.testing.assert_array_equal(encoder.embed(texts, prompt_type=None), reference.embed(texts, prompt_type=None))

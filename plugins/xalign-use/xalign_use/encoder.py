@@ -52,8 +52,9 @@ class UseOnnxEncoder(TextEncoder):
         # Parallelism comes from running sentences concurrently, not inside one small graph.
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self.graph = _one_text_graph(self.weights.location)  # what the session runs: bytes, or the file's path
-        self.session = ort.InferenceSession(self.graph, sess_options=options, providers=["CPUExecutionProvider"])
+        graph = _one_text_graph(self.weights.location)  # serialised (not kept: 72 MB), or the file's path
+        self.rewritten = isinstance(graph, bytes)  # whether the session runs the one-text graph
+        self.session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
         self.workers = max(1, min(num_threads or os.cpu_count() or 1, 8))
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="xalign-use")
 
