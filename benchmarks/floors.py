@@ -118,25 +118,15 @@ def onnx_profile_flops(model: str | bytes, texts: Sequence[str], session_options
     return totals
 
 
-def use_session_options():
-    """USE's session options, as its encoder sets them: the custom-op library, one thread."""
-    import onnxruntime as ort
-    from onnxruntime_extensions import get_library_path
-
-    o = ort.SessionOptions()
-    o.register_custom_ops_library(get_library_path())
-    o.intra_op_num_threads = o.inter_op_num_threads = 1
-    return o
-
-
 def use_flops(encoder: Any, texts: Sequence[str]) -> list[int]:
     """xalign/use-multilingual-v3: the profile of the ONNX graph the encoder runs, one text per run as
     it does (the one-text rewrite of the file's graph: the same matmuls, so the same FLOPs)."""
     from xalign_use import one_text_graph
+    from xalign_use.encoder import session_options
 
     path = encoder.weights.location
     graph = one_text_graph.serialized(path) if encoder.rewritten else path
-    return onnx_profile_flops(graph, texts, use_session_options)
+    return onnx_profile_flops(graph, texts, session_options)
 
 
 def flops_per_text(model_name: str, encoder: Any, texts: Sequence[str], role: str | None,

@@ -127,6 +127,13 @@ def _softmax_row(S, offset, n, largest, bad):
     return _ONE / hsum(total)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _store_row(out, o, left, right, weight):
+    """One output row's 32 values, out[o : o + 32] = (left, right) * weight (its softmax's 1 / sum)."""
+    vstore(out, o, vmul(left, vsplat(weight)))
+    vstore(out, o + LANES, vmul(right, vsplat(weight)))
+
+
 @numba.njit(nogil=True, cache=True)
 def _attend(qv, kt, out, starts, lengths, tokens, width, head_dim, first_head, last_head, scale):
     """Heads first_head .. last_head-1 of every sequence (flat arrays: qv (T, 2H), kt (H, T), out
@@ -222,18 +229,18 @@ def _attend(qv, kt, out, starts, lengths, tokens, width, head_dim, first_head, l
                         p = vsplat_load(S, 6 * npad + j); o60 = vfma(p, v0, o60); o61 = vfma(p, v1, o61)
                         p = vsplat_load(S, 7 * npad + j); o70 = vfma(p, v0, o70); o71 = vfma(p, v1, o71)
                     o = (base + i0) * width + hq + d0
-                    vstore(out, o, vmul(o00, vsplat(w0))); vstore(out, o + LANES, vmul(o01, vsplat(w0)))
+                    _store_row(out, o, o00, o01, w0)
                     if i0 + 1 < n:
-                        vstore(out, o + width, vmul(o10, vsplat(w1))); vstore(out, o + width + LANES, vmul(o11, vsplat(w1)))
+                        _store_row(out, o + width, o10, o11, w1)
                     if i0 + 2 < n:
-                        vstore(out, o + 2 * width, vmul(o20, vsplat(w2))); vstore(out, o + 2 * width + LANES, vmul(o21, vsplat(w2)))
+                        _store_row(out, o + 2 * width, o20, o21, w2)
                     if i0 + 3 < n:
-                        vstore(out, o + 3 * width, vmul(o30, vsplat(w3))); vstore(out, o + 3 * width + LANES, vmul(o31, vsplat(w3)))
+                        _store_row(out, o + 3 * width, o30, o31, w3)
                     if i0 + 4 < n:
-                        vstore(out, o + 4 * width, vmul(o40, vsplat(w4))); vstore(out, o + 4 * width + LANES, vmul(o41, vsplat(w4)))
+                        _store_row(out, o + 4 * width, o40, o41, w4)
                     if i0 + 5 < n:
-                        vstore(out, o + 5 * width, vmul(o50, vsplat(w5))); vstore(out, o + 5 * width + LANES, vmul(o51, vsplat(w5)))
+                        _store_row(out, o + 5 * width, o50, o51, w5)
                     if i0 + 6 < n:
-                        vstore(out, o + 6 * width, vmul(o60, vsplat(w6))); vstore(out, o + 6 * width + LANES, vmul(o61, vsplat(w6)))
+                        _store_row(out, o + 6 * width, o60, o61, w6)
                     if i0 + 7 < n:
-                        vstore(out, o + 7 * width, vmul(o70, vsplat(w7))); vstore(out, o + 7 * width + LANES, vmul(o71, vsplat(w7)))
+                        _store_row(out, o + 7 * width, o70, o71, w7)

@@ -120,7 +120,9 @@ def test_use_profile_splits_flops_by_text():
     assert together[0] == together[2] and 0 < together[0] < together[1]
     # The encoder runs the one-text rewrite of the file's graph: the same products, so the same count.
     assert encoder.rewritten
-    assert together == floors.onnx_profile_flops(encoder.weights.location, texts, floors.use_session_options)
+    from xalign_use.encoder import session_options
+
+    assert together == floors.onnx_profile_flops(encoder.weights.location, texts, session_options)
 
 
 def test_sgemm_rates_single_thread_and_threads_restored():

@@ -11,23 +11,14 @@ from importlib.resources import files
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from onnxruntime_extensions import get_library_path
 
 from mteb_xalign import weights
 from xalign_use import one_text_graph
-from xalign_use.encoder import UseOnnxEncoder
+from xalign_use.encoder import UseOnnxEncoder, session
 from xalign_use.source import ONNX_SOURCE
-
-
-def _session(model) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.register_custom_ops_library(get_library_path())
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +30,7 @@ def path() -> str:
 def graphs(path):
     """(the file's session, the one-text session, the one-text model)"""
     model = one_text_graph.build(onnx.load(path))
-    return _session(path), _session(model.SerializeToString()), model
+    return session(path), session(model.SerializeToString()), model
 
 
 def _vector(session, text: str) -> np.ndarray:

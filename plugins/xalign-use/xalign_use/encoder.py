@@ -43,18 +43,10 @@ class UseOnnxEncoder(TextEncoder):
             warnings.warn(f"{model_name} runs on CPU only (ONNX with a CPU custom op); ignoring device={device!r}",
                           stacklevel=2)
         self.device = "cpu"
-        import onnxruntime as ort
-        from onnxruntime_extensions import get_library_path
-
         self.weights = weights.resolve(sources or [ONNX_SOURCE], what=model_name, allow_download=False)
-        options = ort.SessionOptions()
-        options.register_custom_ops_library(get_library_path())
-        # Parallelism comes from running sentences concurrently, not inside one small graph.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
         graph = _one_text_graph(self.weights.location)  # serialised (not kept: 72 MB), or the file's path
         self.rewritten = isinstance(graph, bytes)  # whether the session runs the one-text graph
-        self.session = ort.InferenceSession(graph, sess_options=options, providers=["CPUExecutionProvider"])
+        self.session = session(graph)
         self.workers = max(1, min(num_threads or os.cpu_count() or 1, 8))
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="xalign-use")
 
@@ -72,6 +64,26 @@ class UseOnnxEncoder(TextEncoder):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=False)
+
+
+def session_options():
+    """USE's session options: the SentencePiece custom op, one thread (parallelism comes from running
+    texts concurrently, not inside one small graph)."""
+    import onnxruntime as ort
+    from onnxruntime_extensions import get_library_path
+
+    options = ort.SessionOptions()
+    options.register_custom_ops_library(get_library_path())
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return options
+
+
+def session(graph: bytes | str, options=None):
+    """An onnxruntime session of `graph` (serialised, or a file's path) with USE's options."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(graph, sess_options=options or session_options(), providers=["CPUExecutionProvider"])
 
 
 def _one_text_graph(path: str) -> bytes | str:
